@@ -1,0 +1,66 @@
+"""Reading and writing checkpoint files (Parquet chunks, JSON) under a path the caller gives.
+
+Callers pass a temporary path that is renamed once the whole output is written, so nothing here
+has to be atomic by itself.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class ParquetSink:
+    """A Parquet file written chunk by chunk (one row group each); counts its rows.
+
+    Used as a context manager; a file with no chunks is still valid (schema, no rows).
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.schema = schema
+        self.rows = 0
+        self._writer = pq.ParquetWriter(str(path), schema, compression="zstd")
+
+    def write(self, chunk: pa.Table) -> None:
+        if chunk.num_rows:
+            self._writer.write_table(chunk.cast(self.schema))
+            self.rows += chunk.num_rows
+
+    def __enter__(self) -> "ParquetSink":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._writer.close()
+
+
+def write_parquet_chunks(path: Path, schema: pa.Schema, chunks: Iterable[pa.Table]) -> int:
+    """Write `chunks` to one Parquet file; returns the row count."""
+    with ParquetSink(path, schema) as sink:
+        for chunk in chunks:
+            sink.write(chunk)
+    return sink.rows
+
+
+def iter_parquet_chunks(path: Path, *, batch_size: int = 50_000, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """Stream a Parquet file as tables of at most `batch_size` rows."""
+    parquet = pq.ParquetFile(str(path))
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+        yield pa.Table.from_batches([batch])
+
+
+def parquet_row_count(path: Path) -> int:
+    """Rows in a Parquet file, from its footer (no data read)."""
+    return pq.ParquetFile(str(path)).metadata.num_rows
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write `obj` as stable, human-readable JSON (sorted keys, trailing newline)."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file written by `write_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

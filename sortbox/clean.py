@@ -1,0 +1,175 @@
+"""Cleaning: normalise message texts and quarantine the rows that cannot be used, with a reason.
+
+Every input row ends up in exactly one of two tables: `clean` (usable) or `quarantine` (with a
+reason code). Nothing is dropped.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sortbox.textnorm import clean_mapped_text, has_control_characters, map_characters, rule_view
+
+#: Quarantine reason codes, in the order they are checked (a row gets the first that applies).
+REASONS = (
+    "null_id",  # the id column is NULL
+    "duplicate_id",  # several rows share the id: all of them, since none can be told apart
+    "null_text",  # the text column is NULL
+    "undecodable_bytes",  # sqlite text that is not valid UTF-8
+    "too_long",  # longer than `max_chars` (binary blobs, pasted documents)
+    "empty_text",  # empty or white space only
+    "control_characters",  # C0/C1 control characters other than tab/newline: malformed data
+    "empty_after_cleaning",  # nothing left once emoji/symbols are removed (emoji-only messages)
+)
+
+CLEAN_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),  # the model's view (cleaned)
+        pa.field("rule_text", pa.string(), nullable=False),  # the regex rules' view (case, digits kept)
+        pa.field("timestamp", pa.string()),
+        pa.field("label", pa.string()),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("text", pa.string()),  # the raw text, kept whole so nothing is lost
+        pa.field("timestamp", pa.string()),
+        pa.field("label", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CleaningOptions:
+    """How texts are cleaned; `spec` is the portable cleaning spec (see sortbox.textnorm)."""
+
+    spec: dict
+    max_chars: int = 20_000
+    quarantine_control_characters: bool = True
+
+
+@dataclass
+class CleanResult:
+    """One cleaned chunk: the usable rows and the quarantined ones."""
+
+    clean: pa.Table
+    quarantine: pa.Table
+    reasons: Counter = field(default_factory=Counter)
+
+
+def quarantine_reason(message_id: str | None, text: str | None, undecodable: bool, mapped: str | None, cleaned: str | None, options: CleaningOptions) -> str | None:
+    """The reason a row is quarantined (excluding duplicate ids, which need the whole group), or None.
+
+    `mapped` is the text after `map_characters`, `cleaned` after the whole cleaning spec.
+    """
+    if message_id is None:
+        return "null_id"
+    if text is None:
+        return "null_text"
+    if undecodable:
+        return "undecodable_bytes"
+    if len(text) > options.max_chars:
+        return "too_long"
+    if not text.strip():
+        return "empty_text"
+    if options.quarantine_control_characters and has_control_characters(mapped):
+        return "control_characters"
+    if not cleaned:
+        return "empty_after_cleaning"
+    return None
+
+
+def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
+    """Clean one chunk of extracted messages (sortbox.extract.MESSAGE_SCHEMA).
+
+    Duplicate ids are detected within the chunk only; `iter_clean_chunks` makes sure a group of
+    equal ids is never split across chunks.
+    """
+    ids = chunk.column("id").to_pylist()
+    texts = chunk.column("text").to_pylist()
+    undecodable = chunk.column("undecodable").to_pylist()
+    counts = Counter(i for i in ids if i is not None)
+    keep: list[int] = []
+    cleaned_texts: list[str] = []
+    rule_texts: list[str] = []
+    dropped: list[int] = []
+    reasons: list[str] = []
+    for row, (message_id, text, bad) in enumerate(zip(ids, texts, undecodable)):
+        mapped = cleaned = None
+        if message_id is not None and counts[message_id] > 1:
+            reason = "duplicate_id"
+        else:
+            if text is not None and not bad and len(text) <= options.max_chars:
+                mapped = map_characters(text, options.spec)
+                cleaned = clean_mapped_text(mapped, options.spec)
+            reason = quarantine_reason(message_id, text, bad, mapped, cleaned, options)
+        if reason is None:
+            keep.append(row)
+            cleaned_texts.append(cleaned)
+            rule_texts.append(rule_view(mapped))
+        else:
+            dropped.append(row)
+            reasons.append(reason)
+    kept = chunk.take(pa.array(keep, pa.int64()))
+    clean = pa.table(
+        {
+            "id": kept.column("id"),
+            "text": pa.array(cleaned_texts, pa.string()),
+            "rule_text": pa.array(rule_texts, pa.string()),
+            "timestamp": kept.column("timestamp"),
+            "label": kept.column("label"),
+        },
+        schema=CLEAN_SCHEMA,
+    )
+    gone = chunk.take(pa.array(dropped, pa.int64()))
+    quarantine = pa.table(
+        {
+            "id": gone.column("id"),
+            "reason": pa.array(reasons, pa.string()),
+            "text": gone.column("text"),
+            "timestamp": gone.column("timestamp"),
+            "label": gone.column("label"),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    return CleanResult(clean=clean, quarantine=quarantine, reasons=Counter(reasons))
+
+
+def _split_trailing_group(chunk: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Split off the rows that share the chunk's last (non-null) id: they may continue next chunk."""
+    ids = chunk.column("id")
+    last = ids[-1].as_py()
+    if last is None:
+        return chunk, chunk.slice(0, 0)
+    equal = pc.fill_null(pc.equal(ids, last), False).to_pylist()
+    start = len(equal)
+    while start > 0 and equal[start - 1]:
+        start -= 1
+    return chunk.slice(0, start), chunk.slice(start)
+
+
+def iter_clean_chunks(chunks: Iterable[pa.Table], options: CleaningOptions) -> Iterator[CleanResult]:
+    """Clean a stream of chunks whose equal ids are adjacent (extraction orders by id).
+
+    The trailing group of equal ids of each chunk is held back and cleaned with the next chunk,
+    so that a duplicate id is caught even when it straddles a chunk boundary.
+    """
+    carry: pa.Table | None = None
+    for chunk in chunks:
+        if carry is not None and carry.num_rows:
+            chunk = pa.concat_tables([carry, chunk])
+        if chunk.num_rows == 0:
+            continue
+        head, carry = _split_trailing_group(chunk)
+        if head.num_rows:
+            yield clean_chunk(head, options)
+    if carry is not None and carry.num_rows:
+        yield clean_chunk(carry, options)

@@ -1,0 +1,88 @@
+"""The base class of every sortbox task: dated, hashed output directories written atomically.
+
+Output layout (gokart's idea): `{output_root}/{run_date}/{TaskName}-{hash}/`, where the hash
+covers the task's significant parameters, the configuration that shapes its result, the content
+of files it reads (rule files) and the hashes of its upstream tasks. Changing any of those gives
+a new directory, so exactly the tasks that depend on the change run again.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import luigi
+from luigi.task import flatten
+
+from tasks.config import paths
+
+logger = logging.getLogger("luigi-interface")
+
+HASH_LENGTH = 12
+
+
+class SortboxTask(luigi.Task):
+    """A task whose output is one directory, renamed into place once everything is written."""
+
+    run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
+
+    def significant_config(self) -> dict:
+        """Configuration values (not parameters) that change this task's result."""
+        return {}
+
+    def content_fingerprint(self) -> str:
+        """A digest of files this task reads besides its inputs (e.g. rule files)."""
+        return ""
+
+    def output_hash(self) -> str:
+        """Hash of parameters, significant configuration, content and upstream hashes."""
+        upstream = sorted(task.output_hash() for task in flatten(self.requires()) if isinstance(task, SortboxTask))
+        payload = {
+            "task": self.get_task_family(),
+            "params": self.to_str_params(only_significant=True),
+            "config": self.significant_config(),
+            "content": self.content_fingerprint(),
+            "upstream": upstream,
+        }
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:HASH_LENGTH]
+
+    def output_dir(self) -> Path:
+        """Where this task's output directory lives once complete."""
+        return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{self.output_hash()}"
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(self.output_dir()))
+
+    def input_dir(self, name: str) -> Path:
+        """The output directory of the upstream task called `name` in `requires()`."""
+        return Path(self.input()[name].path)
+
+    @contextlib.contextmanager
+    def atomic_output(self) -> Iterator[Path]:
+        """A fresh temporary directory that becomes the output directory in one rename.
+
+        If the body fails, the temporary directory is removed and nothing counts as complete.
+        """
+        with self.output().temporary_path() as temporary:
+            path = Path(temporary)
+            path.mkdir(parents=True)
+            # Outputs are not world-writable whatever the umask (other users read, never write).
+            os.chmod(path, 0o755)
+            try:
+                yield path
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+
+    def report_progress(self, done: int, total: int, message: str) -> None:
+        """Tell the scheduler (and the visualiser) how far this task is."""
+        percentage = 100 if total <= 0 else min(100, int(100 * done / total))
+        self.set_progress_percentage(percentage)
+        self.set_status_message(message)

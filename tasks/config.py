@@ -1,0 +1,114 @@
+"""One luigi.Config class per section of config/luigi.cfg.
+
+Secrets never live here: the database URL comes from the environment (SORTBOX_DB_URL) and is
+never a parameter, so it cannot reach the scheduler, the visualiser or a log line.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import unicodedata
+
+import luigi
+
+from sortbox.clean import CleaningOptions
+from sortbox.extract import SourceError, SourceSpec
+from sortbox.textnorm import default_cleaning_spec
+from tasks import REPO_ROOT
+
+DB_URL_VARIABLE = "SORTBOX_DB_URL"
+SAMPLE_DATABASE = REPO_ROOT / "data" / "sample.sqlite"
+
+
+def database_url() -> str:
+    """The database to read: $SORTBOX_DB_URL, or the shipped sample sqlite database."""
+    return os.environ.get(DB_URL_VARIABLE) or f"sqlite:///{SAMPLE_DATABASE}"
+
+
+def _parse_moment(name: str, value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise SourceError(f"[source] {name} = {value!r} is not an ISO date or date-time (e.g. 2026-11-23 or 2026-11-23T06:00)") from None
+
+
+class source(luigi.Config):
+    """[source]: which table and columns hold the messages, and which rows to read."""
+
+    table = luigi.Parameter(default="messages", description="Table (or view) holding the messages.")
+    id_column = luigi.Parameter(default="id", description="Unique message id column.")
+    text_column = luigi.Parameter(default="body", description="Message text column.")
+    timestamp_column = luigi.OptionalParameter(default=None, description="Timestamp column for since/until windows.")
+    label_column = luigi.OptionalParameter(default=None, description="Column with known labels (feedback or ground truth).")
+    label_separator = luigi.Parameter(default="|", description="Separator between several labels in one label cell.")
+    sample_fraction = luigi.FloatParameter(default=1.0, description="Fraction of ids to sample, in (0, 1].")
+    sample_seed = luigi.IntParameter(default=0, description="Seed of the deterministic id sample.")
+    since = luigi.OptionalParameter(default=None, description="Read rows with timestamp >= since (ISO).")
+    until = luigi.OptionalParameter(default=None, description="Read rows with timestamp < until (ISO).")
+    chunk_size = luigi.IntParameter(default=50_000, description="Rows per streamed chunk.")
+
+    def spec(self) -> SourceSpec:
+        """The validated source description handed to sortbox.extract."""
+        return SourceSpec(
+            table=self.table,
+            id_column=self.id_column,
+            text_column=self.text_column,
+            timestamp_column=self.timestamp_column or None,
+            label_column=self.label_column or None,
+            sample_fraction=self.sample_fraction,
+            sample_seed=self.sample_seed,
+            since=_parse_moment("since", self.since),
+            until=_parse_moment("until", self.until),
+            chunk_size=self.chunk_size,
+        )
+
+    def significant(self) -> dict:
+        """What changes the extracted rows (chunk_size does not)."""
+        spec = self.spec()
+        return {
+            "table": spec.table,
+            "id_column": spec.id_column,
+            "text_column": spec.text_column,
+            "timestamp_column": spec.timestamp_column,
+            "label_column": spec.label_column,
+            "sample_fraction": spec.sample_fraction,
+            "sample_seed": spec.sample_seed,
+            "since": spec.since.isoformat() if spec.since else None,
+            "until": spec.until.isoformat() if spec.until else None,
+        }
+
+
+class paths(luigi.Config):
+    """[paths]: where outputs go."""
+
+    output_root = luigi.Parameter(default="runs", description="Root directory of all task outputs.")
+
+
+class cleaning(luigi.Config):
+    """[cleaning]: how texts are normalised and which rows are quarantined."""
+
+    unicode_normalization = luigi.Parameter(default="NFKC", description="NFC, NFKC, NFD or NFKD.")
+    lowercase = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING, description="Lower-case texts.")
+    digits = luigi.ChoiceParameter(default="zero", choices=["zero", "remove", "keep"], description="Digits: zero, remove or keep.")
+    max_chars = luigi.IntParameter(default=20_000, description="Longer texts are quarantined as too_long.")
+    quarantine_control_characters = luigi.BoolParameter(
+        default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING, description="Quarantine texts holding control characters."
+    )
+
+    def options(self) -> CleaningOptions:
+        """The cleaning options handed to sortbox.clean."""
+        spec = default_cleaning_spec(lowercase=self.lowercase, digits=self.digits, normalization=self.unicode_normalization)
+        return CleaningOptions(spec=spec, max_chars=self.max_chars, quarantine_control_characters=self.quarantine_control_characters)
+
+    def significant(self) -> dict:
+        return {
+            "unicode_normalization": self.unicode_normalization,
+            "lowercase": self.lowercase,
+            "digits": self.digits,
+            "max_chars": self.max_chars,
+            "quarantine_control_characters": self.quarantine_control_characters,
+            # The removed ranges come from Python's Unicode database, which changes between versions.
+            "unicode_version": unicodedata.unidata_version,
+        }

@@ -1,0 +1,43 @@
+"""The luigi command line, as users and cron run it: config pickup, exit codes, no secrets in logs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+LUIGI = str(Path(sys.executable).with_name("luigi"))
+
+
+def run_cli(args, db_url, tmp_path, **env):
+    environment = {k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"}
+    environment.update({"SORTBOX_DB_URL": db_url, **env})
+    return subprocess.run(
+        [LUIGI, "--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", "2026-11-23",
+         "--paths-output-root", str(tmp_path / "runs"), *args],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_cli_run_uses_project_config_and_succeeds(tiny_sqlite, tmp_path):
+    done = run_cli([], tiny_sqlite, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifests = list((tmp_path / "runs" / "2026-11-23").glob("TrainPipeline-*/manifest.json"))
+    assert len(manifests) == 1
+    # config/luigi.cfg was read without LUIGI_CONFIG_PATH: the label column comes from it.
+    assert '"label_column": "truth"' in manifests[0].read_text()
+
+
+def test_cli_failure_exits_non_zero_and_hides_the_url(tiny_sqlite, tmp_path):
+    secret_url = tiny_sqlite + "?secret_marker=hunter2"
+    done = run_cli(["--source-table", "messages; DROP TABLE messages"], secret_url, tmp_path)
+    assert done.returncode == 30, done.stderr[-3000:]  # [retcode] task_failed in config/luigi.cfg
+    assert "does not exist in the database" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_luigi_config_path_wins(tiny_sqlite, tmp_path):
+    custom = tmp_path / "custom.cfg"
+    custom.write_text("[source]\ntable = messages\nid_column = id\ntext_column = body\n[retcode]\ntask_failed = 7\n")
+    done = run_cli(["--source-text-column", "missing"], tiny_sqlite, tmp_path, LUIGI_CONFIG_PATH=str(custom))
+    assert done.returncode == 7

@@ -1,0 +1,95 @@
+"""Extraction from the real Postgres of this machine: same ids and texts as sqlite, same samples."""
+import datetime as dt
+
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from sortbox.extract import SourceError, SourceSpec, iter_message_chunks, make_engine, snapshot_connection
+from sortbox.sample_data import read_sms_collection, sample_rows, write_messages
+from tasks.clean import CleanMessages
+from tests.conftest import SMS_TSV, run_luigi
+
+RUN_DATE = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def postgres_sample(postgres_engine, postgres_table, luigi_config):
+    """The 5,574 SMS in a fresh Postgres table; [source] points at it."""
+    write_messages(postgres_engine, sample_rows(read_sms_collection(SMS_TSV)), table_name=postgres_table)
+    luigi_config({"source": {"table": postgres_table}})
+    return postgres_engine.url.render_as_string(hide_password=False), postgres_table
+
+
+def extracted(root):
+    directory = next((root / "2026-11-23").glob("ExtractMessages-*"))
+    return pq.read_table(directory / "messages.parquet")
+
+
+def run_extract_on(url, pipeline_env, root_name):
+    root = pipeline_env(url)
+    result = run_luigi([CleanMessages(run_date=RUN_DATE)])
+    assert result.scheduling_succeeded, result.summary_text
+    return root
+
+
+def test_postgres_and_sqlite_extract_the_same_rows(postgres_sample, sample_sqlite, pipeline_env, luigi_config, tmp_path):
+    pg_url, table = postgres_sample
+    pg = extracted(run_extract_on(pg_url, pipeline_env, "pg"))
+    luigi_config({"source": {"table": "messages"}, "paths": {"output_root": str(tmp_path / "sqlite-runs")}})
+    lite = extracted(run_extract_on(sample_sqlite, pipeline_env, "sqlite").parent / "sqlite-runs")
+    assert pg.num_rows == lite.num_rows == 5574
+    assert pg.column("id").to_pylist() == lite.column("id").to_pylist()
+    assert pg.column("text").to_pylist() == lite.column("text").to_pylist()
+    assert pg.column("label").to_pylist() == lite.column("label").to_pylist()
+    assert pg.column("timestamp").to_pylist()[:3] == lite.column("timestamp").to_pylist()[:3]
+
+
+@pytest.mark.parametrize("fraction, seed", [(0.1, 7), (0.5, 2026)])
+def test_same_sample_on_both_databases(postgres_sample, sample_sqlite, fraction, seed):
+    pg_url, table = postgres_sample
+
+    def sample_ids(url, table_name):
+        spec = SourceSpec(table=table_name, id_column="id", text_column="body", sample_fraction=fraction, sample_seed=seed, chunk_size=500)
+        engine = make_engine(url)
+        try:
+            with snapshot_connection(engine) as conn:
+                return [i for chunk in iter_message_chunks(conn, spec) for i in chunk.column("id").to_pylist()]
+        finally:
+            engine.dispose()
+
+    pg_ids, lite_ids = sample_ids(pg_url, table), sample_ids(sample_sqlite, "messages")
+    assert pg_ids == lite_ids
+    assert abs(len(pg_ids) - fraction * 5574) < 0.05 * 5574
+
+
+def test_postgres_window_and_snapshot_options(postgres_sample):
+    pg_url, table = postgres_sample
+    spec = SourceSpec(
+        table=table, id_column="id", text_column="body", timestamp_column="received_at",
+        since=dt.datetime(2026, 1, 1, 8, 14), until=dt.datetime(2026, 1, 1, 8, 35),
+    )
+    engine = make_engine(pg_url)
+    try:
+        with snapshot_connection(engine) as conn:
+            ids = [i for chunk in iter_message_chunks(conn, spec) for i in chunk.column("id").to_pylist()]
+            isolation = conn.execute(sa.text("SHOW transaction_isolation")).scalar_one()
+            read_only = conn.execute(sa.text("SHOW transaction_read_only")).scalar_one()
+    finally:
+        engine.dispose()
+    assert ids == ["2", "3", "4"]
+    assert (isolation, read_only) == ("repeatable read", "on")
+
+
+def test_postgres_injection_refused_table_intact(postgres_sample):
+    pg_url, table = postgres_sample
+    engine = make_engine(pg_url)
+    try:
+        for bad in (f"{table}; DROP TABLE {table}", f'{table}" CASCADE; --'):
+            with pytest.raises(SourceError, match="does not exist in the database"):
+                with snapshot_connection(engine) as conn:
+                    list(iter_message_chunks(conn, SourceSpec(table=bad, id_column="id", text_column="body")))
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one() == 5574
+    finally:
+        engine.dispose()

@@ -1,0 +1,40 @@
+"""Project-wide guards: sortbox never imports luigi; no task writes to a target's path directly."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def python_files(*folders):
+    for folder in folders:
+        yield from sorted((REPO_ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", list(python_files("sortbox")), ids=lambda p: p.name)
+def test_sortbox_never_imports_luigi(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        assert not any(n == "luigi" or n.startswith("luigi.") or n.startswith("tasks") for n in names), f"{path} imports {names}"
+
+
+def test_importing_sortbox_does_not_import_luigi():
+    code = "import sys, sortbox.extract, sortbox.clean, sortbox.textnorm; sys.exit(1 if 'luigi' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT).returncode == 0
+
+
+@pytest.mark.parametrize("path", list(python_files("tasks", "workflows", "scripts")), ids=lambda p: p.name)
+def test_no_direct_writes_to_output_path(path):
+    """Writing to `self.output().path` leaves a partial file luigi takes as complete: go through
+    `target.temporary_path()` / `atomic_output()` or `target.open('w')` instead."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "path":
+            inner = node.value
+            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "output":
+                pytest.fail(f"{path}:{node.lineno}: uses output().path; write through temporary_path()/open('w')")

@@ -1,0 +1,58 @@
+"""The portable text normalisation (sortbox.textnorm)."""
+import pytest
+
+from sortbox.textnorm import clean_text, default_cleaning_spec, has_control_characters, map_characters, rule_view
+
+SPEC = default_cleaning_spec()
+
+
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("Hello\tWorld\n", "hello world"),
+        ("Call 09061701461 NOW", "call 00000000000 now"),
+        ("I\u2019m in \U0001F600 love \u2764\ufe0f!!", "i'm in love !!"),
+        ("That\x92s fine", "that's fine"),  # Windows-1252 quote decoded as Latin-1
+        ("ｆｕｌｌｗｉｄｔｈ １２", "fullwidth 00"),  # NFKC
+        ("\U0001F600\U0001F44D\U0001F3FD", ""),  # emoji only, skin tone modifier included
+        ("a\u200db", "a b"),  # zero-width joiner is a format character
+    ],
+)
+def test_clean_text(raw, cleaned):
+    assert clean_text(raw, SPEC) == cleaned
+
+
+@pytest.mark.parametrize("digits, expected", [("zero", "tel 000"), ("remove", "tel"), ("keep", "tel 123")])
+def test_digit_modes(digits, expected):
+    assert clean_text("Tel 123", default_cleaning_spec(digits=digits)) == expected
+
+
+def test_case_kept_when_lowercase_off():
+    assert clean_text("FREE Prize", default_cleaning_spec(lowercase=False)) == "FREE Prize"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"digits": "double"}, "digits must be"), ({"normalization": "NFX"}, "unicode normalisation must be")],
+)
+def test_bad_spec_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        default_cleaning_spec(**kwargs)
+
+
+def test_rule_view_keeps_case_digits_and_emoji():
+    assert rule_view(map_characters("  WIN £100\n\tnow \U0001F600 ", SPEC)) == "WIN £100 now \U0001F600"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("tab\tnewline\ncr\r", False), ("nul\x00byte", True), ("bell\x07", True), ("c1\x81", True), ("plain", False)],
+)
+def test_control_characters(text, expected):
+    assert has_control_characters(map_characters(text, SPEC)) is expected
+
+
+def test_spec_is_json_portable():
+    import json
+
+    assert json.loads(json.dumps(SPEC)) == SPEC

@@ -1,0 +1,1 @@
+"""Entry points for `luigi --module workflows.<name> <Task>`: wrapper tasks, no stage logic."""
