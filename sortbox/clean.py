@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sortbox.textnorm import clean_mapped_text, has_control_characters, map_characters, rule_view
+from sortbox.textnorm import TextCleaner, has_control_characters, rule_view
 
 #: Quarantine reason codes, in the order they are checked (a row gets the first that applies).
 REASONS = (
@@ -68,7 +68,7 @@ class CleanResult:
 def quarantine_reason(message_id: str | None, text: str | None, undecodable: bool, mapped: str | None, cleaned: str | None, options: CleaningOptions) -> str | None:
     """The reason a row is quarantined (excluding duplicate ids, which need the whole group), or None.
 
-    `mapped` is the text after `map_characters`, `cleaned` after the whole cleaning spec.
+    `mapped` is the text after `TextCleaner.map`, `cleaned` after the whole cleaning spec.
     """
     if message_id is None:
         return "null_id"
@@ -93,6 +93,7 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
     Duplicate ids are detected within the chunk only; `iter_clean_chunks` makes sure a group of
     equal ids is never split across chunks.
     """
+    cleaner = TextCleaner(options.spec)
     ids = chunk.column("id").to_pylist()
     texts = chunk.column("text").to_pylist()
     undecodable = chunk.column("undecodable").to_pylist()
@@ -108,8 +109,8 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
             reason = "duplicate_id"
         else:
             if text is not None and not bad and len(text) <= options.max_chars:
-                mapped = map_characters(text, options.spec)
-                cleaned = clean_mapped_text(mapped, options.spec)
+                mapped = cleaner.map(text)
+                cleaned = cleaner.clean_mapped(mapped)
             reason = quarantine_reason(message_id, text, bad, mapped, cleaned, options)
         if reason is None:
             keep.append(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import unicodedata
+from pathlib import Path
 
 import luigi
 
@@ -112,3 +113,31 @@ class cleaning(luigi.Config):
             # The removed ranges come from Python's Unicode database, which changes between versions.
             "unicode_version": unicodedata.unidata_version,
         }
+
+
+def _project_path(value: str) -> Path:
+    """Relative paths of shipped resources (rules, stopwords) are relative to the repository root."""
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+class labelling(luigi.Config):
+    """[labelling]: where training labels come from."""
+
+    source = luigi.ChoiceParameter(default="rules", choices=["rules", "column"], description="rules (regexes) or column ([source] label_column).")
+    rules_dir = luigi.Parameter(default="dictionaries/labels", description="Directory of <class>.txt rule files.")
+
+    def rules_path(self) -> Path:
+        return _project_path(self.rules_dir)
+
+
+class tokenize(luigi.Config):
+    """[tokenize]: how cleaned texts become terms."""
+
+    language = luigi.Parameter(default="english", description="Stopword list and Snowball stemmer language.")
+    stopwords_dir = luigi.Parameter(default="dictionaries/stopwords", description="Directory of <language>.txt stopword lists.")
+    stem = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING, description="Snowball-stem words.")
+    min_word_frequency = luigi.IntParameter(default=2, description="Terms seen fewer times are left out of the vocabulary.")
+
+    def stopwords_path(self) -> Path:
+        return _project_path(self.stopwords_dir)

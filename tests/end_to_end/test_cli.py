@@ -41,3 +41,13 @@ def test_luigi_config_path_wins(tiny_sqlite, tmp_path):
     custom.write_text("[source]\ntable = messages\nid_column = id\ntext_column = body\n[retcode]\ntask_failed = 7\n")
     done = run_cli(["--source-text-column", "missing"], tiny_sqlite, tmp_path, LUIGI_CONFIG_PATH=str(custom))
     assert done.returncode == 7
+
+
+def test_bad_regex_stops_the_run_before_extraction(tiny_sqlite, tmp_path):
+    rules = tmp_path / "labels"
+    rules.mkdir()
+    (rules / "spam.txt").write_text("\\bwin\\b\n# a comment\n[unclosed\n")
+    done = run_cli(["--labelling-rules-dir", str(rules)], tiny_sqlite, tmp_path)
+    assert done.returncode != 0
+    assert f"{rules}/spam.txt:3: unterminated character set" in done.stderr
+    assert not list(tmp_path.rglob("ExtractMessages-*")), "nothing may be extracted"

@@ -1,9 +1,14 @@
 """The portable text normalisation (sortbox.textnorm)."""
 import pytest
 
-from sortbox.textnorm import clean_text, default_cleaning_spec, has_control_characters, map_characters, rule_view
+from sortbox.textnorm import TextCleaner, default_cleaning_spec, has_control_characters, removed_ranges, rule_view
 
 SPEC = default_cleaning_spec()
+CLEANER = TextCleaner(SPEC)
+
+
+def clean_text(text, spec):
+    return TextCleaner(spec).clean(text)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +46,7 @@ def test_bad_spec_options(kwargs, message):
 
 
 def test_rule_view_keeps_case_digits_and_emoji():
-    assert rule_view(map_characters("  WIN £100\n\tnow \U0001F600 ", SPEC)) == "WIN £100 now \U0001F600"
+    assert rule_view(CLEANER.map("  WIN £100\n\tnow \U0001F600 ")) == "WIN £100 now \U0001F600"
 
 
 @pytest.mark.parametrize(
@@ -49,10 +54,21 @@ def test_rule_view_keeps_case_digits_and_emoji():
     [("tab\tnewline\ncr\r", False), ("nul\x00byte", True), ("bell\x07", True), ("c1\x81", True), ("plain", False)],
 )
 def test_control_characters(text, expected):
-    assert has_control_characters(map_characters(text, SPEC)) is expected
+    assert has_control_characters(CLEANER.map(text)) is expected
 
 
 def test_spec_is_json_portable():
     import json
 
     assert json.loads(json.dumps(SPEC)) == SPEC
+
+
+def test_removed_ranges_are_sorted_disjoint_and_above_ascii():
+    ranges = removed_ranges()
+    assert ranges[0][0] >= 0x80
+    assert all(lo <= hi < next_lo for (lo, hi), (next_lo, _) in zip(ranges, ranges[1:]))
+
+
+@pytest.mark.parametrize("char", ["^", "`", "~"])
+def test_ascii_punctuation_is_never_removed(char):
+    assert CLEANER.clean(f"a {char} b") == f"a {char} b"

@@ -1,0 +1,79 @@
+"""LabelMessages (rule hits and training labels) and RuleReport (how each rule earns its keep)."""
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+
+from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
+from sortbox.label import LABELS_SCHEMA, RuleMatcher, RuleStats, label_chunk, load_rules, rules_fingerprint
+from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
+from tasks.base import SortboxTask
+from tasks.clean import CleanMessages
+from tasks.config import labelling, source
+
+logger = logging.getLogger("luigi-interface")
+
+
+class LabelMessages(SortboxTask):
+    """Output: labels.parquet (id, labels, truth, rule_hits), rules.json, rule_stats.json, summary.json.
+
+    The rule files' content is part of the output hash: editing one rule reruns this task and
+    what depends on it, nothing upstream. The rules are compiled while the DAG is scheduled,
+    so an invalid regex stops the run before the database is touched.
+    """
+
+    def requires(self):
+        return {"clean": CleanMessages(run_date=self.run_date)}
+
+    def significant_config(self) -> dict:
+        return {"source": labelling().source, "label_separator": source().label_separator}
+
+    def content_fingerprint(self) -> str:
+        rules_dir = labelling().rules_path()
+        load_rules(rules_dir)  # raises RuleError "<file>:<line>: <error>" during scheduling
+        return rules_fingerprint(rules_dir)
+
+    def run(self):
+        rules = load_rules(labelling().rules_path())
+        matcher = RuleMatcher(rules)
+        if matcher.fallback_rule_ids:
+            logger.warning("%d rules use Python re instead of RE2 (slower): %s", len(matcher.fallback_rule_ids), ", ".join(matcher.fallback_rule_ids))
+        clean = self.input_dir("clean") / "clean.parquet"
+        total = parquet_row_count(clean)
+        has_label_column = bool(source().label_column)
+        stats = RuleStats(rules)
+        with self.atomic_output() as out, ParquetSink(out / "labels.parquet", LABELS_SCHEMA) as sink:
+            for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]):
+                ids = chunk.column("id").to_pylist()
+                # RE2 matches UTF-8 bytes: Arrow hands them over without a Python-side encode.
+                utf8 = chunk.column("rule_text").cast(pa.binary()).to_pylist()
+                cells = chunk.column("label").to_pylist() if has_label_column else None
+                labelled = label_chunk(ids, utf8, cells, matcher=matcher, source=labelling().source, separator=source().label_separator)
+                sink.write(labelled)
+                truth = labelled.column("truth").to_pylist() if has_label_column else None
+                stats.update(ids, utf8, labelled.column("rule_hits").to_pylist(), truth)
+                self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
+            write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else "re2"} for r in rules])
+            write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column})
+            summary = {"messages": sink.rows, "source": labelling().source, "classes": class_counts(stats, labelling().source), "fallback_rules": matcher.fallback_rule_ids}
+            write_json(out / "summary.json", summary)
+
+
+def class_counts(stats: RuleStats, label_source: str) -> dict[str, int]:
+    """Messages per training class: labelled by the rules, or carrying the class in the label column."""
+    key = "labelled" if label_source == "rules" else "truth_positives"
+    return {row["class"]: row[key] for row in stats.class_rows() if row[key] is not None and (label_source == "column" or row["rules"])}
+
+
+class RuleReport(SortboxTask):
+    """Output: rule_report.html and rule_report.csv: per rule coverage, overlap, conflict, precision, examples."""
+
+    def requires(self):
+        return {"labels": LabelMessages(run_date=self.run_date)}
+
+    def run(self):
+        stats = read_json(self.input_dir("labels") / "rule_stats.json")
+        with self.atomic_output() as out:
+            (out / "rule_report.html").write_text(render_rule_report_html(stats), encoding="utf-8")
+            (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8")

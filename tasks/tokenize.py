@@ -1,0 +1,42 @@
+"""TokenizeMessages: cleaned texts -> terms (stopwords dropped, Snowball stems), streamed by chunk."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, write_json
+from sortbox.tokenize import TOKENS_SCHEMA, Tokenizer, load_stopwords, tokenize_chunk
+from tasks.base import SortboxTask
+from tasks.clean import CleanMessages
+from tasks.config import source, tokenize
+
+
+class TokenizeMessages(SortboxTask):
+    """Output: tokens.parquet (id, terms), vocabulary.json (terms seen >= min_word_frequency times,
+    with counts), surface_forms.json (word -> term, for the vocabulary), summary.json."""
+
+    def requires(self):
+        return {"clean": CleanMessages(run_date=self.run_date)}
+
+    def significant_config(self) -> dict:
+        config = tokenize()
+        return {
+            "language": config.language,
+            "stem": config.stem,
+            "min_word_frequency": config.min_word_frequency,
+            "stopwords": sorted(load_stopwords(config.stopwords_path(), config.language)),
+        }
+
+    def run(self):
+        config = tokenize()
+        tokenizer = Tokenizer(load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem)
+        clean = self.input_dir("clean") / "clean.parquet"
+        total = parquet_row_count(clean)
+        with self.atomic_output() as out:
+            with ParquetSink(out / "tokens.parquet", TOKENS_SCHEMA) as sink:
+                for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "text"]):
+                    sink.write(tokenize_chunk(chunk, tokenizer))
+                    self.report_progress(sink.rows, total, f"tokenised {sink.rows:,} of {total:,} messages")
+            vocabulary = tokenizer.vocabulary(config.min_word_frequency)
+            write_json(out / "vocabulary.json", vocabulary)
+            write_json(out / "surface_forms.json", tokenizer.surface_forms(vocabulary))
+            write_json(out / "summary.json", {"messages": sink.rows, "distinct_terms": len(tokenizer.term_counts_), "vocabulary": len(vocabulary), "pattern": tokenizer.pattern})

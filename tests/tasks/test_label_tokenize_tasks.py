@@ -1,0 +1,91 @@
+"""LabelMessages, RuleReport and TokenizeMessages on the tiny corpus; reruns after a rule edit."""
+import datetime as dt
+
+import pyarrow.parquet as pq
+import pytest
+from luigi.execution_summary import _summary_dict
+
+from sortbox.checkpoint import read_json
+from tasks.label import LabelMessages, RuleReport
+from tasks.tokenize import TokenizeMessages
+from tests.conftest import make_messages_db, run_luigi
+from workflows.train import TrainPipeline
+
+RUN_DATE = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def rules(tmp_path, luigi_config):
+    directory = tmp_path / "labels"
+    directory.mkdir()
+    (directory / "spam.txt").write_text("\\bwin(ner)?\\b\n\\b(free|prize)\\b\n\\bnever matches anything\\b\n")
+    (directory / "personal.txt").write_text("\\blove you\\b\n\\bhey\\b\n")
+    luigi_config({"labelling": {"rules_dir": str(directory)}})
+    return directory
+
+
+def only(root, family):
+    (directory,) = (root / "2026-11-23").glob(f"{family}-*")
+    return directory
+
+
+def test_labels_and_rule_report(tiny_sqlite, pipeline_env, rules):
+    root = pipeline_env(tiny_sqlite)
+    assert run_luigi([RuleReport(run_date=RUN_DATE)]).scheduling_succeeded
+    labels = pq.read_table(only(root, "LabelMessages") / "labels.parquet").to_pylist()
+    assert [row["labels"] for row in labels] == [["spam"], ["personal"], ["spam"], [], [], ["personal"]]
+    assert [row["truth"] for row in labels] == [["spam"], ["ham"], ["spam"], ["ham"], ["ham"], ["ham"]]
+    stats = read_json(only(root, "LabelMessages") / "rule_stats.json")
+    spam = next(c for c in stats["classes"] if c["class"] == "spam")
+    assert (spam["precision"], spam["recall"]) == (1.0, 1.0)
+    report = (only(root, "RuleReport") / "rule_report.html").read_text()
+    assert "Rules that never fire" in report and "spam.txt:3" in report
+    csv_lines = (only(root, "RuleReport") / "rule_report.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("rule_id,class,pattern,hits,coverage,overlap,conflict,precision")
+    assert len(csv_lines) == 1 + 5
+
+
+def test_labels_from_column(tiny_sqlite, pipeline_env, rules, luigi_config):
+    root = pipeline_env(tiny_sqlite)
+    luigi_config({"labelling": {"source": "column"}})
+    assert run_luigi([LabelMessages(run_date=RUN_DATE)]).scheduling_succeeded
+    summary = read_json(only(root, "LabelMessages") / "summary.json")
+    assert summary["classes"] == {"ham": 4, "spam": 2}
+
+
+def test_label_column_with_unknown_separator_fails_clearly(tmp_path, pipeline_env, rules, luigi_config, caplog):
+    url = f"sqlite:///{tmp_path / 'multi.sqlite'}"
+    make_messages_db(url, [(1, "hello there", "personal|notification"), (2, "win a prize", "spam,notification")])
+    pipeline_env(url)
+    luigi_config({"labelling": {"source": "column"}})
+    assert not run_luigi([LabelMessages(run_date=RUN_DATE)]).scheduling_succeeded
+    assert "message id '2': label 'spam,notification'" in caplog.text
+
+
+def test_tokens_vocabulary_and_surface_forms(tiny_sqlite, pipeline_env, luigi_config, monkeypatch, tmp_path):
+    # No nltk data anywhere: the tokenizer, stopwords and stemmer must not need any.
+    empty = tmp_path / "no_nltk_data"
+    empty.mkdir()
+    monkeypatch.setenv("NLTK_DATA", str(empty))
+    root = pipeline_env(tiny_sqlite)
+    luigi_config({"tokenize": {"min_word_frequency": 1}})
+    assert run_luigi([TokenizeMessages(run_date=RUN_DATE)]).scheduling_succeeded
+    tokens = pq.read_table(only(root, "TokenizeMessages") / "tokens.parquet").to_pylist()
+    assert tokens[3] == {"id": "4", "terms": ["ok", "lar", "joke", "wif", "u", "oni"]}
+    vocabulary = read_json(only(root, "TokenizeMessages") / "vocabulary.json")
+    forms = read_json(only(root, "TokenizeMessages") / "surface_forms.json")
+    assert (vocabulary["win"], vocabulary["winner"]) == (1, 1) and forms["joking"] == "joke"
+
+
+def ran(result) -> set[str]:
+    return {task.get_task_family() for task in _summary_dict(result.worker)["completed"]}
+
+
+def test_editing_one_rule_reruns_labelling_and_downstream_only(tiny_sqlite, pipeline_env, rules):
+    pipeline_env(tiny_sqlite)
+    first = run_luigi([TrainPipeline(run_date=RUN_DATE)])
+    assert ran(first) == {"ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "TrainPipeline"}
+    assert ran(run_luigi([TrainPipeline(run_date=RUN_DATE)])) == set()
+    (rules / "spam.txt").write_text((rules / "spam.txt").read_text().replace("never matches anything", "claim"))
+    again = run_luigi([TrainPipeline(run_date=RUN_DATE)])
+    assert ran(again) == {"LabelMessages", "RuleReport", "TrainPipeline"}

@@ -1,0 +1,143 @@
+"""Regex rules (sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+import re
+
+import pytest
+
+from sortbox.label import (
+    LabelColumnError,
+    Rule,
+    RuleError,
+    RuleMatcher,
+    RuleStats,
+    label_chunk,
+    labels_from_hits,
+    load_rules,
+    match_with_re,
+    parse_label_cell,
+    rules_fingerprint,
+)
+
+
+@pytest.fixture
+def rules_dir(tmp_path):
+    (tmp_path / "spam.txt").write_text("# prizes\n\\bwin\\b\n\n£\\d+\n(?<=call )\\d{5}\n", encoding="utf-8")
+    (tmp_path / "personal.txt").write_text("\\blove you\\b\n\\bhey\\b\n", encoding="utf-8")
+    return tmp_path
+
+
+TEXTS = ["WIN £100 now, call 87121", "hey, love you", "nothing here", "Hey! WIN big"]
+
+
+def test_load_rules_ids_are_file_and_line(rules_dir):
+    rules = load_rules(rules_dir)
+    assert [(r.rule_id, r.label) for r in rules] == [
+        ("personal.txt:1", "personal"),
+        ("personal.txt:2", "personal"),
+        ("spam.txt:2", "spam"),
+        ("spam.txt:4", "spam"),
+        ("spam.txt:5", "spam"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"spam.txt": "ok\n(unclosed\n"}, r"spam\.txt:2: missing \), unterminated subpattern"),
+        ({"spam.txt": "# only comments\n\n"}, "no rules found"),
+        ({"bad name.txt": "x\n"}, "class name 'bad name' must be"),
+        ({"spam.txt": "*oops\n"}, r"spam\.txt:1: nothing to repeat"),
+    ],
+)
+def test_bad_rule_files(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(RuleError, match=message):
+        load_rules(tmp_path)
+
+
+def test_missing_rules_dir(tmp_path):
+    with pytest.raises(RuleError, match="rules directory does not exist"):
+        load_rules(tmp_path / "nope")
+
+
+def test_matcher_agrees_with_re_and_falls_back_only_where_needed(rules_dir):
+    rules = load_rules(rules_dir)
+    matcher = RuleMatcher(rules)
+    assert matcher.fallback_rule_ids == ["spam.txt:5"]  # lookbehind: RE2 cannot compile it
+    got = [sorted(h) for h in matcher.match_many(TEXTS)]
+    assert got == match_with_re(rules, TEXTS)
+    assert got == [[2, 3, 4], [0, 1], [], [1, 2]]
+    assert [sorted(h) for h in matcher.match_many([t.encode() for t in TEXTS])] == got
+
+
+def test_non_ascii_letters_use_python_re_semantics():
+    rules = [Rule("x.txt:1", "x", "café"), Rule("x.txt:2", "x", "£")]
+    matcher = RuleMatcher(rules)
+    assert matcher.fallback_rule_ids == ["x.txt:1"]  # re.ASCII does not case-fold é; RE2 would
+    texts = ["CAFÉ", "café £", "CAFé"]
+    assert [sorted(h) for h in matcher.match_many(texts)] == match_with_re(rules, texts) == [[], [0, 1], [0]]
+
+
+def test_labels_from_hits(rules_dir):
+    rules = load_rules(rules_dir)
+    assert labels_from_hits([[2, 3], [0, 1, 2], []], rules) == [["spam"], ["personal", "spam"], []]
+
+
+@pytest.mark.parametrize(
+    "cell, separator, expected",
+    [("spam", "|", ["spam"]), ("spam|personal", "|", ["personal", "spam"]), (" spam ; spam ", ";", ["spam"]), (None, "|", []), ("", "|", [])],
+)
+def test_parse_label_cell(cell, separator, expected):
+    assert parse_label_cell(cell, separator) == expected
+
+
+@pytest.mark.parametrize("cell", ["spam,personal", "spam/personal", "spam personal"])
+def test_unknown_separator_is_a_clear_error(cell):
+    with pytest.raises(LabelColumnError, match=r"is \[source\] label_separator = '\|' the separator"):
+        parse_label_cell(cell, "|")
+
+
+def test_label_chunk_from_rules_and_from_column(rules_dir):
+    matcher = RuleMatcher(load_rules(rules_dir))
+    ids, cells = ["1", "2", "3"], ["spam", "ham", None]
+    by_rules = label_chunk(ids, TEXTS[:3], cells, matcher=matcher, source="rules", separator="|")
+    by_column = label_chunk(ids, TEXTS[:3], cells, matcher=matcher, source="column", separator="|")
+    assert by_rules.column("labels").to_pylist() == [["spam"], ["personal"], []]
+    assert by_column.column("labels").to_pylist() == [["spam"], ["ham"], []]
+    assert by_rules.column("truth").to_pylist() == by_column.column("truth").to_pylist() == [["spam"], ["ham"], []]
+    with pytest.raises(LabelColumnError, match="message id '2'"):
+        label_chunk(ids, TEXTS[:3], ["spam", "a,b", None], matcher=matcher, source="column", separator="|")
+    with pytest.raises(LabelColumnError, match="needs \\[source\\] label_column"):
+        label_chunk(ids, TEXTS[:3], None, matcher=matcher, source="column", separator="|")
+
+
+def test_rule_stats(rules_dir):
+    rules = load_rules(rules_dir)
+    stats = RuleStats(rules, examples_per_rule=1)
+    hits = [sorted(h) for h in RuleMatcher(rules).match_many(TEXTS)]
+    stats.update(["a", "b", "c", "d"], TEXTS, hits, [["spam"], ["ham"], ["ham"], ["spam"]])
+    rows = {r["rule_id"]: r for r in stats.rule_rows()}
+    assert rows["spam.txt:2"]["hits"] == 2 and rows["spam.txt:2"]["precision"] == 1.0
+    assert rows["spam.txt:2"]["coverage"] == 0.5
+    assert rows["personal.txt:2"]["conflict"] == 0.5  # "Hey! WIN big": personal and spam both fire
+    assert rows["personal.txt:1"]["precision"] is None  # the truth knows no "personal"
+    assert rows["spam.txt:2"]["examples"] == [{"id": "a", "text": TEXTS[0]}]
+    classes = {c["class"]: c for c in stats.class_rows()}
+    assert (classes["spam"]["precision"], classes["spam"]["recall"]) == (1.0, 1.0)
+    assert classes["ham"]["precision"] is None and classes["ham"]["truth_positives"] == 2
+
+
+def test_fingerprint_changes_with_any_rule(rules_dir):
+    before = rules_fingerprint(rules_dir)
+    (rules_dir / "spam.txt").write_text((rules_dir / "spam.txt").read_text() + "\\bprize\\b\n")
+    assert rules_fingerprint(rules_dir) != before
+
+
+def test_shipped_rules_load_and_match_like_re():
+    from tests.conftest import REPO_ROOT
+
+    rules = load_rules(REPO_ROOT / "dictionaries" / "labels")
+    assert len(rules) > 100
+    texts = ["URGENT! You have won a £900 prize. Call 09061701461", "Hi mum, I'll be home at 6, love you", "Your parcel is out for delivery"]
+    assert [sorted(h) for h in RuleMatcher(rules).match_many(texts)] == match_with_re(rules, texts)
+    assert all(re.compile(r.pattern) for r in rules)

@@ -1,0 +1,54 @@
+"""Tokenisation (sortbox.tokenize): terms, stopwords, stem cache, vocabulary."""
+import pyarrow as pa
+import pytest
+
+from sortbox.tokenize import StopwordsError, Tokenizer, load_stopwords, tokenize_chunk
+
+STOPWORDS = frozenset({"the", "you", "to", "a", "don't"})
+
+
+def test_terms_stopwords_and_stems():
+    tokenizer = Tokenizer(STOPWORDS)
+    terms = tokenizer.tokenize(["you have won the prizes!", "don't call £0000 winning", ""])
+    assert terms == [["have", "won", "prize"], ["call", "£", "0000", "win"], []]
+    assert tokenizer.stems_["prizes"] == "prize" and tokenizer.stems_["winning"] == "win"
+
+
+def test_without_stemming():
+    assert Tokenizer(STOPWORDS, stem=False).tokenize(["winning prizes"]) == [["winning", "prizes"]]
+
+
+def test_vocabulary_and_surface_forms():
+    tokenizer = Tokenizer(STOPWORDS)
+    tokenizer.tokenize(["win wins winning", "prize", "win"])
+    assert tokenizer.vocabulary(2) == {"win": 4}
+    assert tokenizer.surface_forms(tokenizer.vocabulary(2)) == {"win": "win", "winning": "win", "wins": "win"}
+
+
+def test_chunk_boundaries_never_merge_messages():
+    tokenizer = Tokenizer(STOPWORDS)
+    assert tokenizer.tokenize(["a", "b c", "the"]) == [[], ["b", "c"], []]
+
+
+def test_uncleaned_text_is_refused():
+    with pytest.raises(ValueError, match="cleaned texts"):
+        Tokenizer(STOPWORDS).tokenize(["two\nlines"])
+
+
+def test_tokenize_chunk():
+    table = tokenize_chunk(pa.table({"id": ["1", "2"], "text": ["free prize", "hello"]}), Tokenizer(STOPWORDS))
+    assert table.to_pylist() == [{"id": "1", "terms": ["free", "prize"]}, {"id": "2", "terms": ["hello"]}]
+
+
+def test_stopwords_file(tmp_path):
+    (tmp_path / "english.txt").write_text("# header\nThe\n\nyou\n")
+    assert load_stopwords(tmp_path, "english") == frozenset({"the", "you"})
+    with pytest.raises(StopwordsError, match="no stopword list for language 'klingon' \\(available: english\\)"):
+        load_stopwords(tmp_path, "klingon")
+
+
+def test_shipped_english_stopwords():
+    from tests.conftest import REPO_ROOT
+
+    words = load_stopwords(REPO_ROOT / "dictionaries" / "stopwords", "english")
+    assert {"the", "and", "don't", "you"} <= words and len(words) >= 150
