@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sortbox.textnorm import TextCleaner, has_control_characters, rule_view
+from sortbox.textnorm import TextCleaner, rule_view, unusable_text_reason
 
 #: Quarantine reason codes, in the order they are checked (a row gets the first that applies).
 REASONS = (
@@ -65,28 +65,6 @@ class CleanResult:
     reasons: Counter = field(default_factory=Counter)
 
 
-def quarantine_reason(message_id: str | None, text: str | None, undecodable: bool, mapped: str | None, cleaned: str | None, options: CleaningOptions) -> str | None:
-    """The reason a row is quarantined (excluding duplicate ids, which need the whole group), or None.
-
-    `mapped` is the text after `TextCleaner.map`, `cleaned` after the whole cleaning spec.
-    """
-    if message_id is None:
-        return "null_id"
-    if text is None:
-        return "null_text"
-    if undecodable:
-        return "undecodable_bytes"
-    if len(text) > options.max_chars:
-        return "too_long"
-    if not text.strip():
-        return "empty_text"
-    if options.quarantine_control_characters and has_control_characters(mapped):
-        return "control_characters"
-    if not cleaned:
-        return "empty_after_cleaning"
-    return None
-
-
 def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
     """Clean one chunk of extracted messages (sortbox.extract.MESSAGE_SCHEMA).
 
@@ -111,7 +89,9 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
             if text is not None and not bad and len(text) <= options.max_chars:
                 mapped = cleaner.map(text)
                 cleaned = cleaner.clean_mapped(mapped)
-            reason = quarantine_reason(message_id, text, bad, mapped, cleaned, options)
+            reason = "null_id" if message_id is None else unusable_text_reason(
+                text, mapped, cleaned, undecodable=bad, max_chars=options.max_chars, quarantine_controls=options.quarantine_control_characters
+            )
         if reason is None:
             keep.append(row)
             cleaned_texts.append(cleaned)

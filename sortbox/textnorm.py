@@ -149,3 +149,24 @@ def rule_view(mapped_text: str) -> str:
     """The text regex rules see, from a `TextCleaner.map` result: white space and controls
     collapsed to one space, stripped; case, digits and emoji kept."""
     return _SPACE_RUNS.sub(" ", mapped_text).strip()
+
+
+def unusable_text_reason(text: str | None, mapped: str | None, cleaned: str | None, *, undecodable: bool = False, max_chars: int, quarantine_controls: bool) -> str | None:
+    """Why a text cannot be used (a quarantine reason code of sortbox.clean.REASONS), or None.
+
+    `mapped` is the text after `TextCleaner.map`, `cleaned` after the whole spec (both None when
+    the text was not cleaned because it is NULL, undecodable or too long).
+    """
+    if text is None:
+        return "null_text"
+    if undecodable:
+        return "undecodable_bytes"
+    if len(text) > max_chars:
+        return "too_long"
+    if not text.strip():
+        return "empty_text"
+    if quarantine_controls and has_control_characters(mapped):
+        return "control_characters"
+    if not cleaned:
+        return "empty_after_cleaning"
+    return None

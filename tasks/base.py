@@ -53,9 +53,14 @@ class SortboxTask(luigi.Task):
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:HASH_LENGTH]
 
+    def path_label(self) -> str:
+        """A readable tag for the directory name (e.g. the class of a per-class task)."""
+        return ""
+
     def output_dir(self) -> Path:
         """Where this task's output directory lives once complete."""
-        return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{self.output_hash()}"
+        label = f"{self.path_label()}-" if self.path_label() else ""
+        return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{label}{self.output_hash()}"
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.output_dir()))

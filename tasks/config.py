@@ -6,11 +6,13 @@ never a parameter, so it cannot reach the scheduler, the visualiser or a log lin
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import unicodedata
 from pathlib import Path
 
 import luigi
+from luigi.freezing import recursively_unfreeze
 
 from sortbox.clean import CleaningOptions
 from sortbox.extract import SourceError, SourceSpec
@@ -141,3 +143,48 @@ class tokenize(luigi.Config):
 
     def stopwords_path(self) -> Path:
         return _project_path(self.stopwords_dir)
+
+
+class dictionary(luigi.Config):
+    """[dictionary]: which terms the model knows."""
+
+    no_above = luigi.FloatParameter(default=0.5, description="Drop terms found in more than this share of messages.")
+    keep_n = luigi.IntParameter(default=100_000, description="Keep at most this many (most frequent) terms.")
+
+
+class lsi(luigi.Config):
+    """[lsi]: the latent semantic space."""
+
+    num_topics = luigi.IntParameter(default=500, description="LSI dimensions.")
+    power_iters = luigi.IntParameter(default=2, description="Power iterations of gensim's randomized SVD.")
+    seed = luigi.IntParameter(default=0, description="Random seed of the SVD.")
+    chunk_size = luigi.IntParameter(default=100_000, description="Messages per sparse chunk merged into the SVD (not significant).")
+
+
+class training(luigi.Config):
+    """[training]: per-class model selection."""
+
+    param_grid = luigi.DictParameter(
+        default={"C": [0.1, 1.0, 10.0], "class_weight": [None, "balanced"]},
+        description="LogisticRegression parameter -> values to search (JSON).",
+    )
+    folds = luigi.IntParameter(default=5, description="Stratified cross-validation folds.")
+    scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
+    seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
+    n_jobs = luigi.IntParameter(default=1, description="joblib workers inside one grid search (not significant).")
+    threshold_policy = luigi.ChoiceParameter(default="max_f1", choices=["max_f1", "precision", "recall"], description="How the decision threshold is chosen.")
+    threshold_target = luigi.OptionalFloatParameter(default=None, description="Target precision or recall for those policies.")
+
+    def grid(self) -> dict:
+        """The grid as plain JSON data (luigi freezes dicts and lists)."""
+        return json.loads(json.dumps(recursively_unfreeze(self.param_grid)))
+
+    def significant(self) -> dict:
+        return {
+            "param_grid": self.grid(),
+            "folds": self.folds,
+            "scoring": self.scoring,
+            "seed": self.seed,
+            "threshold_policy": self.threshold_policy,
+            "threshold_target": self.threshold_target,
+        }

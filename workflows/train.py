@@ -1,6 +1,6 @@
 """TrainPipeline: the whole training DAG; its own output is the run manifest.
 
-    luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23]
+    luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23] [--workers 2]
 """
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from sortbox.manifest import git_sha, library_versions, relative_artifacts
 from tasks import REPO_ROOT
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
-from tasks.config import cleaning, labelling, source, tokenize
+from tasks.config import cleaning, dictionary, labelling, lsi, source, tokenize, training
+from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages, RuleReport
+from tasks.report import TrainingReport
 from tasks.tokenize import TokenizeMessages
+from tasks.train import TrainClassifiers
 
 
 class TrainPipeline(SortboxTask):
@@ -25,41 +28,55 @@ class TrainPipeline(SortboxTask):
             "labels": LabelMessages(run_date=self.run_date),
             "rule_report": RuleReport(run_date=self.run_date),
             "tokens": TokenizeMessages(run_date=self.run_date),
+            "classes": TrainClassifiers(run_date=self.run_date),
+            "model": ExportModelJson(run_date=self.run_date),
+            "scores": ScoreMessages(run_date=self.run_date),
+            "report": TrainingReport(run_date=self.run_date),
         }
 
     def run(self):
-        clean_summary = read_json(self.input_dir("clean") / "summary.json")
-        label_summary = read_json(self.input_dir("labels") / "summary.json")
-        token_summary = read_json(self.input_dir("tokens") / "summary.json")
+        clean = read_json(self.input_dir("clean") / "summary.json")
+        labels = read_json(self.input_dir("labels") / "summary.json")
+        tokens = read_json(self.input_dir("tokens") / "summary.json")
+        classes = read_json(self.input_dir("classes") / "classes.json")
+        scores = read_json(self.input_dir("scores") / "summary.json")
         with self.atomic_output() as out:
             manifest = {
                 "run_date": self.run_date.isoformat(),
                 "git_sha": git_sha(REPO_ROOT),
                 "versions": library_versions(),
+                "model_id": scores["model_id"],
                 "parameters": {
                     "source": source().significant(),
                     "cleaning": cleaning().significant(),
                     "labelling": {"source": labelling().source, "rules_dir": labelling().rules_dir},
                     "tokenize": {"language": tokenize().language, "stem": tokenize().stem, "min_word_frequency": tokenize().min_word_frequency},
+                    "dictionary": {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n},
+                    "lsi": {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed},
+                    "training": training().significant(),
                 },
                 "rows": {
-                    "extracted": clean_summary["extracted"],
-                    "clean": clean_summary["clean"],
-                    "quarantined": clean_summary["quarantined"],
-                    "quarantine_reasons": clean_summary["reasons"],
+                    "extracted": clean["extracted"],
+                    "clean": clean["clean"],
+                    "quarantined": clean["quarantined"],
+                    "quarantine_reasons": clean["reasons"],
+                    "scored": scores["scored"],
+                    "unscorable": scores["unscorable"],
+                    "unscorable_reasons": scores["unscorable_reasons"],
                 },
-                "labels": {"source": label_summary["source"], "classes": label_summary["classes"], "fallback_rules": label_summary["fallback_rules"]},
-                "vocabulary": {"distinct_terms": token_summary["distinct_terms"], "kept": token_summary["vocabulary"]},
+                "labels": {"source": labels["source"], "messages_per_class": labels["classes"], "fallback_rules": labels["fallback_rules"]},
+                "vocabulary": {"distinct_terms": tokens["distinct_terms"], "kept": tokens["vocabulary"]},
+                "classes": {name: class_entry(entry) for name, entry in classes.items()},
                 "artifacts": relative_artifacts(
                     self.output_dir(),
                     {
-                        "messages_parquet": self.input_dir("messages") / "messages.parquet",
-                        "clean_parquet": self.input_dir("clean") / "clean.parquet",
-                        "quarantine_parquet": self.input_dir("clean") / "quarantine.parquet",
-                        "labels_parquet": self.input_dir("labels") / "labels.parquet",
+                        "model_json": self.input_dir("model") / MODEL_FILE,
+                        "scores_csv": self.input_dir("scores") / "scores.csv",
+                        "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
+                        "report_html": self.input_dir("report") / "report.html",
                         "rule_report_html": self.input_dir("rule_report") / "rule_report.html",
                         "rule_report_csv": self.input_dir("rule_report") / "rule_report.csv",
-                        "tokens_parquet": self.input_dir("tokens") / "tokens.parquet",
+                        "quarantine_parquet": self.input_dir("clean") / "quarantine.parquet",
                     },
                 ),
             }
@@ -67,3 +84,20 @@ class TrainPipeline(SortboxTask):
 
     def manifest_path(self):
         return self.output_dir() / "manifest.json"
+
+
+def class_entry(entry: dict) -> dict:
+    """The manifest's view of one class: status, reason, CV figures, threshold, parameters."""
+    cv = entry["cv"]
+    result = {
+        "status": entry["status"],
+        "reason": entry["reason"],
+        "cv_roc_auc": cv.get("roc_auc"),
+        "cv_pr_auc": cv.get("pr_auc"),
+        "threshold": cv["threshold"]["threshold"] if "threshold" in cv else None,
+        "best_params": cv.get("best_params"),
+        "positives": entry["grid"].get("positives"),
+    }
+    if "against_truth" in cv:
+        result["roc_auc_against_truth"] = cv["against_truth"]["roc_auc"]
+    return result

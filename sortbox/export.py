@@ -1,0 +1,123 @@
+"""The published model: one self-contained, deterministic JSON a client can score with a dot product.
+
+The model is linear from the L2-normalised TF-IDF vector to the logit (TF-IDF -> LSI projection
+-> standardisation -> logistic regression), so the projection is folded into one weight per
+term and class: `logit = intercept + sum(tfidf[t] * weights[t])`, `score = 1 / (1 + e^-logit)`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Sequence
+
+import numpy as np
+
+from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
+
+
+def build_model(
+    *,
+    run_date: str,
+    cleaning_spec: dict,
+    max_chars: int,
+    quarantine_controls: bool,
+    token_pattern: str,
+    stopwords: Sequence[str],
+    stemmer: str | None,
+    vocabulary: Sequence[str],
+    surface_forms: dict[str, str],
+    idf: np.ndarray,
+    basis: np.ndarray,
+    classifiers: dict[str, dict],
+    golden_texts: Sequence[tuple[str, str]],
+) -> dict:
+    """The model JSON as a dict (see README "Model JSON format").
+
+    `vocabulary[i]` is the term of index i (rows of `basis`, entries of `idf`); `surface_forms`
+    maps words to terms (only words whose term is in the vocabulary are kept); `classifiers`
+    maps class -> {"status", "coef" (LSI space), "intercept", "threshold", ...} and skipped
+    classes -> {"status": "skipped", "reason"}. Golden vectors are scored with the stdlib scorer.
+    """
+    index = {term: i for i, term in enumerate(vocabulary)}
+    classes, skipped = {}, {}
+    for name, result in sorted(classifiers.items()):
+        if result["status"] != "trained":
+            skipped[name] = result.get("reason")
+            continue
+        weights = basis @ np.asarray(result["coef"], dtype=np.float64)
+        classes[name] = {
+            "weights": [float(w) for w in weights],
+            "intercept": float(result["intercept"]),
+            "link": "logistic",
+            "threshold": float(result["threshold"]["threshold"]),
+            "threshold_policy": result["threshold"]["policy"],
+            "cv_roc_auc": float(result["roc_auc"]),
+        }
+    if not classes:
+        raise ValueError(f"no class could be trained: {skipped}")
+    model = {
+        "schema_version": SCHEMA_VERSION,
+        "run_date": run_date,
+        "cleaning": cleaning_spec,
+        "quarantine": {"max_chars": max_chars, "control_characters": quarantine_controls},
+        "tokenizer": {"pattern": token_pattern, "regex_flavour": "python-re", "input": "cleaned text"},
+        "stopwords": sorted(stopwords),
+        "terms": {
+            "stemmer": stemmer,
+            "surface_forms": {form: index[term] for form, term in sorted(surface_forms.items()) if term in index},
+        },
+        "vocabulary": list(vocabulary),
+        "tfidf": {"term_frequency": "raw count", "idf": "log2(documents / document frequency)", "normalization": "l2"},
+        "idf": [float(x) for x in idf],
+        "classes": classes,
+        "skipped_classes": skipped,
+    }
+    model["golden"] = golden_vectors(model, golden_texts)
+    model["model_id"] = content_id(model)
+    return model
+
+
+def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
+    """Expected cleaning, words, terms and scores for `texts` (id, raw text), from the stdlib scorer."""
+    scorer = PortableModel(model)
+    vocabulary = model["vocabulary"]
+    golden = []
+    for message_id, text in texts:
+        cleaned, reason = scorer.clean(text)
+        entry: dict = {"id": message_id, "text": text}
+        if reason:
+            golden.append({**entry, "unscorable": f"quarantined:{reason}"})
+            continue
+        scores, reason = scorer.score(text)
+        entry.update({"cleaned": cleaned, "words": scorer.token_pattern.findall(cleaned), "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)]})
+        if reason:
+            entry["unscorable"] = reason
+        else:
+            entry["scores"] = dict(zip(scorer.class_names, scores))
+            entry["decisions"] = {name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)}
+        golden.append(entry)
+    return golden
+
+
+def content_id(model: dict) -> str:
+    """sha256 of the model's content, run date and id excluded: the same model has the same id."""
+    content = {key: value for key, value in model.items() if key not in ("model_id", "run_date")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def model_json_bytes(model: dict) -> bytes:
+    """Canonical serialisation: sorted keys, no wall-clock time, ASCII, one trailing newline."""
+    return (json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii")
+
+
+#: Messages that exercise every cleaning step, added to the golden vectors after real ones.
+EDGE_CASE_TEXTS = (
+    ("edge-case", "WINNER!! Claim your £1000 PRIZE now: call 09061701461"),
+    ("edge-emoji", "Happy birthday \U0001F382\U0001F389 see you tonight \u2764\ufe0f"),
+    ("edge-quotes", "I don\u2019t think that\x92s right \u2014 call me"),
+    ("edge-fullwidth", "ＦＲＥＥ ｅｎｔｒｙ ２０２６"),
+    ("edge-tabs", "line one\tline two\nline three"),
+    ("edge-unknown", "zzqx vrrmph"),
+    ("edge-emoji-only", "\U0001F600\U0001F600"),
+    ("edge-control", "bad\x00byte"),
+)

@@ -1,0 +1,342 @@
+"""The training report: one self-contained HTML page per training run, with PNG plots beside it.
+
+Pure rendering: the caller passes the content of classes.json (per-class grid search and
+cross-validation results), the label counts and run information, and a directory to write into.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+# Agg renders to files without a display; it must be chosen before pyplot is imported,
+# or pyplot would pick an interactive backend on machines that have one.
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+FIGSIZE = (5, 4)
+DPI = 100
+# Class names become file names (roc_<class>.png), so anything else could escape out_dir or break the link.
+CLASS_NAME = re.compile(r"[A-Za-z0-9_-]+")
+DASH = "–"
+
+esc = html.escape
+
+
+def render_training_report(
+    out_dir: Path,
+    *,
+    classes: dict,
+    label_counts: dict[str, int],
+    messages: int,
+    rule_report_href: str | None,
+    run_info: dict,
+) -> Path:
+    """Write report.html and PNG plots into out_dir (exists, empty); return the HTML path.
+
+    classes is the content of classes.json: class name -> {status "trained" | "skipped", reason, grid, cv}.
+    label_counts maps a class to its number of training messages; messages is the total number of messages.
+    rule_report_href is a link to the rule report relative to out_dir, or None when there is none.
+    """
+    out_dir = Path(out_dir)
+    for name in classes:
+        if not CLASS_NAME.fullmatch(name):
+            raise ValueError(f"class name {name!r} is not [A-Za-z0-9_-]+ and cannot name a plot file")
+
+    labels_png = _plot_label_distribution(out_dir / "labels.png", label_counts, messages) if label_counts else None
+    sections = []
+    for name, entry in classes.items():
+        if entry["status"] == "trained":
+            roc_png = _plot_roc(out_dir / f"roc_{name}.png", name, entry["cv"])
+            pr_png = _plot_precision_recall(out_dir / f"pr_{name}.png", name, entry["cv"])
+            sections.append(_trained_section(name, entry, roc_png, pr_png))
+        else:
+            sections.append(_skipped_section(name, entry))
+
+    page = _page(
+        run_info=run_info,
+        labels_section=_labels_section(labels_png, label_counts, messages),
+        summary=_summary_table(classes),
+        sections="".join(sections),
+        rule_report_href=rule_report_href,
+    )
+    path = out_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _score(value: float | None, digits: int = 4) -> str:
+    """A score or threshold with fixed decimals, or a dash when absent."""
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def _share(count: int, total: int) -> float:
+    """count / total as a percentage; 0 for an empty run rather than a division error."""
+    return 100.0 * count / total if total else 0.0
+
+
+def _params(params: dict | None) -> str:
+    """Hyper-parameters as 'C=0.1, class_weight=balanced' (escaped), or a dash."""
+    if not params:
+        return DASH
+    return esc(", ".join(f"{k}={_value(v)}" for k, v in params.items()))
+
+
+def _value(value: object) -> str:
+    """A run-info or parameter value as text: JSON for containers and null, str otherwise."""
+    return json.dumps(value) if value is None or isinstance(value, (dict, list, tuple, bool)) else str(value)
+
+
+def _positives(entry: dict) -> int | None:
+    """Positive training messages of a class: grid search and cross-validation both record them."""
+    for stage in ("grid", "cv"):
+        if "positives" in entry.get(stage, {}):
+            return entry[stage]["positives"]
+    return None
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Save and close the figure: pyplot keeps every open figure alive, so each must be closed."""
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _plot_label_distribution(path: Path, label_counts: dict[str, int], messages: int) -> Path:
+    """Horizontal bars of messages per class, each annotated with its count and share of all messages."""
+    names = list(label_counts)
+    counts = [label_counts[n] for n in names]
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    # Reversed so the first class is at the top, in the same order as the tables.
+    bars = ax.barh(names[::-1], counts[::-1], color="#4c72b0")
+    for bar, count in zip(bars, counts[::-1]):
+        ax.annotate(
+            f" {count:,} ({_share(count, messages):.1f}%)",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            va="center",
+            fontsize=9,
+        )
+    # Room on the right for the annotation of the longest bar.
+    ax.set_xlim(0, max(max(counts), 1) * 1.45)
+    ax.set_xlabel("training messages labelled with the class")
+    ax.set_title(f"Label distribution ({messages:,} messages)")
+    return _save(fig, path)
+
+
+def _operating_point(fpr: np.ndarray, tpr: np.ndarray, recall: float) -> tuple[float, float]:
+    """The ROC point of the chosen threshold: its recall is the TPR, so take the point with the nearest TPR.
+
+    Several points can share that TPR (a horizontal run of the curve); the threshold reaching it first
+    has the fewest false positives, and that is the one a threshold policy picks, so ties go to the lowest FPR.
+    """
+    order = np.lexsort((fpr, np.abs(tpr - recall)))
+    return float(fpr[order[0]]), float(tpr[order[0]])
+
+
+def _plot_roc(path: Path, name: str, cv: dict) -> Path:
+    """ROC curve with the chance diagonal, the AUC in the legend and the chosen threshold's operating point."""
+    fpr = np.asarray(cv["curves"]["roc"]["fpr"], dtype=float)
+    tpr = np.asarray(cv["curves"]["roc"]["tpr"], dtype=float)
+    threshold = cv["threshold"]
+    point_fpr, point_tpr = _operating_point(fpr, tpr, threshold["recall"])
+
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    ax.plot(fpr, tpr, color="#4c72b0", lw=1.5, label=f"ROC (AUC {cv['roc_auc']:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="chance")
+    ax.plot(
+        point_fpr,
+        point_tpr,
+        "o",
+        color="#c44e52",
+        label=f"threshold {threshold['threshold']:.3f} (TPR {point_tpr:.2f}, FPR {point_fpr:.3f})",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate (recall)")
+    ax.set_title(f"{name}: cross-validated ROC")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def _plot_precision_recall(path: Path, name: str, cv: dict) -> Path:
+    """Precision, recall and F1 against the decision threshold, the chosen threshold as a labelled vertical line."""
+    pr = cv["curves"]["pr"]
+    thresholds = np.asarray(pr["threshold"], dtype=float)
+    # sklearn's precision_recall_curve ends precision and recall with a point that has no threshold; drop it.
+    precision = np.asarray(pr["precision"], dtype=float)[: len(thresholds)]
+    recall = np.asarray(pr["recall"], dtype=float)[: len(thresholds)]
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    chosen = cv["threshold"]
+
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    ax.plot(thresholds, precision, color="#4c72b0", lw=1.5, label="precision")
+    ax.plot(thresholds, recall, color="#55a868", lw=1.5, label="recall")
+    ax.plot(thresholds, f1, color="#8172b2", lw=1, ls=":", label="F1")
+    ax.axvline(chosen["threshold"], color="#c44e52", lw=1.2, ls="--")
+    ax.annotate(
+        f"threshold {chosen['threshold']:.3f} ({chosen['policy']})\n"
+        f"P {chosen['precision']:.2f}  R {chosen['recall']:.2f}  F1 {chosen['f1']:.2f}",
+        xy=(chosen["threshold"], 0.03),
+        xytext=(4, 0),
+        textcoords="offset points",
+        # Keep the label inside the axes: to the left of the line when the threshold is far right.
+        ha="right" if chosen["threshold"] > 0.6 else "left",
+        fontsize=8,
+        color="#c44e52",
+        bbox={"boxstyle": "round", "fc": "white", "ec": "#c44e52", "alpha": 0.9},
+    )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("decision threshold (predicted probability)")
+    ax.set_ylabel("score")
+    ax.set_title(f"{name}: precision and recall vs threshold")
+    ax.legend(loc="center left", fontsize=8)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _img(path: Path, alt: str) -> str:
+    """An <img> referencing the plot by its bare file name: the page and its plots share out_dir."""
+    width, height = (int(d * DPI) for d in FIGSIZE)
+    return f"<img src='{esc(path.name)}' alt='{esc(alt)}' width='{width}' height='{height}'>"
+
+
+def _labels_section(labels_png: Path | None, label_counts: dict[str, int], messages: int) -> str:
+    """The label distribution: chart and table, or a note when no message carries a label."""
+    if labels_png is None:
+        return "<p>No training labels.</p>"
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td class='num'>{count:,}</td><td class='num'>{_share(count, messages):.1f}%</td></tr>"
+        for name, count in label_counts.items()
+    )
+    return (
+        f"<p>{messages:,} messages. A message can carry several labels, so the shares need not add up to 100%.</p>"
+        f"<div class='plots'>{_img(labels_png, 'label distribution')}"
+        f"<table><tr><th>class</th><th>messages</th><th>% of messages</th></tr>{rows}</table></div>"
+    )
+
+
+def _summary_table(classes: dict) -> str:
+    """One row per class: status (reason if skipped), positives, cross-validated scores, threshold, best params."""
+    rows = []
+    for name, entry in classes.items():
+        positives = _positives(entry)
+        positives_cell = DASH if positives is None else f"{positives:,}"
+        if entry["status"] != "trained":
+            rows.append(
+                f"<tr class='skipped'><td><a href='#class-{esc(name)}'>{esc(name)}</a></td><td>{esc(entry['status'])}</td>"
+                f"<td class='num'>{positives_cell}</td><td colspan='9' class='reason'>{esc(str(entry.get('reason')))}</td></tr>"
+            )
+            continue
+        cv = entry["cv"]
+        threshold = cv["threshold"]
+        against_truth = cv.get("against_truth") or {}
+        rows.append(
+            f"<tr><td><a href='#class-{esc(name)}'>{esc(name)}</a></td><td>{esc(entry['status'])}</td>"
+            f"<td class='num'>{positives_cell}</td><td class='num'>{_score(cv['roc_auc'])}</td>"
+            f"<td class='num'>{_score(cv['pr_auc'])}</td><td class='num'>{_score(against_truth.get('roc_auc'))}</td>"
+            f"<td class='num'>{_score(threshold['threshold'])}</td><td>{_policy(threshold)}</td>"
+            f"<td class='num'>{_score(threshold['precision'], 3)}</td><td class='num'>{_score(threshold['recall'], 3)}</td>"
+            f"<td class='num'>{_score(threshold['f1'], 3)}</td><td>{_params(entry['grid'].get('best_params'))}</td></tr>"
+        )
+    return (
+        "<table><tr><th>class</th><th>status</th><th>positives</th><th>CV ROC AUC</th><th>CV PR AUC</th>"
+        "<th>ROC AUC against truth</th><th>threshold</th><th>policy</th><th>precision</th><th>recall</th><th>F1</th>"
+        f"<th>best params</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _policy(threshold: dict) -> str:
+    """The threshold policy, with its target when the policy has one (e.g. a minimum precision)."""
+    target = threshold.get("target")
+    return esc(threshold["policy"] if target is None else f"{threshold['policy']} (target {target})")
+
+
+def _grid_table(grid: dict) -> str:
+    """The grid-search candidates sorted by rank, one column per hyper-parameter, the best row highlighted."""
+    table = grid.get("table")
+    if not table:
+        return f"<p>No grid search table (grid status: {esc(str(grid.get('status')))}).</p>"
+    keys = sorted({k for row in table for k in row["params"]})
+    header = "".join(f"<th>{esc(k)}</th>" for k in keys)
+    rows = "".join(
+        f"<tr class='{'best' if row['rank'] == 1 else ''}'><td class='num'>{row['rank']}</td>"
+        + "".join(f"<td>{esc(_value(row['params'].get(k)))}</td>" for k in keys)
+        + f"<td class='num'>{_score(row['mean_score'])}</td><td class='num'>{_score(row['std_score'])}</td>"
+        f"<td class='num'>{row['fit_seconds']:.2f}</td></tr>"
+        for row in sorted(table, key=lambda r: r["rank"])
+    )
+    return (
+        f"<p>Scoring: {esc(str(grid.get('scoring')))}; best score {_score(grid.get('best_score'))} with "
+        f"{_params(grid.get('best_params'))}. {grid.get('positives', 0):,} positives, {grid.get('negatives', 0):,} negatives.</p>"
+        f"<table><tr><th>rank</th>{header}<th>mean {esc(str(grid.get('scoring')))}</th><th>std</th><th>fit seconds</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _trained_section(name: str, entry: dict, roc_png: Path, pr_png: Path) -> str:
+    """A trained class: its two plots and its grid-search table."""
+    return (
+        f"<h3 id='class-{esc(name)}'>{esc(name)}</h3>"
+        f"<div class='plots'>{_img(roc_png, f'ROC curve of {name}')}"
+        f"{_img(pr_png, f'precision and recall against threshold of {name}')}</div>"
+        f"<h4>Grid search</h4>{_grid_table(entry['grid'])}"
+    )
+
+
+def _skipped_section(name: str, entry: dict) -> str:
+    """A skipped class: no plots, only why it was skipped, set apart so it is not overlooked."""
+    return (
+        f"<h3 id='class-{esc(name)}'>{esc(name)}</h3>"
+        f"<div class='skip'><strong>Not trained ({esc(entry['status'])}):</strong> {esc(str(entry.get('reason')))}</div>"
+    )
+
+
+def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, rule_report_href: str | None) -> str:
+    """The whole page around the pre-rendered (already escaped) parts."""
+    info_rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(_value(v))}</td></tr>" for k, v in run_info.items())
+    rule_link = (
+        f"<p><a href='{esc(rule_report_href)}'>Rule report</a>: how the regex rules produced the training labels.</p>"
+        if rule_report_href is not None
+        else "<p>No rule report for this run.</p>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>sortbox training report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; font-size: 13px; }}
+th {{ background: #f0f0f0; text-align: left; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.best {{ background: #e8f5e9; font-weight: bold; }} tr.skipped {{ background: #fff3f3; }}
+td.reason {{ color: #a40000; font-weight: bold; }}
+.skip {{ border-left: 5px solid #c44e52; background: #fff3f3; padding: 0.6em 1em; margin-bottom: 1.5em; }}
+.plots {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }}
+</style></head><body>
+<h1>Training report</h1>
+<table>{info_rows}</table>
+{rule_link}
+<h2>Label distribution</h2>
+{labels_section}
+<h2>Classes</h2>
+<p>Scores are cross-validated on the training labels; "against truth" compares the same out-of-fold scores with the
+ground-truth column when there is one. The threshold is the operating point chosen by the policy.</p>
+{summary}
+<h2>Per class</h2>
+{sections}
+</body></html>
+"""

@@ -1,0 +1,131 @@
+"""ExportModelJson (the published model) and ScoreMessages (scores.csv + unscorable.csv)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import luigi
+from gensim.models import LsiModel
+
+from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
+from sortbox.clean import iter_clean_chunks
+from sortbox.embed import lsi_basis
+from sortbox.export import EDGE_CASE_TEXTS, build_model, model_json_bytes
+from sortbox.portable_scorer import csv_safe
+from sortbox.scoring import VectorModel, scores_table, unscorable_rows
+from sortbox.tokenize import DEFAULT_TOKEN_PATTERN, load_stopwords
+from tasks.base import SortboxTask
+from tasks.config import cleaning, source, tokenize
+from tasks.embed import LSI_FILE, BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
+from tasks.extract import ExtractMessages
+from tasks.tokenize import TokenizeMessages
+from tasks.train import TrainClassifiers
+
+MODEL_FILE = "model.json"
+GOLDEN_REAL_MESSAGES = 40
+
+
+class ExportModelJson(SortboxTask):
+    """Output: model.json, byte-identical for the same data and parameters."""
+
+    def requires(self):
+        return {
+            "messages": ExtractMessages(run_date=self.run_date),
+            "tokens": TokenizeMessages(run_date=self.run_date),
+            "dictionary": BuildDictionary(run_date=self.run_date),
+            "tfidf": FitTfidf(run_date=self.run_date),
+            "lsi": FitLsi(run_date=self.run_date),
+            "classes": TrainClassifiers(run_date=self.run_date),
+        }
+
+    def significant_config(self) -> dict:
+        return {"cleaning": cleaning().significant(), "tokenize": {"language": tokenize().language, "stem": tokenize().stem}}
+
+    def run(self):
+        vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
+        classes = read_json(self.input_dir("classes") / "classes.json")
+        classifiers = {name: read_json(Path(entry["classifier_dir"]) / "classifier.json") for name, entry in classes.items()}
+        first = next(iter_parquet_chunks(self.input_dir("messages") / "messages.parquet", batch_size=GOLDEN_REAL_MESSAGES, columns=["id", "text"]))
+        golden = [(i, t) for i, t in zip(first.column("id").to_pylist(), first.column("text").to_pylist()) if i is not None and t is not None]
+        options = cleaning().options()
+        model = build_model(
+            run_date=self.run_date.isoformat(),
+            cleaning_spec=options.spec,
+            max_chars=options.max_chars,
+            quarantine_controls=options.quarantine_control_characters,
+            token_pattern=DEFAULT_TOKEN_PATTERN,
+            stopwords=load_stopwords(tokenize().stopwords_path(), tokenize().language),
+            stemmer=f"snowball-{tokenize().language}" if tokenize().stem else None,
+            vocabulary=[vocabulary[i] for i in range(len(vocabulary))],
+            surface_forms=read_json(self.input_dir("tokens") / "surface_forms.json"),
+            idf=idf,
+            basis=lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE))),
+            classifiers=classifiers,
+            golden_texts=golden + list(EDGE_CASE_TEXTS),
+        )
+        with self.atomic_output() as out:
+            (out / MODEL_FILE).write_bytes(model_json_bytes(model))
+
+
+def file_digest(path: str) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class NothingScorable(ValueError):
+    """Every row was unscorable: almost certainly the wrong table, window or model."""
+
+
+class ScoreMessages(SortboxTask):
+    """Output: scores.csv (id, <class>_score, <class>_decision), unscorable.csv (id, reason), summary.json.
+
+    Every extracted row lands in exactly one of the two files. Cleaning and quarantine follow the
+    model's own settings, so a published model scores new rows as it was trained.
+    `model_json`: a published model file; empty means the model exported by this run.
+    """
+
+    model_json = luigi.Parameter(default="", description="Published model JSON to score with (empty: this run's export).")
+
+    def requires(self):
+        inputs = {"messages": ExtractMessages(run_date=self.run_date)}
+        if not self.model_json:
+            inputs["model"] = ExportModelJson(run_date=self.run_date)
+        return inputs
+
+    def content_fingerprint(self) -> str:
+        return file_digest(self.model_json) if self.model_json else ""
+
+    def model_path(self) -> Path:
+        return Path(self.model_json) if self.model_json else self.input_dir("model") / MODEL_FILE
+
+    def run(self):
+        with open(self.model_path(), encoding="utf-8") as handle:
+            model = VectorModel(json.load(handle))
+        messages = self.input_dir("messages") / "messages.parquet"
+        total = parquet_row_count(messages)
+        scored = unscorable = 0
+        reasons: dict[str, int] = {}
+        with self.atomic_output() as out, open(out / "scores.csv", "w", newline="", encoding="utf-8") as scores_file, open(out / "unscorable.csv", "w", newline="", encoding="utf-8") as unscorable_file:
+            scores_csv = csv.writer(scores_file, lineterminator="\n")
+            unscorable_csv = csv.writer(unscorable_file, lineterminator="\n")
+            scores_csv.writerow(model.portable.header())
+            unscorable_csv.writerow(["id", "reason"])
+            for result in iter_clean_chunks(iter_parquet_chunks(messages, batch_size=source().chunk_size), model.cleaning_options()):
+                ids = result.clean.column("id").to_pylist()
+                probabilities, known = model.score(result.clean.column("text").to_pylist())
+                scores_csv.writerows(scores_table(model, [i for i, k in zip(ids, known) if k], probabilities[known]))
+                rows = unscorable_rows(result.quarantine) + [[csv_safe(i), "no_known_term"] for i, k in zip(ids, known) if not k]
+                unscorable_csv.writerows(rows)
+                for _, reason in rows:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                scored += int(known.sum())
+                unscorable += len(rows)
+                self.report_progress(scored + unscorable, total, f"scored {scored:,}, unscorable {unscorable:,} of {total:,}")
+            if scored + unscorable != total:
+                raise RuntimeError(f"scoring lost rows: {total} extracted, {scored} scored + {unscorable} unscorable")
+            if scored == 0:
+                raise NothingScorable(f"none of the {total:,} rows could be scored: {dict(sorted(reasons.items()))}")
+            summary = {"model_id": model.portable.model["model_id"], "extracted": total, "scored": scored, "unscorable": unscorable, "unscorable_reasons": dict(sorted(reasons.items()))}
+            write_json(out / "summary.json", summary)

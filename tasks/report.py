@@ -1,0 +1,38 @@
+"""TrainingReport: one HTML page per run with label distribution, per-class curves and grid tables."""
+from __future__ import annotations
+
+import os
+
+from sortbox.checkpoint import read_json
+from sortbox.training_report import render_training_report
+from tasks.base import SortboxTask
+from tasks.config import labelling, lsi, training
+from tasks.label import LabelMessages, RuleReport
+from tasks.train import TrainClassifiers
+
+
+class TrainingReport(SortboxTask):
+    """Output: report.html and its PNG plots."""
+
+    def requires(self):
+        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date)}
+
+    def run(self):
+        labels = read_json(self.input_dir("labels") / "summary.json")
+        with self.atomic_output() as out:
+            # The link must hold once the temporary directory is renamed: relative to the final one.
+            rule_report = os.path.relpath(self.input_dir("rule_report") / "rule_report.html", self.output_dir())
+            render_training_report(
+                out,
+                classes=read_json(self.input_dir("classes") / "classes.json"),
+                label_counts=labels["classes"],
+                messages=labels["messages"],
+                rule_report_href=rule_report,
+                run_info={
+                    "run_date": self.run_date.isoformat(),
+                    "label source": labelling().source,
+                    "LSI topics": lsi().num_topics,
+                    "folds": training().folds,
+                    "threshold policy": training().threshold_policy,
+                },
+            )

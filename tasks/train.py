@@ -1,0 +1,169 @@
+"""Per class: GridSearch -> CrossValidate -> FitClassifier, fanned out by TrainClassifiers.
+
+A class that cannot be cross-validated (fewer positives or negatives than folds) is skipped with
+its reason at every step; the other classes go on and the run still succeeds.
+"""
+from __future__ import annotations
+
+import logging
+
+import joblib
+import luigi
+import numpy as np
+import pyarrow.parquet as pq
+
+from sortbox.checkpoint import read_json, write_json
+from sortbox.select import (
+    choose_threshold,
+    class_target,
+    curves,
+    evaluate_scores,
+    fit_final,
+    grid_search,
+    linear_form,
+    out_of_fold_scores,
+    untrainable_reason,
+)
+from tasks.base import SortboxTask
+from tasks.config import training
+from tasks.embed import EmbedMessages
+from tasks.label import LabelMessages
+
+logger = logging.getLogger("luigi-interface")
+
+
+class ClassTask(SortboxTask):
+    """A task about one class; reads the LSI features and that class's labels."""
+
+    class_name = luigi.Parameter(description="The class (label) this task is about.")
+
+    def significant_config(self) -> dict:
+        return {"training": training().significant()}
+
+    def path_label(self) -> str:
+        return self.class_name
+
+    def class_data(self, features_dir, labels_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(X, y, truth y or None) over the messages that have at least one known term."""
+        features = np.load(features_dir / "features.npy", mmap_mode="r")
+        has_terms = np.load(features_dir / "has_terms.npy")
+        labels = pq.read_table(labels_dir / "labels.parquet", columns=["labels", "truth"])
+        y = class_target(labels.column("labels").to_pylist(), self.class_name)
+        truth_cells = labels.column("truth").to_pylist()
+        truth = None if truth_cells[0] is None else class_target(truth_cells, self.class_name)
+        if has_terms.all():
+            return features, y, truth  # no copy of a possibly large memory map
+        return features[has_terms], y[has_terms], None if truth is None else truth[has_terms]
+
+    def skipped(self, upstream: dict) -> bool:
+        return upstream.get("status") == "skipped"
+
+
+class GridSearch(ClassTask):
+    """Output: grid.json (best parameters and the whole grid), or the reason the class is skipped."""
+
+    def requires(self):
+        return {"features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+
+    def run(self):
+        config = training()
+        X, y, _ = self.class_data(self.input_dir("features"), self.input_dir("labels"))
+        counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
+        reason = untrainable_reason(y, config.folds)
+        self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
+        if reason:
+            logger.warning("class %r skipped: %s", self.class_name, reason)
+            result = {"status": "skipped", "reason": reason, **counts}
+        else:
+            result = {"status": "searched", **counts, **grid_search(X, y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)}
+        with self.atomic_output() as out:
+            write_json(out / "grid.json", result)
+
+
+class CrossValidate(ClassTask):
+    """Output: cv.json (ROC AUC, PR AUC, threshold, curves; against the truth column too when there
+    is one) and oof_scores.npy, for the best parameters of the grid search."""
+
+    def requires(self):
+        return {"grid": GridSearch(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+
+    def run(self):
+        config = training()
+        grid = read_json(self.input_dir("grid") / "grid.json")
+        with self.atomic_output() as out:
+            if self.skipped(grid):
+                write_json(out / "cv.json", grid)
+                return
+            X, y, truth = self.class_data(self.input_dir("features"), self.input_dir("labels"))
+            self.set_status_message(f"{self.class_name}: {config.folds}-fold out-of-fold scores")
+            scores = out_of_fold_scores(X, y, params=grid["best_params"], folds=config.folds, n_jobs=config.n_jobs, random_state=config.seed)
+            result = {
+                "status": "validated",
+                "best_params": grid["best_params"],
+                **evaluate_scores(y, scores),
+                "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
+                "curves": curves(y, scores),
+            }
+            if truth is not None and 0 < truth.sum() < len(truth):
+                # Trained on rule labels, judged against the ground truth (when the truth knows the class).
+                result["against_truth"] = evaluate_scores(truth, scores)
+            np.save(out / "oof_scores.npy", scores.astype(np.float64))
+            write_json(out / "cv.json", result)
+
+
+class FitClassifier(ClassTask):
+    """Output: classifier.json (linear weights in LSI space, intercept, threshold, CV figures) and
+    pipeline.joblib (the fitted scikit-learn pipeline: an internal checkpoint, never published)."""
+
+    def requires(self):
+        return {"cv": CrossValidate(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+
+    def run(self):
+        cv = read_json(self.input_dir("cv") / "cv.json")
+        with self.atomic_output() as out:
+            if self.skipped(cv):
+                write_json(out / "classifier.json", {"class": self.class_name, **cv})
+                return
+            X, y, _ = self.class_data(self.input_dir("features"), self.input_dir("labels"))
+            self.set_status_message(f"{self.class_name}: final fit on {len(y):,} messages")
+            pipeline = fit_final(X, y, params=cv["best_params"], random_state=training().seed)
+            linear = linear_form(pipeline)
+            joblib.dump(pipeline, out / "pipeline.joblib")
+            summary = {key: cv[key] for key in ("best_params", "roc_auc", "pr_auc", "threshold") if key in cv}
+            if "against_truth" in cv:
+                summary["against_truth"] = cv["against_truth"]
+            write_json(out / "classifier.json", {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
+
+
+class TrainClassifiers(SortboxTask):
+    """Fans out one FitClassifier chain per class found by labelling (dynamic dependencies, so
+    `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
+
+    def requires(self):
+        return {"labels": LabelMessages(run_date=self.run_date)}
+
+    def significant_config(self) -> dict:
+        return {"training": training().significant()}
+
+    def run(self):
+        classes = sorted(read_json(self.input_dir("labels") / "summary.json")["classes"])
+        chains = yield {
+            name: {
+                "grid": GridSearch(run_date=self.run_date, class_name=name),
+                "cv": CrossValidate(run_date=self.run_date, class_name=name),
+                "fit": FitClassifier(run_date=self.run_date, class_name=name),
+            }
+            for name in classes
+        }
+        summary = {}
+        for name, outputs in chains.items():
+            classifier = read_json(f"{outputs['fit'].path}/classifier.json")
+            summary[name] = {
+                "status": classifier["status"],
+                "reason": classifier.get("reason"),
+                "classifier_dir": outputs["fit"].path,
+                "grid": read_json(f"{outputs['grid'].path}/grid.json"),
+                "cv": read_json(f"{outputs['cv'].path}/cv.json"),
+            }
+        with self.atomic_output() as out:
+            write_json(out / "classes.json", summary)
