@@ -10,7 +10,11 @@ Steps (each printed and written to the JSON report):
 3. labelling alone: every chunk of the cleaned messages through `label_chunk` with the shipped
    rules, pinned to one core; the hits of the first --verify-rows messages are compared with a
    Python loop over `re.search`;
-4. tokenising alone: every chunk through `tokenize_chunk`, pinned to one core.
+4. tokenising alone: every chunk through `tokenize_chunk`, pinned to one core;
+5. scoring with an exported model JSON (--model-json, or the model of a TrainPipeline run on the
+   shipped sample, made once under var/bench/sample-runs): the vectorised path from cleaned text
+   to scores (`VectorModel.score`) over every cleaned message, and the stdlib reference scorer
+   (`PortableModel.score`, raw text to scores) over the first --stdlib-rows messages.
 Speed is measured here, never asserted in a test.
 """
 from __future__ import annotations
@@ -32,6 +36,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
 from sortbox.label import RuleMatcher, label_chunk, load_rules, match_with_re  # noqa: E402
+from sortbox.portable_scorer import PortableModel  # noqa: E402
+from sortbox.scoring import VectorModel  # noqa: E402
 from sortbox.tokenize import Tokenizer, load_stopwords, tokenize_chunk  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -120,6 +126,43 @@ def bench_tokenising(clean: Path) -> dict:
     return {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds), "distinct_words": len(tokenizer.stems_)}
 
 
+def sample_model(env: dict) -> Path:
+    """The model JSON of a TrainPipeline run on the shipped sample (trained once, then reused)."""
+    root = ROOT / "var" / "bench" / "sample-runs"
+    sample_env = {**env, "SORTBOX_DB_URL": f"sqlite:///{ROOT / 'data' / 'sample.sqlite'}"}
+    subprocess.run([sys.executable, "scripts/build_sample_db.py"], env=sample_env, cwd=ROOT, check=True)
+    luigi_args = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", "2026-01-01", "--paths-output-root", str(root)]
+    timed_process([str(Path(sys.executable).with_name("luigi")), *luigi_args, "--workers", "2"], sample_env)
+    (model,) = root.glob("2026-01-01/ExportModelJson-*/model.json")
+    return model
+
+
+def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: int) -> dict:
+    """Vectorised scoring of every cleaned message; stdlib scoring of the first raw messages."""
+    with open(model_path, encoding="utf-8") as handle:
+        model = json.load(handle)
+    vector = VectorModel(model)
+    seconds, rows = 0.0, 0
+    for chunk in iter_parquet_chunks(clean, batch_size=50_000, columns=["text"]):
+        texts = chunk.column("text").to_pylist()
+        start = time.perf_counter()
+        vector.score(texts)
+        seconds += time.perf_counter() - start
+        rows += len(texts)
+    portable = PortableModel(model)
+    raw = next(iter_parquet_chunks(messages, batch_size=stdlib_rows, columns=["text"])).column("text").to_pylist()
+    start = time.perf_counter()
+    for text in raw:
+        portable.score(text)
+    stdlib_seconds = time.perf_counter() - start
+    return {
+        "model_json": str(model_path),
+        "model_json_bytes": model_path.stat().st_size,
+        "vectorised": {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds)},
+        "stdlib": {"messages": len(raw), "seconds": round(stdlib_seconds, 3), "messages_per_second": round(len(raw) / stdlib_seconds)},
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -127,6 +170,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse-table", action="store_true", help="keep an existing table with the right row count")
     parser.add_argument("--verify-rows", type=int, default=20_000, help="messages whose rule hits are checked against Python re")
+    parser.add_argument("--model-json", type=Path, help="model to score with (default: train one on the sample)")
+    parser.add_argument("--stdlib-rows", type=int, default=20_000, help="messages scored by the stdlib reference scorer")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "benchmark.json")
     args = parser.parse_args(argv)
 
@@ -146,9 +191,12 @@ def main(argv: list[str]) -> int:
     clean = clean_dir / "clean.parquet"
     report["clean_rows"] = parquet_row_count(clean)
 
+    model_path = args.model_json or sample_model(env)  # trained before pinning: it may use both cores
     pin_to_one_core()
     report["labelling"] = bench_labelling(clean, ROOT / "dictionaries" / "labels", args.verify_rows)
     report["tokenising"] = bench_tokenising(clean)
+    messages = next(output_root.glob("*/ExtractMessages-*")) / "messages.parquet"
+    report["scoring"] = bench_scoring(model_path, messages, clean, args.stdlib_rows)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -8,5 +8,5 @@ cd "$ROOT"
 python scripts/build_sample_db.py
 unset LUIGI_CONFIG_PATH  # the demo runs on the project's config/luigi.cfg
 export SORTBOX_DB_URL="sqlite:///$ROOT/data/sample.sqlite"
-luigi --module workflows.train TrainPipeline --local-scheduler "$@"
+luigi --module workflows.train TrainPipeline --local-scheduler --workers 2 "$@"
 python scripts/print_manifest_path.py "$@"
