@@ -20,6 +20,7 @@ setup(
         "scipy>=1.11",
         "nltk>=3.8",
         "google-re2>=1.1",
+        "hyperscan>=0.7; sys_platform == 'linux' and platform_machine == 'x86_64'",
         "gensim>=4.3",
         "scikit-learn>=1.4",
         "matplotlib>=3.8",

@@ -56,7 +56,41 @@ class VectorModel:
         return sigmoid(logits), np.diff(matrix.indptr) > 0
 
 
-def scores_table(model: VectorModel, ids: Sequence[str], scores: np.ndarray) -> list[list[str]]:
+class ModelSet:
+    """Several models scored side by side (a release holds one model file per class).
+
+    They must share cleaning and quarantine settings, so that one pass of cleaning serves all;
+    a message is scorable only when every model knows one of its words.
+    """
+
+    def __init__(self, models: Sequence[dict]):
+        if not models:
+            raise ValueError("no model to score with")
+        first = models[0]
+        for model in models[1:]:
+            if model["cleaning"] != first["cleaning"] or model["quarantine"] != first["quarantine"]:
+                raise ValueError(f"models {first['model_id'][:12]} and {model['model_id'][:12]} clean texts differently: score them separately")
+        self.vectors = sorted((VectorModel(m) for m in models), key=lambda v: v.class_names)
+        self.class_names = [name for vector in self.vectors for name in vector.class_names]
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError(f"several models score the same class: {self.class_names}")
+        self.thresholds = np.concatenate([vector.thresholds for vector in self.vectors])
+        self.model_ids = sorted(m["model_id"] for m in models)
+
+    def cleaning_options(self) -> CleaningOptions:
+        return self.vectors[0].cleaning_options()
+
+    def header(self) -> list[str]:
+        return ["id"] + [column for name in self.class_names for column in (f"{name}_score", f"{name}_decision")]
+
+    def score(self, cleaned_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities: messages x classes, scorable by every model)."""
+        results = [vector.score(cleaned_texts) for vector in self.vectors]
+        known = np.logical_and.reduce([k for _, k in results])
+        return np.hstack([p for p, _ in results]), known
+
+
+def scores_table(model: VectorModel | ModelSet, ids: Sequence[str], scores: np.ndarray) -> list[list[str]]:
     """scores.csv rows for scored messages (same formatting as the portable scorer)."""
     decisions = scores >= model.thresholds
     rows = []

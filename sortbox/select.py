@@ -16,6 +16,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_pre
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sortbox.extract import sample_cutoff, sample_hash
+
 THRESHOLD_POLICIES = ("max_f1", "precision", "recall")
 
 
@@ -28,6 +30,16 @@ def make_estimator(params: dict, random_state: int) -> Pipeline:
 def class_target(label_lists: Sequence[Sequence[str]], class_name: str) -> np.ndarray:
     """1 where a message carries `class_name`, else 0."""
     return np.fromiter((class_name in labels for labels in label_lists), dtype=np.int8, count=len(label_lists))
+
+
+def holdout_mask(ids: Sequence[str], *, fraction: float, seed: int) -> np.ndarray:
+    """True for the ids held out of training: a deterministic share `fraction` chosen by hashing
+    the id (like extraction's sample), so the same ids stay held out night after night and the
+    published model and a new one can be compared on rows neither was trained on."""
+    if fraction <= 0:
+        return np.zeros(len(ids), dtype=bool)
+    cutoff = sample_cutoff(fraction)
+    return np.fromiter((sample_hash(seed, i) < cutoff for i in ids), dtype=bool, count=len(ids))
 
 
 def untrainable_reason(y: np.ndarray, folds: int) -> str | None:

@@ -37,6 +37,12 @@ def _parse_moment(name: str, value: str | None) -> dt.datetime | None:
         raise SourceError(f"[source] {name} = {value!r} is not an ISO date or date-time (e.g. 2026-11-23 or 2026-11-23T06:00)") from None
 
 
+class database(luigi.Config):
+    """[database]: how extraction treats a flaky database (the URL itself comes from SORTBOX_DB_URL)."""
+
+    retries = luigi.IntParameter(default=2, description="Times a failed extraction is retried within the run.")
+
+
 class source(luigi.Config):
     """[source]: which table and columns hold the messages, and which rows to read."""
 
@@ -174,6 +180,8 @@ class training(luigi.Config):
     n_jobs = luigi.IntParameter(default=1, description="joblib workers inside one grid search (not significant).")
     threshold_policy = luigi.ChoiceParameter(default="max_f1", choices=["max_f1", "precision", "recall"], description="How the decision threshold is chosen.")
     threshold_target = luigi.OptionalFloatParameter(default=None, description="Target precision or recall for those policies.")
+    holdout_fraction = luigi.FloatParameter(default=0.1, description="Share of ids never trained on (the publish gate's held-out rows).")
+    holdout_seed = luigi.IntParameter(default=1, description="Seed of the held-out id hash.")
 
     def grid(self) -> dict:
         """The grid as plain JSON data (luigi freezes dicts and lists)."""
@@ -187,4 +195,14 @@ class training(luigi.Config):
             "seed": self.seed,
             "threshold_policy": self.threshold_policy,
             "threshold_target": self.threshold_target,
+            "holdout_fraction": self.holdout_fraction,
+            "holdout_seed": self.holdout_seed,
         }
+
+
+class publish(luigi.Config):
+    """[publish]: where published models live and when a new one may replace them."""
+
+    root = luigi.Parameter(default="published", description="Publish root: releases/, current, history.json.")
+    keep = luigi.IntParameter(default=5, description="Releases kept for rollback.")
+    margin = luigi.FloatParameter(default=0.01, description="A class is published unless its held-out ROC AUC is lower by more than this.")

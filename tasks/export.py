@@ -14,7 +14,8 @@ from sortbox.clean import iter_clean_chunks
 from sortbox.embed import lsi_basis
 from sortbox.export import EDGE_CASE_TEXTS, build_model, model_json_bytes
 from sortbox.portable_scorer import csv_safe
-from sortbox.scoring import VectorModel, scores_table, unscorable_rows
+from sortbox.publish import release_models
+from sortbox.scoring import ModelSet, scores_table, unscorable_rows
 from sortbox.tokenize import DEFAULT_TOKEN_PATTERN, load_stopwords
 from tasks.base import SortboxTask
 from tasks.config import cleaning, source, tokenize
@@ -70,8 +71,22 @@ class ExportModelJson(SortboxTask):
 
 
 def file_digest(path: str) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """sha256 of a file's bytes, or of every file of a directory (a release)."""
+    path = Path(path)
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for child in sorted(path.iterdir()):
+        digest.update(child.name.encode() + b"\0" + child.read_bytes())
+    return digest.hexdigest()
+
+
+def load_models(path: Path) -> list[dict]:
+    """The model JSON at `path`, or every class model of a release directory."""
+    if path.is_dir():
+        return list(release_models(path).values())
+    with open(path, encoding="utf-8") as handle:
+        return [json.load(handle)]
 
 
 class NothingScorable(ValueError):
@@ -83,13 +98,16 @@ class ScoreMessages(SortboxTask):
 
     Every extracted row lands in exactly one of the two files. Cleaning and quarantine follow the
     model's own settings, so a published model scores new rows as it was trained.
-    `model_json`: a published model file; empty means the model exported by this run.
+    `model_json`: a published model file or release directory; empty means this run's export.
+    `since`/`until`: a window overriding [source] since/until (e.g. the day to score).
     """
 
-    model_json = luigi.Parameter(default="", description="Published model JSON to score with (empty: this run's export).")
+    model_json = luigi.Parameter(default="", description="Published model JSON or release directory (empty: this run's export).")
+    since = luigi.OptionalParameter(default=None, description="Score rows with timestamp >= since (overrides [source]).")
+    until = luigi.OptionalParameter(default=None, description="Score rows with timestamp < until (overrides [source]).")
 
     def requires(self):
-        inputs = {"messages": ExtractMessages(run_date=self.run_date)}
+        inputs = {"messages": ExtractMessages(run_date=self.run_date, since=self.since, until=self.until)}
         if not self.model_json:
             inputs["model"] = ExportModelJson(run_date=self.run_date)
         return inputs
@@ -101,8 +119,7 @@ class ScoreMessages(SortboxTask):
         return Path(self.model_json) if self.model_json else self.input_dir("model") / MODEL_FILE
 
     def run(self):
-        with open(self.model_path(), encoding="utf-8") as handle:
-            model = VectorModel(json.load(handle))
+        model = ModelSet(load_models(self.model_path()))
         messages = self.input_dir("messages") / "messages.parquet"
         total = parquet_row_count(messages)
         scored = unscorable = 0
@@ -110,7 +127,7 @@ class ScoreMessages(SortboxTask):
         with self.atomic_output() as out, open(out / "scores.csv", "w", newline="", encoding="utf-8") as scores_file, open(out / "unscorable.csv", "w", newline="", encoding="utf-8") as unscorable_file:
             scores_csv = csv.writer(scores_file, lineterminator="\n")
             unscorable_csv = csv.writer(unscorable_file, lineterminator="\n")
-            scores_csv.writerow(model.portable.header())
+            scores_csv.writerow(model.header())
             unscorable_csv.writerow(["id", "reason"])
             for result in iter_clean_chunks(iter_parquet_chunks(messages, batch_size=source().chunk_size), model.cleaning_options()):
                 ids = result.clean.column("id").to_pylist()
@@ -127,5 +144,5 @@ class ScoreMessages(SortboxTask):
                 raise RuntimeError(f"scoring lost rows: {total} extracted, {scored} scored + {unscorable} unscorable")
             if scored == 0:
                 raise NothingScorable(f"none of the {total:,} rows could be scored: {dict(sorted(reasons.items()))}")
-            summary = {"model_id": model.portable.model["model_id"], "extracted": total, "scored": scored, "unscorable": unscorable, "unscorable_reasons": dict(sorted(reasons.items()))}
+            summary = {"model_id": model.model_ids[0] if len(model.model_ids) == 1 else model.model_ids, "extracted": total, "scored": scored, "unscorable": unscorable, "unscorable_reasons": dict(sorted(reasons.items()))}
             write_json(out / "summary.json", summary)

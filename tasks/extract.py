@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import luigi
+
 from sortbox.checkpoint import write_json, write_parquet_chunks
 from sortbox.extract import (
     MESSAGE_SCHEMA,
@@ -15,7 +17,7 @@ from sortbox.extract import (
     snapshot_connection,
 )
 from tasks.base import SortboxTask
-from tasks.config import database_url, source
+from tasks.config import database, database_url, source
 
 logger = logging.getLogger("luigi-interface")
 
@@ -24,14 +26,29 @@ class ExtractMessages(SortboxTask):
     """Rows (id, text, timestamp, label) of [source] table from $SORTBOX_DB_URL, ordered by id.
 
     Output: messages.parquet (one row group per chunk) and summary.json.
+    `since`/`until` override the [source] window (nightly scoring of one day uses them).
     """
+
+    since = luigi.OptionalParameter(default=None, description="Rows with timestamp >= since (ISO); overrides [source] since.")
+    until = luigi.OptionalParameter(default=None, description="Rows with timestamp < until (ISO); overrides [source] until.")
+
+    @property
+    def retry_count(self) -> int:
+        # Only extraction talks to the database, so only it is retried (a dropped connection);
+        # every other failure fails the run at once.
+        return database().retries + 1  # luigi counts attempts: failures before the task is disabled
+
+    def source_config(self) -> source:
+        overrides = {key: value for key, value in (("since", self.since), ("until", self.until)) if value}
+        return source(**overrides)
 
     def significant_config(self) -> dict:
         # The URL itself is a secret; a digest of it without the password tells sources apart.
-        return {"source": source().significant(), "database": fingerprint_url(database_url())}
+        return {"source": self.source_config().significant(), "database": fingerprint_url(database_url())}
 
     def run(self):
-        spec = source().spec()
+        config = self.source_config()
+        spec = config.spec()
         url = database_url()
         logger.info("Extracting table %r from %s", spec.table, describe_url(url))
         engine = make_engine(url)
@@ -39,7 +56,7 @@ class ExtractMessages(SortboxTask):
             with snapshot_connection(engine) as conn, self.atomic_output() as out:
                 total = count_source_rows(conn, spec)
                 if total == 0:
-                    raise SourceError(f"no rows to extract from table {spec.table!r} with {source().significant()}")
+                    raise SourceError(f"no rows to extract from table {spec.table!r} with {config.significant()}")
                 done = 0
 
                 def chunks():
@@ -50,6 +67,6 @@ class ExtractMessages(SortboxTask):
                         yield chunk
 
                 rows = write_parquet_chunks(out / "messages.parquet", MESSAGE_SCHEMA, chunks())
-                write_json(out / "summary.json", {"rows": rows, "source": source().significant(), "database": describe_url(url)})
+                write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url)})
         finally:
             engine.dispose()

@@ -6,7 +6,7 @@ import logging
 import pyarrow as pa
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.label import LABELS_SCHEMA, RuleMatcher, RuleStats, label_chunk, load_rules, rules_fingerprint
+from sortbox.label import LABELS_SCHEMA, RuleStats, best_matcher, label_chunk, load_rules, rules_fingerprint
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
@@ -36,9 +36,9 @@ class LabelMessages(SortboxTask):
 
     def run(self):
         rules = load_rules(labelling().rules_path())
-        matcher = RuleMatcher(rules)
+        matcher = best_matcher(rules)
         if matcher.fallback_rule_ids:
-            logger.warning("%d rules use Python re instead of RE2 (slower): %s", len(matcher.fallback_rule_ids), ", ".join(matcher.fallback_rule_ids))
+            logger.warning("%d rules use Python re instead of %s (slower): %s", len(matcher.fallback_rule_ids), type(matcher).__name__, ", ".join(matcher.fallback_rule_ids))
         clean = self.input_dir("clean") / "clean.parquet"
         total = parquet_row_count(clean)
         has_label_column = bool(source().label_column)
@@ -54,7 +54,7 @@ class LabelMessages(SortboxTask):
                 truth = labelled.column("truth").to_pylist() if has_label_column else None
                 stats.update(ids, utf8, labelled.column("rule_hits").to_pylist(), truth)
                 self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
-            write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else "re2"} for r in rules])
+            write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
             write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column})
             summary = {"messages": sink.rows, "source": labelling().source, "classes": class_counts(stats, labelling().source), "fallback_rules": matcher.fallback_rule_ids}
             write_json(out / "summary.json", summary)

@@ -20,6 +20,7 @@ from sortbox.select import (
     evaluate_scores,
     fit_final,
     grid_search,
+    holdout_mask,
     linear_form,
     out_of_fold_scores,
     untrainable_reason,
@@ -44,16 +45,17 @@ class ClassTask(SortboxTask):
         return self.class_name
 
     def class_data(self, features_dir, labels_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(X, y, truth y or None) over the messages that have at least one known term."""
+        """(X, y, truth y or None) over the training messages: those with at least one known
+        term, minus the held-out ids."""
         features = np.load(features_dir / "features.npy", mmap_mode="r")
-        has_terms = np.load(features_dir / "has_terms.npy")
-        labels = pq.read_table(labels_dir / "labels.parquet", columns=["labels", "truth"])
+        labels = pq.read_table(labels_dir / "labels.parquet", columns=["id", "labels", "truth"])
+        keep = np.load(features_dir / "has_terms.npy") & ~holdout_mask(labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed)
         y = class_target(labels.column("labels").to_pylist(), self.class_name)
         truth_cells = labels.column("truth").to_pylist()
         truth = None if truth_cells[0] is None else class_target(truth_cells, self.class_name)
-        if has_terms.all():
+        if keep.all():
             return features, y, truth  # no copy of a possibly large memory map
-        return features[has_terms], y[has_terms], None if truth is None else truth[has_terms]
+        return features[keep], y[keep], None if truth is None else truth[keep]
 
     def skipped(self, upstream: dict) -> bool:
         return upstream.get("status") == "skipped"

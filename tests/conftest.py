@@ -85,7 +85,8 @@ def sample_sqlite(tmp_path_factory) -> str:
 @pytest.fixture
 def pipeline_env(tmp_path, luigi_config, monkeypatch):
     """Point the pipeline at a fresh output root; returns a function that selects the database."""
-    luigi_config({"paths": {"output_root": str(tmp_path / "runs")}})
+    # Permanent errors under test must fail at once, not after luigi's retry delay.
+    luigi_config({"paths": {"output_root": str(tmp_path / "runs")}, "database": {"retries": 0}})
 
     def use_database(url: str) -> Path:
         monkeypatch.setenv("SORTBOX_DB_URL", url)

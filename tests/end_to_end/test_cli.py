@@ -14,7 +14,7 @@ def run_cli(args, db_url, tmp_path, **env):
     environment.update({"SORTBOX_DB_URL": db_url, **env})
     return subprocess.run(
         [LUIGI, "--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", "2026-11-23",
-         "--paths-output-root", str(tmp_path / "runs"), *args],
+         "--paths-output-root", str(tmp_path / "runs"), "--database-retries", "0", *args],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300,
     )
 

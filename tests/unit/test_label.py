@@ -1,9 +1,8 @@
 """Regex rules (sortbox.label): loading, matching like Python re, labels from a column, statistics."""
-import re
-
 import pytest
 
 from sortbox.label import (
+    HyperscanMatcher,
     LabelColumnError,
     Rule,
     RuleError,
@@ -60,19 +59,24 @@ def test_missing_rules_dir(tmp_path):
         load_rules(tmp_path / "nope")
 
 
-def test_matcher_agrees_with_re_and_falls_back_only_where_needed(rules_dir):
+ENGINES = [RuleMatcher, HyperscanMatcher]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_matcher_agrees_with_re_and_falls_back_only_where_needed(rules_dir, engine):
     rules = load_rules(rules_dir)
-    matcher = RuleMatcher(rules)
-    assert matcher.fallback_rule_ids == ["spam.txt:5"]  # lookbehind: RE2 cannot compile it
+    matcher = engine(rules)
+    assert matcher.fallback_rule_ids == ["spam.txt:5"]  # lookbehind: neither engine compiles it
     got = [sorted(h) for h in matcher.match_many(TEXTS)]
     assert got == match_with_re(rules, TEXTS)
     assert got == [[2, 3, 4], [0, 1], [], [1, 2]]
     assert [sorted(h) for h in matcher.match_many([t.encode() for t in TEXTS])] == got
 
 
-def test_non_ascii_letters_use_python_re_semantics():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_non_ascii_letters_use_python_re_semantics(engine):
     rules = [Rule("x.txt:1", "x", "café"), Rule("x.txt:2", "x", "£")]
-    matcher = RuleMatcher(rules)
+    matcher = engine(rules)
     assert matcher.fallback_rule_ids == ["x.txt:1"]  # re.ASCII does not case-fold é; RE2 would
     texts = ["CAFÉ", "café £", "CAFé"]
     assert [sorted(h) for h in matcher.match_many(texts)] == match_with_re(rules, texts) == [[], [0, 1], [0]]
@@ -133,11 +137,30 @@ def test_fingerprint_changes_with_any_rule(rules_dir):
     assert rules_fingerprint(rules_dir) != before
 
 
-def test_shipped_rules_load_and_match_like_re():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shipped_rules_match_like_re_on_the_sample(engine, sms_pairs):
+    from sortbox.textnorm import TextCleaner, default_cleaning_spec, rule_view
     from tests.conftest import REPO_ROOT
 
     rules = load_rules(REPO_ROOT / "dictionaries" / "labels")
-    assert len(rules) > 100
-    texts = ["URGENT! You have won a £900 prize. Call 09061701461", "Hi mum, I'll be home at 6, love you", "Your parcel is out for delivery"]
-    assert [sorted(h) for h in RuleMatcher(rules).match_many(texts)] == match_with_re(rules, texts)
-    assert all(re.compile(r.pattern) for r in rules)
+    assert len(rules) >= 300
+    cleaner = TextCleaner(default_cleaning_spec())
+    texts = [rule_view(cleaner.map(text)) for _, text in sms_pairs]
+    assert [sorted(h) for h in engine(rules).match_many(texts)] == match_with_re(rules, texts)
+
+
+@pytest.mark.parametrize(
+    "pattern, texts",
+    [
+        (r"call\s+now", ["call", "now please"]),  # \s could span the newline joining two messages
+        (r"free[^a-z]+prize", ["free", "prize"]),  # a negated class too
+        (r"\W{2}", ["a!", "b"]),
+        (r"^hi", ["oh", "hi there"]),  # ^ is each message's start, not the chunk's
+        (r"bye$", ["bye now", "ok bye"]),
+        (r"x*", ["a", ""]),  # matches an empty string: everywhere
+        (r"\Aok", ["ok", "not ok"]),
+    ],
+)
+def test_hyperscan_chunk_scan_never_attributes_across_messages(pattern, texts):
+    rules = [Rule("t.txt:1", "t", pattern)]
+    assert [sorted(h) for h in HyperscanMatcher(rules).match_many(texts)] == match_with_re(rules, texts)

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The nightly retraining run, as cron calls it (see scripts/crontab.example and README.md):
+#   scripts/nightly.sh [DATE] [luigi arguments...]
+# DATE (YYYY-MM-DD, default: yesterday, the last complete day when cron runs after midnight) is the
+# night: run date of the training and the day whose rows are scored. Further arguments go to luigi as they are (e.g. --source-table x).
+# Runs `luigi --module workflows.nightly NightlyRetrain --date DATE --workers 2` from the repository
+# root, with the venv, under an exclusive lock, appending all output to a dated log file.
+#
+# Exit codes:
+#   0   the night ran (trained, gated, published, scored the day)
+#   1   setup error: config file missing, lock or log directory unusable, venv could not be made
+#   2   usage error: DATE is not a valid YYYY-MM-DD date (or luigi refused its arguments)
+#   75  another nightly run (or scripts/rollback.sh) holds the lock; nothing was done (EX_TEMPFAIL)
+#   other: luigi's own exit code, per the [retcode] section of the config (config/luigi.cfg:
+#       30 a task failed, 35 scheduling error, 20 missing data, 25 not run, 10 already running,
+#       40 unhandled exception). A failure before publishing leaves the published model unchanged;
+#       only the day's scoring runs after the (atomic) publish.
+#
+# Environment:
+#   SORTBOX_DB_URL     database to read (never logged; see README.md)
+#   SORTBOX_CONFIG     luigi config file (default: config/luigi.cfg); exported as LUIGI_CONFIG_PATH
+#   SORTBOX_LOCK_DIR   lock directory (default var/lock; created mode 0700), lock file nightly.lock
+#   SORTBOX_LOG_DIR    log directory (default var/log; created mode 0700), log nightly-DATE.log
+#   SORTBOX_SCHEDULER  read by scripts/_scheduler.sh when present (local or central luigid)
+set -euo pipefail
+# cron starts jobs with a minimal PATH: make sure the usual system directories are searched too.
+export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"
+
+ME="nightly.sh"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+die() { local code="$1"; shift; echo "$ME: $*" >&2; exit "$code"; }
+absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
+
+# --- arguments ---------------------------------------------------------------------------------
+DATE="$(date -d yesterday +%F)"
+if [ "$#" -gt 0 ] && [[ "$1" != -* ]]; then
+  DATE="$1"
+  shift
+fi
+LUIGI_ARGS=("$@")
+set --   # sourced helpers below must not see our arguments as theirs
+if ! [[ "$DATE" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || [ "$(date -d "$DATE" +%F 2>/dev/null || true)" != "$DATE" ]; then
+  die 2 "DATE must be a calendar date written YYYY-MM-DD (e.g. $(date +%F)), not '$DATE'"
+fi
+
+# --- paths (relative ones are relative to the caller's directory) ------------------------------
+CONFIG="$(absolute "${SORTBOX_CONFIG:-$ROOT/config/luigi.cfg}")"
+LOCK_DIR="$(absolute "${SORTBOX_LOCK_DIR:-$ROOT/var/lock}")"
+LOG_DIR="$(absolute "${SORTBOX_LOG_DIR:-$ROOT/var/log}")"
+[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || die 1 "config file $CONFIG does not exist or is not readable (SORTBOX_CONFIG)"
+
+UMASK="$(umask)"
+umask 077   # the lock and log files are private; the published files keep the caller's umask (below)
+# Project-owned, private lock directory: nobody else can create, replace or hold our lock file.
+mkdir -p -m 700 "$LOCK_DIR" 2>/dev/null || die 1 "cannot create the lock directory $LOCK_DIR (SORTBOX_LOCK_DIR)"
+[ -O "$LOCK_DIR" ] || die 1 "the lock directory $LOCK_DIR is not owned by $(id -un)"
+chmod 700 "$LOCK_DIR" || die 1 "cannot make the lock directory $LOCK_DIR private (chmod 700)"
+LOCK="$LOCK_DIR/nightly.lock"
+[ ! -L "$LOCK" ] || die 1 "the lock file $LOCK is a symbolic link; remove it"
+mkdir -p -m 700 "$LOG_DIR" 2>/dev/null || die 1 "cannot create the log directory $LOG_DIR (SORTBOX_LOG_DIR)"
+LOG="$LOG_DIR/nightly-$DATE.log"
+touch "$LOG" 2>/dev/null && [ -w "$LOG" ] || die 1 "cannot write the log file $LOG"
+
+stamp() { date '+%Y-%m-%dT%H:%M:%S%z'; }
+log() { printf '%s %s[%s] %s\n' "$(stamp)" "$ME" "$$" "$*" >>"$LOG"; }
+
+# --- the lock: one nightly run (or rollback) at a time; a second launch gives up at once ------
+exec 9>>"$LOCK"
+if ! flock -n 9; then
+  message="another nightly run holds the lock $LOCK; not starting the run for $DATE (exit 75)"
+  echo "$ME: $message" >&2
+  log "$message"
+  exit 75
+fi
+
+# From here on everything goes to the log; the caller's stderr (fd 3) gets where, and the outcome.
+exec 3>&2
+exec >>"$LOG" 2>&1
+finish() {
+  local code=$?
+  log "end: date $DATE, exit code $code"
+  echo "$ME: night $DATE finished with exit code $code (log: $LOG)" >&3
+}
+trap finish EXIT
+log "start: date $DATE, config $CONFIG, luigi arguments: ${LUIGI_ARGS[*]:-(none)}"
+echo "$ME: night $DATE running, log: $LOG" >&3
+
+umask "$UMASK"
+cd "$ROOT"
+# The venv (created or updated by _venv.sh under the lock, so two installs never race).
+source "$ROOT/scripts/_venv.sh" "" || exit 1
+set -euo pipefail
+export LUIGI_CONFIG_PATH="$CONFIG"
+
+if [ -f "$ROOT/scripts/_scheduler.sh" ]; then
+  source "$ROOT/scripts/_scheduler.sh"
+else
+  SCHEDULER_ARGS=(--local-scheduler)
+fi
+
+code=0
+luigi --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
+  ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} || code=$?
+exit "$code"

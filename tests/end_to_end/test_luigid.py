@@ -1,0 +1,182 @@
+"""A real luigid started by scripts/luigid.sh: the training DAG on it, its API, its binding, _scheduler.sh."""
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import luigi
+import pytest
+
+from tests.conftest import REPO_ROOT
+from workflows.train import TrainPipeline
+
+RUN_DATE = dt.date(2026, 11, 23)
+FAMILIES = {
+    "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
+    "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
+    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+}
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rpc(port: int, method: str, **arguments):
+    """Call one luigid API method the way the visualiser does: GET /api/<method>?data=<json>."""
+    query = urllib.parse.urlencode({"data": json.dumps(arguments)})
+    with NO_PROXY.open(f"http://127.0.0.1:{port}/api/{method}?{query}", timeout=5) as reply:
+        return json.load(reply)["response"]
+
+
+def script_env(**values) -> dict:
+    environment = {k: v for k, v in os.environ.items() if k not in ("LUIGI_CONFIG_PATH", "SORTBOX_SCHEDULER")}
+    environment.update({k: str(v) for k, v in values.items()})
+    return environment
+
+
+@pytest.fixture(scope="module")
+def luigid(tmp_path_factory):
+    """scripts/luigid.sh in the foreground on a free port, state in a fresh directory; stopped afterwards."""
+    base = tmp_path_factory.mktemp("luigid")
+    directory = base / "luigid"  # created by the script
+    port = free_port()
+    output = open(base / "luigid.out", "w+")
+    process = subprocess.Popen(
+        ["bash", str(REPO_ROOT / "scripts" / "luigid.sh")],
+        cwd=REPO_ROOT, env=script_env(LUIGID_PORT=port, SORTBOX_LUIGID_DIR=directory),
+        stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60  # _venv.sh may have to reinstall first
+        while True:
+            try:
+                assert rpc(port, "has_task_history") is True
+                break
+            except (OSError, ValueError):
+                output.seek(0)
+                assert process.poll() is None, f"luigid.sh exited with {process.returncode}:\n{output.read()[-3000:]}"
+                assert time.monotonic() < deadline, f"luigid did not answer on port {port}:\n{output.read()[-3000:]}"
+                time.sleep(0.2)
+        yield {"port": port, "dir": directory, "pid": process.pid}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        output.close()
+
+
+def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config):
+    pipeline_env(sample_sqlite)
+    luigi_config({"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'}, "source": {"sample_fraction": "0.3"}})
+    result = luigi.build(
+        [TrainPipeline(run_date=RUN_DATE)], scheduler_host="127.0.0.1", scheduler_port=luigid["port"],
+        workers=2, detailed_summary=True, log_level="WARNING",
+    )
+    assert result.scheduling_succeeded, result.summary_text
+    assert TrainPipeline(run_date=RUN_DATE).manifest_path().is_file()
+
+    # Every task of the run is DONE in luigid, and nothing else is left.
+    done = rpc(luigid["port"], "task_list", status="DONE", upstream_status="", search="")
+    assert {task["name"] for task in done.values()} == FAMILIES
+    for status in ("PENDING", "RUNNING", "FAILED", "DISABLED"):
+        assert rpc(luigid["port"], "task_list", status=status, upstream_status="", search="") == {}, status
+
+    # The long tasks reported progress; the visualiser reads it from the task list or per task.
+    by_family = {}
+    for task_id, task in done.items():
+        by_family.setdefault(task["name"], []).append((task_id, task))
+    (clean_id, clean), = by_family["CleanMessages"]
+    assert clean["progress_percentage"] == 100
+    rows = json.loads((TrainPipeline(run_date=RUN_DATE).manifest_path()).read_text())["rows"]["extracted"]
+    assert clean["status_message"] == f"cleaned {rows:,} of {rows:,} rows"
+    assert rpc(luigid["port"], "get_task_progress_percentage", task_id=clean_id)["progressPercentage"] == 100
+    assert rpc(luigid["port"], "get_task_status_message", task_id=clean_id)["statusMessage"].startswith("cleaned ")
+    (_, extract), = by_family["ExtractMessages"]
+    assert extract["progress_percentage"] == 100 and extract["status_message"].startswith("extracted ")
+
+    # Task history went to the sqlite database in the luigid directory.
+    with sqlite3.connect(luigid["dir"] / "task_history.sqlite") as db:
+        recorded = {name for (name,) in db.execute("SELECT DISTINCT name FROM tasks")}
+        events = {event for (event,) in db.execute("SELECT DISTINCT event_name FROM task_events")}
+    assert recorded == FAMILIES
+    assert {"PENDING", "RUNNING", "DONE"} <= events
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses (hex, as the kernel shows them) of the sockets listening on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        with open(table) as fobj:
+            next(fobj)
+            for line in fobj:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if int(hex_port, 16) == port and state == "0A":  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc/net/tcp")
+def test_luigid_listens_on_loopback_only(luigid):
+    assert listening_addresses(luigid["port"]) == {"0100007F"}  # 127.0.0.1, and no IPv6 socket
+
+
+def test_luigid_directory_is_private(luigid):
+    directory = luigid["dir"]
+    assert directory.is_dir()
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    config = (directory / "luigid.cfg").read_text()
+    assert "record_task_history = true" in config
+    assert f"db_connection = sqlite:///{directory}/task_history.sqlite" in config
+
+
+def test_luigid_refuses_a_port_in_use(luigid, tmp_path):
+    done = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "luigid.sh")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        env=script_env(LUIGID_PORT=luigid["port"], SORTBOX_LUIGID_DIR=tmp_path / "other"),
+    )
+    assert done.returncode != 0
+    assert "already running" in done.stderr
+
+
+def choose_scheduler(port: int, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source scripts/_scheduler.sh; echo "${SCHEDULER_ARGS[@]}"'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, env=script_env(LUIGID_PORT=port, **env),
+    )
+
+
+def test_scheduler_choice(luigid):
+    port = luigid["port"]
+    central = choose_scheduler(port)
+    assert central.returncode == 0, central.stderr
+    assert central.stdout.split() == ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)]
+    assert f"using the central scheduler at http://127.0.0.1:{port}" in central.stderr
+
+    closed = free_port()
+    local = choose_scheduler(closed)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.split() == ["--local-scheduler"]
+    assert f"no luigid on 127.0.0.1:{closed}: using the local scheduler" in local.stderr
+
+    assert choose_scheduler(port, SORTBOX_SCHEDULER="local").stdout.split() == ["--local-scheduler"]
+    forced = choose_scheduler(closed, SORTBOX_SCHEDULER="central")
+    assert forced.returncode != 0 and forced.stdout == ""
+    assert "no luigid answers" in forced.stderr

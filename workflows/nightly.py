@@ -1,0 +1,53 @@
+"""NightlyRetrain: extract -> train -> export -> gate -> publish -> score the night's rows.
+
+    luigi --module workflows.nightly NightlyRetrain --date 2026-11-23 --local-scheduler
+(what scripts/nightly.sh runs from cron). Training reads the rows [source] selects (a window or a
+sample); the day's rows [date, date + 1 day) are then scored with the release now current.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import luigi
+
+from sortbox.checkpoint import read_json, write_json
+from sortbox.manifest import relative_artifacts
+from tasks.base import SortboxTask
+from tasks.export import ScoreMessages
+from tasks.publish import PublishModels
+from workflows.train import TrainPipeline
+
+
+class NightlyRetrain(SortboxTask):
+    """Output: nightly.json: the training manifest, the gate's decisions, the release, the day's scores."""
+
+    date = luigi.DateParameter(default=dt.date.today(), description="The night: run date of training and the day whose rows are scored.")
+
+    @property
+    def run_date(self) -> dt.date:
+        """Every output of the night is dated by `date` (this replaces the inherited parameter)."""
+        return self.date
+
+    def requires(self):
+        return {"train": TrainPipeline(run_date=self.date), "publish": PublishModels(run_date=self.date)}
+
+    def run(self):
+        published = read_json(self.input_dir("publish") / "publish.json")
+        day = {"since": self.date.isoformat(), "until": (self.date + dt.timedelta(days=1)).isoformat()}
+        # Dynamic: the release to score with exists only once PublishModels has run.
+        scores = yield ScoreMessages(run_date=self.date, model_json=published["release_dir"], **day)
+        summary = read_json(Path(scores.path) / "summary.json")
+        with self.atomic_output() as out:
+            write_json(out / "nightly.json", {
+                "date": self.date.isoformat(),
+                "release": published["release"],
+                "release_dir": published["release_dir"],
+                "classes": published["classes"],
+                "day_scored": {"window": day, **{k: summary[k] for k in ("extracted", "scored", "unscorable")}},
+                "artifacts": relative_artifacts(self.output_dir(), {
+                    "manifest": TrainPipeline(run_date=self.date).manifest_path(),
+                    "scores_csv": Path(scores.path) / "scores.csv",
+                    "unscorable_csv": Path(scores.path) / "unscorable.csv",
+                }),
+            })
