@@ -453,7 +453,10 @@ def label_chunk(
         raise ValueError(f"label source must be 'rules' or 'column', got {source!r}")
     if source == "column" and label_cells is None:
         raise LabelColumnError("[labelling] source = column needs [source] label_column to be set")
-    hits = matcher.match_many(rule_texts)
+    indptr, indices = hits_to_csr(matcher.match_many(rule_texts))
+    # Arrow list columns from flat arrays and offsets: converting lists of lists cost as much as
+    # the matching itself.
+    rule_hits = pa.ListArray.from_arrays(pa.array(indptr, pa.int32()), pa.array(indices, pa.int32()))
     truth = None
     if label_cells is not None:
         truth = []
@@ -462,8 +465,27 @@ def label_chunk(
                 truth.append(parse_label_cell(cell, separator))
             except LabelColumnError as exc:
                 raise LabelColumnError(f"message id {message_id!r}: {exc}") from None
-    labels = labels_from_hits(hits, matcher.rules) if source == "rules" else truth
-    return pa.table(
-        {"id": list(ids), "labels": labels, "truth": truth if truth is not None else [None] * len(ids), "rule_hits": hits},
-        schema=LABELS_SCHEMA,
-    )
+    if source == "rules":
+        labels = class_lists(indptr, indices, matcher.rules)
+    else:
+        labels = pa.array(truth, pa.list_(pa.string()))
+    truth_column = pa.array(truth if truth is not None else [None] * len(ids), pa.list_(pa.string()))
+    return pa.table({"id": pa.array(ids, pa.string()), "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA)
+
+
+def hits_to_csr(hits: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, rule indices) of per-message hit lists, each message's indices sorted."""
+    lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    indices = np.fromiter((i for h in hits for i in sorted(h)), dtype=np.int64, count=int(indptr[-1]))
+    return indptr, indices
+
+
+def class_lists(indptr: np.ndarray, indices: np.ndarray, rules: Sequence[Rule]) -> pa.ListArray:
+    """Per message the sorted distinct classes of the rules that hit it, as an Arrow list column."""
+    classes = sorted({rule.label for rule in rules})
+    class_of_rule = np.array([classes.index(rule.label) for rule in rules], dtype=np.int64)
+    owners = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    pairs = np.unique(owners * len(classes) + class_of_rule[indices])
+    offsets = np.searchsorted(pairs // len(classes), np.arange(len(indptr)))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes))))
