@@ -93,8 +93,8 @@ def bench_labelling(clean: Path, rules_dir: Path, verify_rows: int, engine: type
     seconds, rows, verified, mismatches = 0.0, 0, 0, 0
     for chunk in iter_parquet_chunks(clean, batch_size=50_000, columns=["id", "rule_text"]):
         start = time.perf_counter()
-        utf8 = chunk.column("rule_text").cast(pa.binary()).to_pylist()
-        labelled = label_chunk(chunk.column("id").to_pylist(), utf8, None, matcher=matcher, source="rules", separator="|")
+        texts = chunk.column("rule_text") if hasattr(matcher, "match_csr") else chunk.column("rule_text").cast(pa.binary()).to_pylist()
+        labelled = label_chunk(chunk.column("id"), texts, None, matcher=matcher, source="rules", separator="|")
         seconds += time.perf_counter() - start
         rows += chunk.num_rows
         if verified < verify_rows:

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import re2
 
 try:  # optional at import: the RE2 engine serves where the wheel is unavailable
@@ -141,6 +142,8 @@ class RuleMatcher:
     def match_many(self, texts: Iterable[str | bytes]) -> list[list[int]]:
         """`match` for each text. Passing UTF-8 bytes (e.g. from an Arrow binary column) saves
         one encoding per message; with no fallback rule this is a single RE2 call per message."""
+        if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+            texts = _as_string_array(texts).cast(pa.binary()).to_pylist()
         if self._identity and not self._fallback:
             match = self._set.Match
             return [found or [] for found in map(match, texts)]
@@ -219,33 +222,41 @@ def _chunk_scannable(pattern: str) -> str:
 
 
 class HyperscanMatcher:
-    """All rules in one Hyperscan database; a chunk of messages is scanned in one call.
+    """All rules in Hyperscan databases; a chunk of messages is scanned in one call.
 
+    Two compilations of the same rules: byte mode for ASCII messages (most of them; for ASCII
+    text it is exactly UTF-8 mode, and faster) and UTF-8 mode for the others.
     `fallback_rule_ids` lists the rules matched with Python `re` on each message instead.
     """
+
+    _BASE_FLAGS = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE if hyperscan is not None else 0
 
     def __init__(self, rules: Sequence[Rule]):
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
         self.rules = list(rules)
-        flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_MULTILINE
+        modes = {"ascii": self._BASE_FLAGS, "utf8": self._BASE_FLAGS | hyperscan.HS_FLAG_UTF8}
         expressions, ids = [], []
         self._alone: list[tuple[int, re.Pattern]] = []
         self._verify: dict[int, re.Pattern] = {}
         for index, rule in enumerate(self.rules):
             kind = "alone" if _has_non_ascii_letters(rule.pattern) else _chunk_scannable(rule.pattern)
-            if kind == "alone" or not self._compiles(rule.pattern, flags):
+            if kind == "alone" or not all(self._compiles(rule.pattern, flags) for flags in modes.values()):
                 self._alone.append((index, re.compile(rule.pattern, RULE_FLAGS)))
                 continue
             if kind == "verify":
                 self._verify[index] = re.compile(rule.pattern, RULE_FLAGS)
             expressions.append(rule.pattern.encode())
             ids.append(index)
-        self._database = None
+        self._databases: dict[str, tuple] = {}
         if expressions:
-            self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._database.compile(expressions=expressions, ids=ids, flags=[flags] * len(ids))
-            self._scratch = hyperscan.Scratch(self._database)
+            for mode, flags in modes.items():
+                # Byte mode would read a non-ASCII literal as separate bytes ("£?" makes only its
+                # last byte optional): such a rule keeps UTF-8 mode in the ASCII database too.
+                per_rule = [flags if mode == "utf8" or e.isascii() else modes["utf8"] for e in expressions]
+                database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+                database.compile(expressions=expressions, ids=ids, flags=per_rule)
+                self._databases[mode] = (database, hyperscan.Scratch(database))
         self.fallback_rule_ids = [self.rules[i].rule_id for i, _ in self._alone]
 
     @staticmethod
@@ -256,43 +267,80 @@ class HyperscanMatcher:
         except hyperscan.error:
             return False
 
-    def match_many(self, texts: Sequence[str | bytes]) -> list[list[int]]:
-        """Indices of the rules matching each text (str or UTF-8 bytes), sorted."""
-        encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
-        joined = b"\n".join(encoded)
-        if joined.count(b"\n") != max(len(encoded) - 1, 0):
+    def _scan(self, mode: str, texts: pa.StringArray, rows: np.ndarray) -> np.ndarray:
+        """Packed (message row << 16 | rule) pairs found in `texts` (the messages `rows`)."""
+        database, scratch = self._databases[mode]
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")[0].as_buffer()
+        if np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 10) != len(texts) - 1:
             raise ValueError("rule texts must not contain newlines (use sortbox.textnorm.rule_view)")
-        hits: list[list[int]] = [[] for _ in encoded]
-        if self._database is not None and encoded:
-            found_ids: list[int] = []
-            found_ends: list[int] = []
-            add_id, add_end = found_ids.append, found_ends.append
+        found: list[int] = []
+        add = found.append
 
-            def on_match(rule_index, _start, end, _flags, _context):
-                add_id(rule_index)
-                add_end(end)
+        def on_match(rule_index, _start, end, _flags, _context):
+            add(end << 16 | rule_index)  # one append per match: this callback is the hot spot
 
-            self._database.scan(joined, match_event_handler=on_match, scratch=self._scratch)
-            if found_ids:
-                lengths = np.fromiter((len(t) for t in encoded), dtype=np.int64, count=len(encoded))
-                starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
-                # The message holding a match's last byte (`end` is exclusive), one entry per pair.
-                owners = np.searchsorted(starts, np.asarray(found_ends, dtype=np.int64) - 1, side="right") - 1
-                count = len(self.rules)
-                pairs = np.unique(owners * count + np.asarray(found_ids, dtype=np.int64))
-                for owner, rule_index in zip((pairs // count).tolist(), (pairs % count).tolist()):
-                    check = self._verify.get(rule_index)
-                    if check is None or check.search(encoded[owner].decode("utf-8")):
-                        hits[owner].append(rule_index)
+        database.scan(memoryview(joined), match_event_handler=on_match, scratch=scratch)
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        packed = np.asarray(found, dtype=np.int64)
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=4 * texts.offset).astype(np.int64)
+        starts = offsets[:-1] - offsets[0] + np.arange(len(texts))  # each newline adds one byte
+        # The message holding a match's last byte (`end` is exclusive).
+        owners = np.searchsorted(starts, (packed >> 16) - 1, side="right") - 1
+        return rows[owners] << 16 | (packed & 0xFFFF)
+
+    def match_csr(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets, sorted rule indices) of the hits of each text: an Arrow string array, or a
+        sequence of str / UTF-8 bytes. Texts must not contain newlines (see `rule_view`)."""
+        if len(self.rules) >= 1 << 16:
+            raise ValueError("at most 65,535 rules")
+        array = _as_string_array(texts)
+        count = len(array)
+        pairs = [np.zeros(0, dtype=np.int64)]
+        if self._databases and count:
+            # ASCII exactly when bytes == characters (much faster than pc.string_is_ascii here).
+            is_ascii = pc.equal(pc.binary_length(array), pc.utf8_length(array)).to_numpy(zero_copy_only=False)
+            for mode, wanted in (("ascii", True), ("utf8", False)):
+                rows = np.flatnonzero(is_ascii == wanted)
+                if len(rows):
+                    pairs.append(self._scan(mode, array.take(pa.array(rows)), rows))
+        packed = _sorted_unique(np.concatenate(pairs))
+        if self._verify and len(packed):
+            keep = np.ones(len(packed), dtype=bool)
+            to_check = np.flatnonzero(np.isin(packed & 0xFFFF, np.fromiter(self._verify, dtype=np.int64)))
+            for position in to_check.tolist():
+                row, rule_index = int(packed[position] >> 16), int(packed[position] & 0xFFFF)
+                keep[position] = self._verify[rule_index].search(array[row].as_py()) is not None
+            packed = packed[keep]
         if self._alone:
-            decoded = [t.decode("utf-8") for t in encoded]
-            for index, pattern in self._alone:
-                for row, text in enumerate(decoded):
-                    if pattern.search(text):
-                        hits[row].append(index)
-            for row_hits in hits:
-                row_hits.sort()
-        return hits
+            decoded = array.to_pylist()
+            extra = [row << 16 | index for index, pattern in self._alone for row, text in enumerate(decoded) if pattern.search(text)]
+            packed = _sorted_unique(np.concatenate([packed, np.asarray(extra, dtype=np.int64)]))
+        indptr = np.searchsorted(packed >> 16, np.arange(count + 1))
+        return indptr, packed & 0xFFFF
+
+    def match_many(self, texts) -> list[list[int]]:
+        """Indices of the rules matching each text, sorted (lists; `match_csr` is the fast form)."""
+        indptr, indices = self.match_csr(texts)
+        flat = indices.tolist()
+        return [flat[indptr[row] : indptr[row + 1]] for row in range(len(indptr) - 1)]
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    # Sorting and dropping repeats: several times faster here than np.unique (hash based).
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+def _as_string_array(texts) -> pa.StringArray:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if isinstance(texts, pa.Array):
+        return texts.cast(pa.string())
+    items = list(texts)
+    if items and isinstance(items[0], (bytes, bytearray)):
+        return pa.array(items, pa.binary()).cast(pa.string())
+    return pa.array(items, pa.string())
 
 
 def best_matcher(rules: Sequence[Rule]) -> "HyperscanMatcher | RuleMatcher":
@@ -352,7 +400,7 @@ class RuleStats:
     class_counts: dict = field(default_factory=dict)
     truth_classes: set = field(default_factory=set)
 
-    def update(self, ids: Sequence[str], texts: Sequence[str | bytes], hits: Sequence[Sequence[int]], truth: Sequence[Sequence[str]] | None) -> None:
+    def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: Sequence[Sequence[int]], truth: Sequence[Sequence[str]] | None) -> None:
         """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true classes."""
         labels = [rule.label for rule in self.rules]
         self.messages += len(hits)
@@ -378,7 +426,9 @@ class RuleStats:
                     self.correct[i] += labels[i] in true
                 examples = self.examples.setdefault(i, [])
                 if len(examples) < self.examples_per_rule:
-                    text = texts[row] if isinstance(texts[row], str) else texts[row].decode("utf-8")
+                    text = texts[row]
+                    text = text.as_py() if isinstance(text, pa.Scalar) else text
+                    text = text if isinstance(text, str) else text.decode("utf-8")
                     examples.append({"id": ids[row], "text": text[:200]})
 
     def rule_rows(self) -> list[dict]:
@@ -436,8 +486,8 @@ LABELS_SCHEMA = pa.schema(
 
 
 def label_chunk(
-    ids: Sequence[str],
-    rule_texts: Sequence[str | bytes],
+    ids: "Sequence[str] | pa.Array",
+    rule_texts: "Sequence[str | bytes] | pa.Array",
     label_cells: Sequence[str | None] | None,
     *,
     matcher: "RuleMatcher | HyperscanMatcher",
@@ -453,14 +503,18 @@ def label_chunk(
         raise ValueError(f"label source must be 'rules' or 'column', got {source!r}")
     if source == "column" and label_cells is None:
         raise LabelColumnError("[labelling] source = column needs [source] label_column to be set")
-    indptr, indices = hits_to_csr(matcher.match_many(rule_texts))
+    if hasattr(matcher, "match_csr"):
+        indptr, indices = matcher.match_csr(rule_texts)
+    else:
+        indptr, indices = hits_to_csr(matcher.match_many(rule_texts))
     # Arrow list columns from flat arrays and offsets: converting lists of lists cost as much as
     # the matching itself.
     rule_hits = pa.ListArray.from_arrays(pa.array(indptr, pa.int32()), pa.array(indices, pa.int32()))
     truth = None
     if label_cells is not None:
         truth = []
-        for message_id, cell in zip(ids, label_cells):
+        id_values = ids.to_pylist() if isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids
+        for message_id, cell in zip(id_values, label_cells):
             try:
                 truth.append(parse_label_cell(cell, separator))
             except LabelColumnError as exc:
@@ -470,7 +524,8 @@ def label_chunk(
     else:
         labels = pa.array(truth, pa.list_(pa.string()))
     truth_column = pa.array(truth if truth is not None else [None] * len(ids), pa.list_(pa.string()))
-    return pa.table({"id": pa.array(ids, pa.string()), "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA)
+    id_column = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(ids, pa.string())
+    return pa.table({"id": id_column, "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA)
 
 
 def hits_to_csr(hits: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -486,6 +541,6 @@ def class_lists(indptr: np.ndarray, indices: np.ndarray, rules: Sequence[Rule]) 
     classes = sorted({rule.label for rule in rules})
     class_of_rule = np.array([classes.index(rule.label) for rule in rules], dtype=np.int64)
     owners = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    pairs = np.unique(owners * len(classes) + class_of_rule[indices])
+    pairs = _sorted_unique(owners * len(classes) + class_of_rule[indices])
     offsets = np.searchsorted(pairs // len(classes), np.arange(len(indptr)))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes))))

@@ -17,7 +17,9 @@ from typing import Sequence
 
 import re
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from nltk.stem.snowball import SnowballStemmer
 from nltk.tokenize.api import TokenizerI
 
@@ -103,6 +105,66 @@ class Tokenizer:
             self.term_counts_.update(terms)
         return result
 
+    def tokenize_arrow(self, texts: pa.Array) -> pa.ListArray:
+        """`tokenize` for an Arrow string array, vectorised where the result is provably the same.
+
+        A message takes the fast path when it is ASCII, holds no "$" and no apostrophe outside a
+        word (then Python's \\w is RE2's [A-Za-z0-9_], and the pattern's matches are exactly the
+        pieces left by splitting on [^A-Za-z0-9_']+). Other messages go through `tokenize`.
+        Words seen for the first time are stemmed in Python once; every other lookup is Arrow's.
+        """
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        texts = texts.cast(pa.string())
+        count = len(texts)
+        if self.pattern != DEFAULT_TOKEN_PATTERN or count == 0:
+            return pa.array(self.tokenize(texts.to_pylist()), pa.list_(pa.string()))
+        fast = pc.and_(
+            pc.string_is_ascii(texts),
+            pc.invert(pc.match_substring_regex(texts, r"[$\n]|(^|[^A-Za-z0-9_])'|'($|[^A-Za-z0-9_])")),
+        ).to_numpy(zero_copy_only=False)
+        fast_rows = np.flatnonzero(fast)
+        slow_rows = np.flatnonzero(~fast)
+        words = pc.split_pattern_regex(texts.take(pa.array(fast_rows)), r"[^A-Za-z0-9_']+")
+        flat = pc.list_flatten(words)
+        parents = pc.list_parent_indices(words).to_numpy(zero_copy_only=False)
+        keep = pc.and_(pc.not_equal(flat, ""), pc.invert(pc.is_in(flat, value_set=self._stopword_array())))
+        flat = flat.filter(keep)
+        parents = parents[keep.to_numpy(zero_copy_only=False)]
+        self._learn(pc.unique(flat.filter(pc.is_null(pc.index_in(flat, value_set=self._form_array())))).to_pylist())
+        term_ids = pc.index_in(flat, value_set=self._form_array())
+        terms = self._term_array().take(term_ids)
+        offsets = np.searchsorted(parents, np.arange(len(fast_rows) + 1))
+        fast_lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), terms)
+        for value in pc.value_counts(terms).to_pylist():
+            self.term_counts_[value["values"]] += value["counts"]
+        slow_lists = pa.array(self.tokenize([texts[int(i)].as_py() for i in slow_rows]), pa.list_(pa.string()))
+        combined = pa.concat_arrays([fast_lists, slow_lists])
+        order = np.empty(count, dtype=np.int64)
+        order[np.concatenate([fast_rows, slow_rows])] = np.arange(count)
+        return combined.take(pa.array(order))
+
+    def _learn(self, words: list[str]) -> None:
+        """Stem words seen for the first time (they join the surface-form table)."""
+        for word in words:
+            self._term(word)
+        if words:
+            self._forms = None  # the Arrow copies of the table are stale
+
+    def _form_array(self) -> pa.Array:
+        if getattr(self, "_forms", None) is None:
+            self._forms = (pa.array(list(self.stems_), pa.string()), pa.array(list(self.stems_.values()), pa.string()))
+        return self._forms[0]
+
+    def _term_array(self) -> pa.Array:
+        self._form_array()
+        return self._forms[1]
+
+    def _stopword_array(self) -> pa.Array:
+        if getattr(self, "_stopword_values", None) is None:
+            self._stopword_values = pa.array(sorted(self.stopwords), pa.string())
+        return self._stopword_values
+
     def vocabulary(self, min_word_frequency: int) -> dict[str, int]:
         """Terms seen at least `min_word_frequency` times, with their counts (sorted by term)."""
         return {term: n for term, n in sorted(self.term_counts_.items()) if n >= min_word_frequency}
@@ -118,4 +180,4 @@ TOKENS_SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field
 
 def tokenize_chunk(chunk: pa.Table, tokenizer: Tokenizer) -> pa.Table:
     """Terms of a chunk of cleaned messages (columns id, text) as a TOKENS_SCHEMA table."""
-    return pa.table({"id": chunk.column("id"), "terms": tokenizer.tokenize(chunk.column("text").to_pylist())}, schema=TOKENS_SCHEMA)
+    return pa.table({"id": chunk.column("id"), "terms": tokenizer.tokenize_arrow(chunk.column("text"))}, schema=TOKENS_SCHEMA)

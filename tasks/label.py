@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import pyarrow as pa
-
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.label import LABELS_SCHEMA, RuleStats, best_matcher, label_chunk, load_rules, rules_fingerprint
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
@@ -46,13 +44,12 @@ class LabelMessages(SortboxTask):
         with self.atomic_output() as out, ParquetSink(out / "labels.parquet", LABELS_SCHEMA) as sink:
             for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]):
                 ids = chunk.column("id").to_pylist()
-                # RE2 matches UTF-8 bytes: Arrow hands them over without a Python-side encode.
-                utf8 = chunk.column("rule_text").cast(pa.binary()).to_pylist()
+                texts = chunk.column("rule_text").combine_chunks()  # the engines read Arrow directly
                 cells = chunk.column("label").to_pylist() if has_label_column else None
-                labelled = label_chunk(ids, utf8, cells, matcher=matcher, source=labelling().source, separator=source().label_separator)
+                labelled = label_chunk(ids, texts, cells, matcher=matcher, source=labelling().source, separator=source().label_separator)
                 sink.write(labelled)
                 truth = labelled.column("truth").to_pylist() if has_label_column else None
-                stats.update(ids, utf8, labelled.column("rule_hits").to_pylist(), truth)
+                stats.update(ids, texts, labelled.column("rule_hits").to_pylist(), truth)
                 self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
             write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
             write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column})

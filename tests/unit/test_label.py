@@ -164,3 +164,14 @@ def test_shipped_rules_match_like_re_on_the_sample(engine, sms_pairs):
 def test_hyperscan_chunk_scan_never_attributes_across_messages(pattern, texts):
     rules = [Rule("t.txt:1", "t", pattern)]
     assert [sorted(h) for h in HyperscanMatcher(rules).match_many(texts)] == match_with_re(rules, texts)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_label_chunk_reads_arrow_arrays(rules_dir, engine):
+    import pyarrow as pa
+
+    matcher = engine(load_rules(rules_dir))
+    from_arrow = label_chunk(["1", "2", "3"], pa.array(TEXTS[:3]), None, matcher=matcher, source="rules", separator="|")
+    from_list = label_chunk(["1", "2", "3"], TEXTS[:3], None, matcher=matcher, source="rules", separator="|")
+    assert from_arrow.equals(from_list)
+    assert from_arrow.column("labels").to_pylist() == [["spam"], ["personal"], []]

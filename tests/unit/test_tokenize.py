@@ -52,3 +52,27 @@ def test_shipped_english_stopwords():
 
     words = load_stopwords(REPO_ROOT / "dictionaries" / "stopwords", "english")
     assert {"the", "and", "don't", "you"} <= words and len(words) >= 150
+
+
+ADVERSARIAL = ["'hello'", "don't", "rock'n'roll", "a''b", "'''", "x'", "'x", "it's'", "_under_score_", "0000'00", "", "'", "i'm $5 in", "café latte", "the you a", "£0000 prize", "x\u0301y"]
+
+
+@pytest.mark.parametrize("texts", [ADVERSARIAL, ["plain words only", "no apostrophe here"], ["don't", "won't stop"], []])
+def test_arrow_path_equals_the_python_path(texts):
+    python, arrow = Tokenizer(STOPWORDS), Tokenizer(STOPWORDS)
+    expected = python.tokenize(texts)
+    assert arrow.tokenize_arrow(pa.array(texts, pa.string())).to_pylist() == expected
+    assert arrow.term_counts_ == python.term_counts_ and arrow.stems_ == python.stems_
+
+
+def test_arrow_path_on_the_sample(sms_pairs):
+    from sortbox.textnorm import TextCleaner, default_cleaning_spec
+    from tests.conftest import REPO_ROOT
+
+    cleaner = TextCleaner(default_cleaning_spec())
+    texts = [cleaner.clean(text) for _, text in sms_pairs]
+    stopwords = load_stopwords(REPO_ROOT / "dictionaries" / "stopwords", "english")
+    python, arrow = Tokenizer(stopwords), Tokenizer(stopwords)
+    expected = python.tokenize(texts[:3000]) + python.tokenize(texts[3000:])
+    got = arrow.tokenize_arrow(pa.array(texts[:3000])).to_pylist() + arrow.tokenize_arrow(pa.array(texts[3000:])).to_pylist()
+    assert got == expected and arrow.term_counts_ == python.term_counts_
