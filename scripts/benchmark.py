@@ -15,6 +15,8 @@ Steps (each printed and written to the JSON report):
    shipped sample, made once under var/bench/sample-runs): the vectorised path from cleaned text
    to scores (`VectorModel.score`) over every cleaned message, and the stdlib reference scorer
    (`PortableModel.score`, raw text to scores) over the first --stdlib-rows messages.
+Steps 3-5 run --repeats times (fresh engines each time: no warm cache is carried over) and report
+every run and the best: on a shared 2-core machine other processes only ever slow a run down.
 Speed is measured here, never asserted in a test.
 """
 from __future__ import annotations
@@ -165,6 +167,17 @@ def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: in
     }
 
 
+def best_of(repeats: int, run) -> dict:
+    """Run a stage benchmark `repeats` times; the fastest run, with every run's throughput."""
+    runs = [run() for _ in range(repeats)]
+    best = max(runs, key=_throughput)
+    return {**best, "runs_messages_per_second": [_throughput(r) for r in runs]}
+
+
+def _throughput(result: dict) -> int:
+    return result["messages_per_second"] if "messages_per_second" in result else result["vectorised"]["messages_per_second"]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -174,6 +187,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--verify-rows", type=int, default=20_000, help="messages whose rule hits are checked against Python re")
     parser.add_argument("--model-json", type=Path, help="model to score with (default: train one on the sample)")
     parser.add_argument("--stdlib-rows", type=int, default=20_000, help="messages scored by the stdlib reference scorer")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each stage benchmark (the best is reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "benchmark.json")
     args = parser.parse_args(argv)
 
@@ -196,11 +210,12 @@ def main(argv: list[str]) -> int:
 
     model_path = args.model_json or sample_model(env)  # trained before pinning: it may use both cores
     pin_to_one_core()
-    report["labelling"] = bench_labelling(clean, ROOT / "dictionaries" / "labels", args.verify_rows, HyperscanMatcher)
-    report["labelling_re2"] = bench_labelling(clean, ROOT / "dictionaries" / "labels", args.verify_rows, RuleMatcher)
-    report["tokenising"] = bench_tokenising(clean)
+    rules_dir = ROOT / "dictionaries" / "labels"
+    report["labelling"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, HyperscanMatcher))
+    report["labelling_re2"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, RuleMatcher))
+    report["tokenising"] = best_of(args.repeats, lambda: bench_tokenising(clean))
     messages = next(output_root.glob("*/ExtractMessages-*")) / "messages.parquet"
-    report["scoring"] = bench_scoring(model_path, messages, clean, args.stdlib_rows)
+    report["scoring"] = best_of(args.repeats, lambda: bench_scoring(model_path, messages, clean, args.stdlib_rows))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
