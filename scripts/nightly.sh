@@ -46,18 +46,13 @@ fi
 
 # --- paths (relative ones are relative to the caller's directory) ------------------------------
 CONFIG="$(absolute "${SORTBOX_CONFIG:-$ROOT/config/luigi.cfg}")"
-LOCK_DIR="$(absolute "${SORTBOX_LOCK_DIR:-$ROOT/var/lock}")"
 LOG_DIR="$(absolute "${SORTBOX_LOG_DIR:-$ROOT/var/log}")"
 [ -f "$CONFIG" ] && [ -r "$CONFIG" ] || die 1 "config file $CONFIG does not exist or is not readable (SORTBOX_CONFIG)"
 
 UMASK="$(umask)"
 umask 077   # the lock and log files are private; the published files keep the caller's umask (below)
-# Project-owned, private lock directory: nobody else can create, replace or hold our lock file.
-mkdir -p -m 700 "$LOCK_DIR" 2>/dev/null || die 1 "cannot create the lock directory $LOCK_DIR (SORTBOX_LOCK_DIR)"
-[ -O "$LOCK_DIR" ] || die 1 "the lock directory $LOCK_DIR is not owned by $(id -un)"
-chmod 700 "$LOCK_DIR" || die 1 "cannot make the lock directory $LOCK_DIR private (chmod 700)"
-LOCK="$LOCK_DIR/nightly.lock"
-[ ! -L "$LOCK" ] || die 1 "the lock file $LOCK is a symbolic link; remove it"
+source "$ROOT/scripts/_lock.sh"
+open_nightly_lock
 mkdir -p -m 700 "$LOG_DIR" 2>/dev/null || die 1 "cannot create the log directory $LOG_DIR (SORTBOX_LOG_DIR)"
 LOG="$LOG_DIR/nightly-$DATE.log"
 touch "$LOG" 2>/dev/null && [ -w "$LOG" ] || die 1 "cannot write the log file $LOG"
@@ -66,7 +61,6 @@ stamp() { date '+%Y-%m-%dT%H:%M:%S%z'; }
 log() { printf '%s %s[%s] %s\n' "$(stamp)" "$ME" "$$" "$*" >>"$LOG"; }
 
 # --- the lock: one nightly run (or rollback) at a time; a second launch gives up at once ------
-exec 9>>"$LOCK"
 if ! flock -n 9; then
   message="another nightly run holds the lock $LOCK; not starting the run for $DATE (exit 75)"
   echo "$ME: $message" >&2

@@ -29,17 +29,12 @@ PUBLISH_ROOT=""
 set --   # sourced helpers must not see our arguments as theirs
 
 CONFIG="$(absolute "${SORTBOX_CONFIG:-$ROOT/config/luigi.cfg}")"
-LOCK_DIR="$(absolute "${SORTBOX_LOCK_DIR:-$ROOT/var/lock}")"
 [ -f "$CONFIG" ] && [ -r "$CONFIG" ] || die 1 "config file $CONFIG does not exist or is not readable (SORTBOX_CONFIG)"
 
 UMASK="$(umask)"
 umask 077
-mkdir -p -m 700 "$LOCK_DIR" 2>/dev/null || die 1 "cannot create the lock directory $LOCK_DIR (SORTBOX_LOCK_DIR)"
-[ -O "$LOCK_DIR" ] || die 1 "the lock directory $LOCK_DIR is not owned by $(id -un)"
-chmod 700 "$LOCK_DIR" || die 1 "cannot make the lock directory $LOCK_DIR private (chmod 700)"
-LOCK="$LOCK_DIR/nightly.lock"
-[ ! -L "$LOCK" ] || die 1 "the lock file $LOCK is a symbolic link; remove it"
-exec 9>>"$LOCK"
+source "$ROOT/scripts/_lock.sh"
+open_nightly_lock
 flock -n 9 || die 75 "a nightly run holds the lock $LOCK; try again when it has finished"
 
 umask "$UMASK"

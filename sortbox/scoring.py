@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from sortbox.clean import CleaningOptions
 from sortbox.portable_scorer import PortableModel, csv_safe
+from sortbox.select import sigmoid
 
 # The pattern the fast path reimplements (sortbox.tokenize.DEFAULT_TOKEN_PATTERN, copied rather
 # than imported: the fast path is right for exactly this text, whatever the default becomes).
@@ -35,13 +36,6 @@ _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing multiplier (2**64 / golden rat
 _GOLDEN_2 = 0xC2B2AE3D27D4EB4F  # mixes in the second half of a packed word
 _MASK64 = (1 << 64) - 1
 # In the hot paths, numpy `take`/`compress` are used over fancy/boolean indexing: several times faster.
-
-
-def _logistic(logits: np.ndarray) -> np.ndarray:
-    """sortbox.select.sigmoid, bit for bit (the same two formulas, picked by sign), without its
-    boolean-mask indexing: exp(-|x|) is exp(-x) for x >= 0 and exp(x) for x < 0."""
-    exp = np.exp(-np.abs(logits))
-    return np.where(logits >= 0, 1.0 / (1.0 + exp), exp / (1.0 + exp))
 
 
 def _ascii_word_characters(codes: np.ndarray) -> np.ndarray:
@@ -228,7 +222,7 @@ class VectorModel:
         known = np.empty(len(cleaned_texts), dtype=bool)
         for rows, indptr, terms in blocks:
             matrix, block_known = self._block_tfidf(indptr, terms)
-            block_probabilities = _logistic(matrix @ self.weights + self.intercepts)
+            block_probabilities = sigmoid(matrix @ self.weights + self.intercepts)
             if rows is None:
                 return block_probabilities, block_known
             probabilities[rows], known[rows] = block_probabilities, block_known

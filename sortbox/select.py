@@ -169,11 +169,8 @@ def fold_into_terms(classifier: LinearClassifier, basis: np.ndarray) -> np.ndarr
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """The logistic link, numerically stable for large |logit|."""
+    """The logistic link, numerically stable for large |logit|: exp(-|x|) never overflows, and it
+    is exp(-x) for x >= 0 (1 / (1 + e)) and exp(x) for x < 0 (e / (1 + e))."""
     logits = np.asarray(logits, dtype=np.float64)
-    out = np.empty_like(logits)
-    positive = logits >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-logits[positive]))
-    exp = np.exp(logits[~positive])
-    out[~positive] = exp / (1.0 + exp)
-    return out
+    exp = np.exp(-np.abs(logits))
+    return np.where(logits >= 0, 1.0 / (1.0 + exp), exp / (1.0 + exp))

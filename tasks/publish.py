@@ -5,7 +5,6 @@ import json
 import logging
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
@@ -40,10 +39,9 @@ class GateModels(SortboxTask):
         champions = release_models(champion_dir) if champion_dir else {}
         labels = pq.read_table(self.input_dir("labels") / "labels.parquet", columns=["id", "labels"])
         held_out = holdout_mask(labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed)
-        held_ids = set(pa.array(labels.column("id").to_pylist()).filter(pa.array(held_out)).to_pylist())
         label_of = {i: l for i, l, h in zip(labels.column("id").to_pylist(), labels.column("labels").to_pylist(), held_out) if h}
         messages = pq.read_table(self.input_dir("messages") / "messages.parquet", columns=["id", "text"])
-        rows = [(i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in held_ids]
+        rows = [(i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of]
         self.set_status_message(f"comparing with {champion_dir or 'no published model'} on {len(rows):,} held-out rows")
         decisions = gate(challenger, champions, [t for _, t in rows], [label_of[i] for i, _ in rows], margin=publish().margin)
         for name, decision in decisions.items():

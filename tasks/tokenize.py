@@ -1,7 +1,6 @@
 """TokenizeMessages: cleaned texts -> terms (stopwords dropped, Snowball stems), streamed by chunk."""
 from __future__ import annotations
 
-import pyarrow as pa
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, write_json
 from sortbox.tokenize import TOKENS_SCHEMA, Tokenizer, load_stopwords, tokenize_chunk

@@ -13,7 +13,7 @@ from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
 from tasks.base import SortboxTask
 from tasks.config import source
-from tasks.export import ScoreMessages, file_digest
+from tasks.export import ScoreMessages
 
 
 class ScoreBatch(SortboxTask):
@@ -25,9 +25,6 @@ class ScoreBatch(SortboxTask):
         if not Path(self.model_json).is_file():
             raise FileNotFoundError(f"model JSON {self.model_json!r} does not exist")
         return {"scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json)}
-
-    def content_fingerprint(self) -> str:
-        return file_digest(self.model_json) if Path(self.model_json).is_file() else ""
 
     def run(self):
         summary = read_json(self.input_dir("scores") / "summary.json")

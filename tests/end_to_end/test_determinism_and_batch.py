@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import shutil
 
-import pytest
 from luigi.execution_summary import _summary_dict
 
 from tests.conftest import REPO_ROOT, run_luigi

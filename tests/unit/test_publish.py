@@ -1,7 +1,6 @@
 """Publishing (sortbox.publish): single-class files, the gate, releases, atomic current, rollback."""
 import json
 
-import numpy as np
 import pytest
 
 from sortbox.export import content_id
