@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
+from sortbox.select import LinearClassifier, fold_into_terms
 
 
 def build_model(
@@ -44,7 +45,7 @@ def build_model(
         if result["status"] != "trained":
             skipped[name] = result.get("reason")
             continue
-        weights = basis @ np.asarray(result["coef"], dtype=np.float64)
+        weights = fold_into_terms(LinearClassifier(coef_=np.asarray(result["coef"], dtype=np.float64), intercept_=result["intercept"]), basis)
         classes[name] = {
             "weights": [float(w) for w in weights],
             "intercept": float(result["intercept"]),

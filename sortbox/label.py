@@ -354,12 +354,6 @@ def match_with_re(rules: Sequence[Rule], texts: Iterable[str]) -> list[list[int]
     return [[i for i, pattern in enumerate(compiled) if pattern.search(text)] for text in texts]
 
 
-def labels_from_hits(hits: Sequence[Sequence[int]], rules: Sequence[Rule]) -> list[list[str]]:
-    """Classes of each message: the sorted distinct labels of the rules that hit it."""
-    rule_labels = [rule.label for rule in rules]
-    return [sorted({rule_labels[i] for i in row}) for row in hits]
-
-
 def parse_label_cell(cell: str | None, separator: str) -> list[str]:
     """Split one label cell into sorted distinct class names ('' or NULL: no label).
 

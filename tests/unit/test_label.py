@@ -9,7 +9,8 @@ from sortbox.label import (
     RuleMatcher,
     RuleStats,
     label_chunk,
-    labels_from_hits,
+    class_lists,
+    hits_to_csr,
     load_rules,
     match_with_re,
     parse_label_cell,
@@ -82,9 +83,10 @@ def test_non_ascii_letters_use_python_re_semantics(engine):
     assert [sorted(h) for h in matcher.match_many(texts)] == match_with_re(rules, texts) == [[], [0, 1], [0]]
 
 
-def test_labels_from_hits(rules_dir):
+def test_class_lists(rules_dir):
     rules = load_rules(rules_dir)
-    assert labels_from_hits([[2, 3], [0, 1, 2], []], rules) == [["spam"], ["personal", "spam"], []]
+    indptr, indices = hits_to_csr([[3, 2], [0, 1, 2], []])
+    assert class_lists(indptr, indices, rules).to_pylist() == [["spam"], ["personal", "spam"], []]
 
 
 @pytest.mark.parametrize(
