@@ -22,11 +22,12 @@ Speed is measured here, never asserted in a test.
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
-import resource
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -41,7 +42,8 @@ from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E
 from sortbox.label import HyperscanMatcher, RuleMatcher, label_chunk, load_rules, match_with_re  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
-from sortbox.tokenize import Tokenizer, load_stopwords, tokenize_chunk  # noqa: E402
+from sortbox.tokenize import Tokenizer, tokenize_chunk  # noqa: E402
+from sortbox.wordlists import load_stopwords  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 TABLE = "bench_messages"
@@ -69,17 +71,19 @@ def table_rows(url: str) -> int | None:
 
 
 def timed_process(command: list[str], env: dict) -> dict:
-    """Run a command; its wall seconds and peak RSS (MB, from the kernel's child accounting)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-5000:])
-        raise SystemExit(f"benchmark step failed (exit {done.returncode}): {' '.join(command)}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far: only meaningful when this one is larger.
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 1024, 1) if peak > before else None}
+    """Run a command; its wall seconds and peak RSS (MB, the kernel's figure for that process and
+    the children it waited for, from wait4)."""
+    with tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            sys.stderr.write(output.read().decode(errors="replace")[-5000:])
+            raise SystemExit(f"benchmark step failed (exit {process.returncode}): {' '.join(command)}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
 def pin_to_one_core() -> None:
@@ -130,17 +134,6 @@ def bench_tokenising(clean: Path) -> dict:
     return {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds), "distinct_words": len(tokenizer.stems_)}
 
 
-def sample_model(env: dict) -> Path:
-    """The model JSON of a TrainPipeline run on the shipped sample (trained once, then reused)."""
-    root = ROOT / "var" / "bench" / "sample-runs"
-    sample_env = {**env, "SORTBOX_DB_URL": f"sqlite:///{ROOT / 'data' / 'sample.sqlite'}"}
-    subprocess.run([sys.executable, "scripts/build_sample_db.py"], env=sample_env, cwd=ROOT, check=True)
-    luigi_args = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", "2026-01-01", "--paths-output-root", str(root)]
-    timed_process([str(Path(sys.executable).with_name("luigi")), *luigi_args, "--workers", "2"], sample_env)
-    (model,) = root.glob("2026-01-01/ExportModelJson-*/model.json")
-    return model
-
-
 def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: int) -> dict:
     """Vectorised scoring of every cleaned message; stdlib scoring of the first raw messages."""
     with open(model_path, encoding="utf-8") as handle:
@@ -178,49 +171,144 @@ def _throughput(result: dict) -> int:
     return result["messages_per_second"] if "messages_per_second" in result else result["vectorised"]["messages_per_second"]
 
 
+def training_config() -> dict:
+    """The grid, folds and topics of config/luigi.cfg: the naive baseline gets exactly these."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "config" / "luigi.cfg")
+    return {
+        "param_grid": json.loads(parser["training"]["param_grid"]),
+        "folds": int(parser["training"]["folds"]),
+        "seed": int(parser["training"]["seed"]),
+        "num_topics": int(parser["lsi"]["num_topics"]),
+        "holdout_fraction": float(parser["training"]["holdout_fraction"]),
+        "holdout_seed": int(parser["training"]["holdout_seed"]),
+    }
+
+
+def run_dag(luigi_args: list[str], env: dict, timings: Path) -> dict:
+    """The training DAG through scripts/luigi_timed.py: end-to-end figures and one row per task."""
+    result = timed_process([sys.executable, "scripts/luigi_timed.py", str(timings), *luigi_args], env)
+    tasks = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
+    return {**result, "tasks_run": len(tasks), "stages": stage_table(tasks)}
+
+
+def stage_table(tasks: list[dict]) -> dict:
+    """Per task family: seconds (summed over classes) and the largest peak RSS."""
+    stages: dict = {}
+    for task in tasks:
+        stage = stages.setdefault(task["task"], {"seconds": 0.0, "peak_rss_mb": 0.0, "runs": 0})
+        stage["seconds"] = round(stage["seconds"] + task["seconds"], 3)
+        stage["peak_rss_mb"] = max(stage["peak_rss_mb"], task["peak_rss_mb"])
+        stage["runs"] += 1
+    return stages
+
+
+def held_out_auc(url: str, scores_csv: Path, column: str, config: dict) -> dict:
+    """ROC AUC of `column` of a scores CSV against the table's ground truth (spam), on the ids
+    held out of sortbox's training (the naive baseline trains on them: if anything, that favours it)."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from sortbox.select import holdout_mask
+
+    engine = sa.create_engine(url)
+    try:
+        truth = pd.read_sql(sa.text(f"SELECT id, truth FROM {TABLE} WHERE truth IS NOT NULL"), engine)
+    finally:
+        engine.dispose()
+    truth["id"] = truth["id"].astype(str)
+    scores = pd.read_csv(scores_csv, dtype={"id": str}, usecols=["id", column])
+    merged = scores.merge(truth, on="id")
+    merged = merged[holdout_mask(merged["id"].tolist(), fraction=config["holdout_fraction"], seed=config["holdout_seed"])]
+    return {"messages": int(len(merged)), "roc_auc": round(float(roc_auc_score(merged["truth"] == "spam", merged[column])), 4)}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse-table", action="store_true", help="keep an existing table with the right row count")
+    parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline (e.g. for the memory-growth run)")
+    parser.add_argument("--skip-stages", action="store_true", help="do not run the single-stage benchmarks")
     parser.add_argument("--verify-rows", type=int, default=20_000, help="messages whose rule hits are checked against Python re")
-    parser.add_argument("--model-json", type=Path, help="model to score with (default: train one on the sample)")
+    parser.add_argument("--model-json", type=Path, help="model to score with (default: the one the DAG run exported)")
     parser.add_argument("--stdlib-rows", type=int, default=20_000, help="messages scored by the stdlib reference scorer")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each stage benchmark (the best is reported)")
-    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "benchmark.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON report (default var/bench/benchmark-<db>-<rows>.json)")
     args = parser.parse_args(argv)
+    out = args.out or ROOT / "var" / "bench" / f"benchmark-{args.db}-{args.rows}.json"
 
     url = database_url(args.db)
     env = {**os.environ, "SORTBOX_DB_URL": url, "PYTHONPATH": str(ROOT)}
     env.pop("LUIGI_CONFIG_PATH", None)
-    report: dict = {"rows": args.rows, "db": args.db, "cpus": os.cpu_count()}
+    config = training_config()
+    report: dict = {"rows": args.rows, "db": args.db, "cpus": os.cpu_count(), "config": config}
 
     if not (args.reuse_table and table_rows(url) == args.rows):
         report["make_data"] = timed_process(
             [sys.executable, "scripts/make_benchmark_data.py", "--rows", str(args.rows), "--db-url", url, "--table", TABLE, "--seed", str(args.seed)], env
         )
-    output_root = ROOT / "var" / "bench" / f"runs-{args.db}-{args.rows}"
-    shutil.rmtree(output_root, ignore_errors=True)  # measure real work, not a no-op rerun
-    luigi_args = ["--local-scheduler", "--source-table", TABLE, "--paths-output-root", str(output_root)]
-    report["extract_and_clean"] = timed_process([str(Path(sys.executable).with_name("luigi")), "--module", "tasks.clean", "CleanMessages", *luigi_args], env)
-    (clean_dir,) = sorted(output_root.glob("*/CleanMessages-*"), key=lambda p: p.stat().st_mtime)[-1:]
-    clean = clean_dir / "clean.parquet"
-    report["clean_rows"] = parquet_row_count(clean)
+    work = ROOT / "var" / "bench" / f"runs-{args.db}-{args.rows}"
+    shutil.rmtree(work, ignore_errors=True)  # measure real work, not a no-op rerun
+    work.mkdir(parents=True)
+    output_root = work / "sortbox"
+    luigi_args = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--workers", "1", "--run-date", "2026-01-01",
+                  "--source-table", TABLE, "--paths-output-root", str(output_root)]
 
-    model_path = args.model_json or sample_model(env)  # trained before pinning: it may use both cores
-    pin_to_one_core()
-    rules_dir = ROOT / "dictionaries" / "labels"
-    report["labelling"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, HyperscanMatcher))
-    report["labelling_re2"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, RuleMatcher))
-    report["tokenising"] = best_of(args.repeats, lambda: bench_tokenising(clean))
-    messages = next(output_root.glob("*/ExtractMessages-*")) / "messages.parquet"
-    report["scoring"] = best_of(args.repeats, lambda: bench_scoring(model_path, messages, clean, args.stdlib_rows))
+    print(f"sortbox training DAG on {args.rows:,} rows ({args.db}) ...", flush=True)
+    report["sortbox"] = run_dag(luigi_args, env, work / "sortbox-tasks.jsonl")
+    print(json.dumps(report["sortbox"], indent=2), flush=True)
+    report["noop_rerun"] = run_dag(luigi_args, env, work / "noop-tasks.jsonl")
+    print(f"no-op rerun: {report['noop_rerun']['seconds']} s, {report['noop_rerun']['tasks_run']} tasks run", flush=True)
+    (manifest_dir,) = output_root.glob("2026-01-01/TrainPipeline-*")
+    manifest = json.loads((manifest_dir / "manifest.json").read_text())
+    report["sortbox"]["classes"] = {name: {k: entry.get(k) for k in ("status", "roc_auc", "against_truth", "trained_on")} for name, entry in manifest["classes"].items()}
+    sortbox_scores = manifest_dir / manifest["artifacts"]["scores_csv"]
+    report["sortbox"]["spam_vs_truth_held_out"] = held_out_auc(url, sortbox_scores, "spam_score", config)
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    if not args.skip_naive:
+        print("naive baseline ...", flush=True)
+        naive_out = work / "naive"
+        report["naive"] = timed_process(
+            [sys.executable, "scripts/naive_baseline.py", "--db-url", url, "--table", TABLE, "--rules-dir", "dictionaries/labels",
+             "--stopwords", "dictionaries/stopwords/english.txt", "--num-topics", str(config["num_topics"]),
+             "--param-grid", json.dumps(config["param_grid"]), "--folds", str(config["folds"]), "--seed", str(config["seed"]),
+             "--out", str(naive_out), "--timings-json", str(work / "naive-timings.json")], env,
+        )
+        naive = json.loads((work / "naive-timings.json").read_text())
+        report["naive"]["steps"] = naive["steps"]
+        report["naive"]["classes"] = naive.get("classes")
+        report["naive"]["spam_vs_truth_held_out"] = held_out_auc(url, naive_out / "scores.csv", naive_score_column(naive_out / "scores.csv"), config)
+        report["speedup_end_to_end"] = round(report["naive"]["seconds"] / report["sortbox"]["seconds"], 1)
+        print(f"naive: {report['naive']['seconds']} s; sortbox: {report['sortbox']['seconds']} s; speed-up {report['speedup_end_to_end']}x", flush=True)
+
+    if not args.skip_stages:
+        (clean_dir,) = output_root.glob("2026-01-01/CleanMessages-*")
+        clean = clean_dir / "clean.parquet"
+        report["clean_rows"] = parquet_row_count(clean)
+        model_path = args.model_json or manifest_dir / manifest["artifacts"]["model_json"]
+        pin_to_one_core()
+        rules_dir = ROOT / "dictionaries" / "labels"
+        report["labelling"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, HyperscanMatcher))
+        report["labelling_re2"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, RuleMatcher))
+        report["tokenising"] = best_of(args.repeats, lambda: bench_tokenising(clean))
+        (messages_dir,) = output_root.glob("2026-01-01/ExtractMessages-*")
+        report["scoring"] = best_of(args.repeats, lambda: bench_scoring(model_path, messages_dir / "messages.parquet", clean, args.stdlib_rows))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    return 1 if report["labelling"]["mismatches"] or report["labelling_re2"]["mismatches"] else 0
+    print(f"report written to {out}")
+    mismatches = report.get("labelling", {}).get("mismatches", 0) + report.get("labelling_re2", {}).get("mismatches", 0)
+    return 1 if mismatches else 0
+
+
+def naive_score_column(scores_csv: Path) -> str:
+    """The naive baseline's spam score column (the first header field naming spam)."""
+    with open(scores_csv, encoding="utf-8") as handle:
+        header = handle.readline().strip().split(",")
+    return next(name for name in header if "spam" in name)
 
 
 if __name__ == "__main__":

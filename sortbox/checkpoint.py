@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -54,6 +55,36 @@ def iter_parquet_chunks(path: Path, *, batch_size: int = 50_000, columns: list[s
 def parquet_row_count(path: Path) -> int:
     """Rows in a Parquet file, from its footer (no data read)."""
     return pq.ParquetFile(str(path)).metadata.num_rows
+
+
+class NpyRowWriter:
+    """A 2-D .npy file (C order) written a block of rows at a time, so no more than one block is
+    ever in memory (a memory map would count every written page in the process's RSS).
+
+    The shape is fixed up front; closing with fewer rows written than declared is an error.
+    """
+
+    def __init__(self, path: Path, *, rows: int, columns: int, dtype: np.dtype = np.float32):
+        self.path, self.rows, self.columns, self.dtype = Path(path), rows, columns, np.dtype(dtype)
+        self.written = 0
+        self._file = open(self.path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, columns)}
+        np.lib.format.write_array_header_1_0(self._file, header)
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.ndim != 2 or block.shape[1] != self.columns or self.written + block.shape[0] > self.rows:
+            raise ValueError(f"{self.path.name}: block of shape {block.shape} does not fit {self.written} of ({self.rows}, {self.columns}) rows written")
+        self._file.write(block.tobytes())
+        self.written += block.shape[0]
+
+    def __enter__(self) -> "NpyRowWriter":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self._file.close()
+        if exc_type is None and self.written != self.rows:
+            raise ValueError(f"{self.path.name}: {self.written} rows written, {self.rows} declared")
 
 
 def write_json(path: Path, obj: Any) -> None:

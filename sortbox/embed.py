@@ -1,8 +1,9 @@
 """Embedding: gensim Dictionary -> TF-IDF -> LSI, and the projection of messages into LSI space.
 
 gensim is used for what it is good at (the vocabulary with document frequencies, the TF-IDF
-weights, the randomized truncated SVD) and fed sparse matrices a chunk at a time; the projection
-itself is one sparse-times-dense product per chunk instead of gensim's per-document path.
+weights, the LsiModel that carries the topics); the truncated SVD is computed here from the terms x
+terms Gram matrix (see `fit_lsi`), and the projection is one sparse-times-dense product per chunk
+instead of gensim's per-document path.
 TF-IDF follows gensim's defaults exactly: raw term counts times log2(N / df), L2-normalised.
 """
 from __future__ import annotations
@@ -10,28 +11,58 @@ from __future__ import annotations
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from gensim.corpora import Dictionary
 from gensim.models import LsiModel, TfidfModel
 from gensim.models.lsimodel import Projection
 
 
-def build_dictionary(token_chunks: Iterable[Sequence[Sequence[str]]], vocabulary: Collection[str], *, no_above: float, keep_n: int) -> Dictionary:
+def build_dictionary(token_chunks: Iterable[pa.ListArray | pa.ChunkedArray | Sequence[Sequence[str]]], vocabulary: Collection[str], *, no_above: float, keep_n: int) -> Dictionary:
     """A gensim Dictionary (term ids, document frequencies) over every message's terms.
 
     Keeps only terms of `vocabulary` (the tokenizer's frequent terms), then drops terms in more
-    than `no_above` of the messages and keeps at most `keep_n` terms.
+    than `no_above` of the messages and keeps at most `keep_n` terms. The counting is vectorised
+    over Arrow chunks (what `Dictionary.add_documents` does one Python list at a time); term ids
+    follow the sorted vocabulary, so they do not depend on the order of the messages.
     """
-    dictionary = Dictionary()
+    terms = sorted(set(vocabulary))
+    known = pa.array(terms, type=pa.string())
+    dfs = np.zeros(len(terms), dtype=np.int64)
+    cfs = np.zeros(len(terms), dtype=np.int64)
+    num_docs = num_pos = num_nnz = 0
     for chunk in token_chunks:
-        dictionary.add_documents(chunk, prune_at=None)
-    wanted = set(vocabulary)
-    dictionary.filter_tokens(bad_ids=[i for term, i in dictionary.token2id.items() if term not in wanted])
+        chunk = _as_list_array(chunk)
+        codes = pc.index_in(pc.list_flatten(chunk), value_set=known).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(chunk).to_numpy()
+        num_docs += len(chunk)
+        num_pos += len(codes)
+        found = ~np.isnan(codes) if codes.dtype.kind == "f" else np.ones(len(codes), dtype=bool)
+        codes, parents = codes[found].astype(np.int64), parents[found].astype(np.int64)
+        pairs = np.unique(parents * len(terms) + codes)  # one (message, term) pair per message
+        num_nnz += len(pairs)
+        cfs += np.bincount(codes, minlength=len(terms))
+        dfs += np.bincount(pairs % max(len(terms), 1), minlength=len(terms))
+    dictionary = Dictionary()
+    present = np.flatnonzero(dfs)
+    dictionary.token2id = {terms[i]: n for n, i in enumerate(present)}
+    dictionary.dfs = {n: int(dfs[i]) for n, i in enumerate(present)}
+    dictionary.cfs = {n: int(cfs[i]) for n, i in enumerate(present)}
+    dictionary.num_docs, dictionary.num_pos, dictionary.num_nnz = num_docs, num_pos, num_nnz
     dictionary.filter_extremes(no_below=1, no_above=no_above, keep_n=keep_n)
     dictionary.compactify()
     if len(dictionary) == 0:
         raise ValueError("the vocabulary is empty: no term is frequent enough (lower [tokenize] min_word_frequency?)")
     return dictionary
+
+
+def _as_list_array(chunk) -> pa.ListArray:
+    if isinstance(chunk, pa.ChunkedArray):
+        return chunk.combine_chunks()
+    if isinstance(chunk, (pa.ListArray, pa.LargeListArray)):
+        return chunk
+    return pa.array(list(chunk), type=pa.list_(pa.string()))
 
 
 def fit_tfidf(dictionary: Dictionary) -> TfidfModel:
@@ -45,6 +76,16 @@ def idf_vector(tfidf: TfidfModel, num_terms: int) -> np.ndarray:
     for term_id, weight in tfidf.idfs.items():
         idf[term_id] = weight
     return idf
+
+
+def has_known_term(terms: pa.ListArray | pa.ChunkedArray, known: pa.Array) -> np.ndarray:
+    """True for each message (a list of terms) with at least one term in `known`."""
+    if isinstance(terms, pa.ChunkedArray):
+        terms = terms.combine_chunks()
+    flat = pc.list_flatten(terms)
+    parents = pc.list_parent_indices(terms).to_numpy()
+    hit = pc.is_in(flat, value_set=known).to_numpy(zero_copy_only=False)
+    return np.bincount(parents[hit], minlength=len(terms)) > 0
 
 
 def tfidf_matrix(documents: Sequence[Sequence[str]], token2id: dict[str, int], idf: np.ndarray) -> sp.csr_matrix:
@@ -77,21 +118,69 @@ def tfidf_from_indices(indices: Sequence[int], indptr: Sequence[int], idf: np.nd
     return sp.csr_matrix(sp.diags(inverse) @ weighted)
 
 
-def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, num_topics: int, power_iters: int, random_seed: int) -> LsiModel:
-    """Fit LSI on TF-IDF chunks (messages x terms), each merged into the model as one sparse matrix."""
-    model = LsiModel(id2word=dictionary, num_topics=num_topics, power_iters=power_iters, random_seed=random_seed, dtype=np.float64)
+def term_gram(tfidf_chunks: Iterable[sp.csr_matrix]) -> tuple[sp.csr_matrix, int]:
+    """G = A^T A over the messages x terms TF-IDF matrix A, accumulated a chunk at a time, and the
+    number of messages. Short messages make G very sparse (a term pair is stored only when the two
+    terms share a message), so it stays small however many messages there are."""
+    gram: sp.csr_matrix | None = None
+    messages = 0
     for chunk in tfidf_chunks:
-        if chunk.nnz:
-            # What LsiModel.add_documents does with a sparse matrix, except that gensim 4.4 forgets
-            # to pass random_seed there, which made two identical runs give different models.
-            update = Projection(
-                model.num_terms, model.num_topics, chunk.T.tocsc(),  # gensim wants terms x documents
-                extra_dims=model.extra_samples, power_iters=power_iters, dtype=model.dtype, random_seed=random_seed,
-            )
-            model.projection.merge(update, decay=model.decay)
-            model.docs_processed += chunk.shape[0]
-    if model.projection.u is None:
+        messages += chunk.shape[0]
+        part = sp.csr_matrix(chunk.T @ chunk)
+        gram = part if gram is None else gram + part
+    if gram is None:
+        raise ValueError("LSI saw no message")
+    return gram, messages
+
+
+def top_eigenvectors(gram: sp.spmatrix, k: int, *, extra_dims: int, power_iters: int, random_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k leading eigenvectors (columns, m x k) and eigenvalues of a symmetric PSD matrix.
+
+    Randomized subspace iteration (Halko, Martinsson & Tropp 2011) with k + extra_dims seeded
+    Gaussian probes and `power_iters` extra products with the matrix; exact (dense eigh) when the
+    probes would span the whole space anyway. Each column's largest entry is made positive so a
+    sign flip inside LAPACK never changes the result.
+    """
+    m = gram.shape[0]
+    width = k + extra_dims
+    if width >= m:
+        values, vectors = np.linalg.eigh(gram.toarray() if sp.issparse(gram) else np.asarray(gram))
+    else:
+        probes = np.random.default_rng(random_seed).standard_normal((m, width))
+        basis, _ = np.linalg.qr(gram @ probes)
+        for _ in range(power_iters):
+            basis, _ = np.linalg.qr(gram @ basis)
+        small = basis.T @ (gram @ basis)
+        values, small_vectors = np.linalg.eigh((small + small.T) / 2)
+        vectors = basis @ small_vectors
+    order = np.argsort(values)[::-1][:k]
+    values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
+    signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
+    return vectors * np.where(signs == 0, 1.0, signs), values
+
+
+def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, num_topics: int, power_iters: int, random_seed: int, extra_dims: int = 100) -> LsiModel:
+    """LSI of the TF-IDF corpus (chunks of messages x terms) as a gensim LsiModel.
+
+    The term basis U and singular values s are those of the truncated SVD of the corpus, computed
+    as the leading eigenvectors of the terms x terms matrix A^T A (one streaming pass to build it,
+    then randomized subspace iteration on it) instead of gensim's merge of one randomized SVD per
+    chunk: the same model up to the randomized approximation, many times faster on short messages,
+    and independent of chunk boundaries. Topics whose singular value is numerically zero (a corpus
+    of lower rank than `num_topics`) are dropped.
+    """
+    gram, messages = term_gram(tfidf_chunks)
+    if gram.nnz == 0:
         raise ValueError("LSI saw no message with a known term")
+    vectors, values = top_eigenvectors(gram, min(num_topics, gram.shape[0]), extra_dims=extra_dims, power_iters=power_iters, random_seed=random_seed)
+    singular = np.sqrt(values)
+    # Eigenvalues of A^T A carry rounding noise of about 1e-16 of the largest: anything below
+    # 1e-10 of it is a direction the corpus does not have.
+    keep = int(np.sum(values > values[0] * 1e-10))
+    model = LsiModel(id2word=dictionary, num_topics=keep, power_iters=power_iters, extra_samples=extra_dims, random_seed=random_seed, dtype=np.float64)
+    model.projection = Projection(len(dictionary), keep, dtype=np.float64)
+    model.projection.u, model.projection.s = vectors[:, :keep], singular[:keep]
+    model.docs_processed = messages
     return model
 
 

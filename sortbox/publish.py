@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from sortbox.export import content_id, model_json_bytes
 from sortbox.portable_scorer import PortableModel
@@ -91,6 +90,8 @@ def gate(challenger: dict, champions: dict[str, dict], texts: Sequence[str | Non
         if len(y) == 0 or y.all() or not y.any():
             decisions[name] = {"decision": "keep", "reason": f"the held-out rows cannot judge {name!r} (need positives and negatives both models can score)"}
             continue
+        from sklearn.metrics import roc_auc_score  # here, not at the top: see sortbox/select.py
+
         new = float(roc_auc_score(y, challenger_scores[rows, challenger_classes.index(name)]))
         old = float(roc_auc_score(y, champion_scores[rows, 0]))
         entry = {"challenger_roc_auc": new, "champion_roc_auc": old, "held_out_rows": int(rows.sum()), "margin": margin}

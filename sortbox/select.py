@@ -6,23 +6,32 @@ from the TF-IDF vector to the logit, so it can be folded into one weight per ter
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+
 
 from sortbox.extract import sample_cutoff, sample_hash
+
+if TYPE_CHECKING:
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn (and joblib, scipy.stats) are imported inside the functions that fit or score:
+# the light helpers here (sigmoid, holdout_mask, fold_into_terms) are imported by every task
+# module, and a no-op rerun of the whole DAG should not pay ~0.5 s to load scikit-learn.
 
 THRESHOLD_POLICIES = ("max_f1", "precision", "recall")
 
 
 def make_estimator(params: dict, random_state: int) -> Pipeline:
     """StandardScaler + LogisticRegression with `params` (keys of LogisticRegression, e.g. C)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = LogisticRegression(max_iter=2000, random_state=random_state, **params)
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
@@ -42,6 +51,31 @@ def holdout_mask(ids: Sequence[str], *, fraction: float, seed: int) -> np.ndarra
     return np.fromiter((sample_hash(seed, i) < cutoff for i in ids), dtype=bool, count=len(ids))
 
 
+def training_rows(ids: Sequence[str], has_terms: np.ndarray, *, holdout_fraction: float, seed: int, max_rows: int) -> np.ndarray:
+    """Positions (ascending) of the messages the classifiers are trained on.
+
+    A message is eligible unless it is held out (`holdout_mask` with the same fraction and seed)
+    or has no known term (its features are all zero). When more than `max_rows` are eligible,
+    the `max_rows` whose id hash sorts lowest are kept: a deterministic sample that does not
+    depend on row order and keeps the same ids from one night to the next. This bounds the time
+    and memory of training whatever the size of the table; a linear model on a few hundred LSI
+    features gains nothing measurable from more rows than that (see README, Performance).
+    """
+    if len(ids) != len(has_terms):
+        raise ValueError(f"{len(ids)} ids but {len(has_terms)} has_terms flags")
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    hashes = np.array([sample_hash(seed, i) for i in ids], dtype="S16")
+    eligible = np.asarray(has_terms, dtype=bool).copy()
+    if holdout_fraction > 0:
+        eligible &= hashes >= sample_cutoff(holdout_fraction).encode()
+    rows = np.flatnonzero(eligible)
+    if len(rows) > max_rows:
+        lowest = np.argsort(hashes[rows], kind="stable")[:max_rows]
+        rows = np.sort(rows[lowest])
+    return rows.astype(np.int64)
+
+
 def untrainable_reason(y: np.ndarray, folds: int) -> str | None:
     """Why a class cannot be cross-validated with `folds` stratified folds, or None."""
     positives = int(y.sum())
@@ -54,41 +88,51 @@ def untrainable_reason(y: np.ndarray, folds: int) -> str | None:
 
 
 def _folds(folds: int, random_state: int) -> StratifiedKFold:
+    from sklearn.model_selection import StratifiedKFold
+
     return StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
 
 
-def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int) -> dict:
-    """GridSearchCV over `param_grid` (LogisticRegression parameter -> values).
+def _fit_and_score(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, params: dict, scorer, random_state: int) -> tuple[float, np.ndarray, float]:
+    """One candidate on one fold: its score on the fold, its probabilities there, its fit seconds."""
+    start = time.perf_counter()
+    model = make_estimator(params, random_state).fit(X[train], y[train])
+    seconds = time.perf_counter() - start
+    return float(scorer(model, X[test], y[test])), model.predict_proba(X[test])[:, 1], seconds
 
-    Returns {"best_params", "best_score", "scoring", "table": one row per candidate}.
+
+def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int) -> tuple[dict, np.ndarray]:
+    """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
+    stratified folds, as GridSearchCV does, keeping each fold model's predictions.
+
+    Returns ({"best_params", "best_score", "scoring", "table": one row per candidate}, the best
+    candidate's out-of-fold probabilities): the threshold and the cross-validated figures come from
+    the models the search already fitted, so no model is fitted twice.
     """
-    search = GridSearchCV(
-        make_estimator({}, random_state),
-        {f"model__{name}": list(values) for name, values in param_grid.items()},
-        scoring=scoring,
-        cv=_folds(folds, random_state),
-        n_jobs=n_jobs,
-        refit=False,
+    from joblib import Parallel, delayed
+    from scipy.stats import rankdata
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import ParameterGrid
+
+    candidates = list(ParameterGrid(param_grid))
+    splits = list(_folds(folds, random_state).split(np.zeros(len(y)), y))
+    scorer = get_scorer(scoring)
+    runs = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_score)(X, y, train, test, params, scorer, random_state) for params in candidates for train, test in splits
     )
-    search.fit(X, y)
-    results = search.cv_results_
+    scores = np.array([run[0] for run in runs]).reshape(len(candidates), len(splits))
+    seconds = np.array([run[2] for run in runs]).reshape(len(candidates), len(splits))
+    means, stds = scores.mean(axis=1), scores.std(axis=1)
+    ranks = rankdata(-means, method="min").astype(int)
+    best = int(np.argmin(ranks))  # the first candidate of the best rank, as GridSearchCV picks
+    out_of_fold = np.empty(len(y), dtype=np.float64)
+    for fold, (_, test) in enumerate(splits):
+        out_of_fold[test] = runs[best * len(splits) + fold][1]
     table = [
-        {
-            "params": {name.removeprefix("model__"): value for name, value in params.items()},
-            "mean_score": float(results["mean_test_score"][i]),
-            "std_score": float(results["std_test_score"][i]),
-            "rank": int(results["rank_test_score"][i]),
-            "fit_seconds": float(results["mean_fit_time"][i]),
-        }
-        for i, params in enumerate(results["params"])
+        {"params": dict(params), "mean_score": float(means[i]), "std_score": float(stds[i]), "rank": int(ranks[i]), "fit_seconds": float(seconds[i].mean())}
+        for i, params in enumerate(candidates)
     ]
-    best = {name.removeprefix("model__"): value for name, value in search.best_params_.items()}
-    return {"best_params": best, "best_score": float(search.best_score_), "scoring": scoring, "table": table}
-
-
-def out_of_fold_scores(X: np.ndarray, y: np.ndarray, *, params: dict, folds: int, n_jobs: int, random_state: int) -> np.ndarray:
-    """Probability of the class for every message, each predicted by a model that did not see it."""
-    return cross_val_predict(make_estimator(params, random_state), X, y, cv=_folds(folds, random_state), method="predict_proba", n_jobs=n_jobs)[:, 1]
+    return {"best_params": dict(candidates[best]), "best_score": float(means[best]), "scoring": scoring, "table": table}, out_of_fold
 
 
 def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: float | None = None) -> dict:
@@ -101,6 +145,8 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: 
         raise ValueError(f"threshold policy must be one of {THRESHOLD_POLICIES}, got {policy!r}")
     if policy != "max_f1" and (target is None or not 0.0 < target <= 1.0):
         raise ValueError(f"threshold policy {policy!r} needs a target in (0, 1], got {target!r}")
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(y, scores)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0)
@@ -124,11 +170,15 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: 
 
 def evaluate_scores(y: np.ndarray, scores: np.ndarray) -> dict:
     """ROC AUC and PR AUC (average precision) of scores against y."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     return {"roc_auc": float(roc_auc_score(y, scores)), "pr_auc": float(average_precision_score(y, scores))}
 
 
 def curves(y: np.ndarray, scores: np.ndarray, points: int = 200) -> dict:
     """ROC and precision/recall-vs-threshold curves, thinned to about `points` points, for plots."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
     fpr, tpr, _ = roc_curve(y, scores)
     precision, recall, thresholds = precision_recall_curve(y, scores)
 

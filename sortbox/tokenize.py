@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import re
@@ -23,9 +22,7 @@ import pyarrow.compute as pc
 from nltk.stem.snowball import SnowballStemmer
 from nltk.tokenize.api import TokenizerI
 
-#: Words (letters/digits/underscore, with inner apostrophes: "don't") and currency signs, which
-#: matter for spam ("£0000"). Python `re` syntax on cleaned text; exported verbatim.
-DEFAULT_TOKEN_PATTERN = r"\w+(?:'\w+)*|[$£€¥]"
+from sortbox.wordlists import DEFAULT_TOKEN_PATTERN
 
 
 class StdlibRegexpTokenizer(TokenizerI):
@@ -37,20 +34,6 @@ class StdlibRegexpTokenizer(TokenizerI):
 
     def tokenize(self, text: str) -> list[str]:
         return self._regexp.findall(text)
-
-
-class StopwordsError(ValueError):
-    """The stopword list for a language is missing or unreadable."""
-
-
-def load_stopwords(stopwords_dir: Path, language: str) -> frozenset[str]:
-    """Read `<stopwords_dir>/<language>.txt`: one word a line, `#` comments and blank lines ignored."""
-    path = Path(stopwords_dir) / f"{language}.txt"
-    if not path.is_file():
-        available = sorted(p.stem for p in Path(stopwords_dir).glob("*.txt")) if Path(stopwords_dir).is_dir() else []
-        raise StopwordsError(f"{path}: no stopword list for language {language!r} (available: {', '.join(available) or 'none'})")
-    words = (line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines())
-    return frozenset(w for w in words if w and not w.startswith("#"))
 
 
 @dataclass

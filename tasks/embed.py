@@ -1,23 +1,26 @@
 """BuildDictionary -> FitTfidf -> FitLsi -> EmbedMessages: gensim models and LSI features, each checkpointed.
 
+gensim and sortbox.embed are imported inside run(): loading gensim takes half a second, which a
+no-op rerun of the whole DAG (every task already complete) should not pay.
+
 gensim's save() writes side files next to the main one (large arrays as .npy), so every model is
 saved into the task's temporary directory, which is renamed into place once.
 """
 from __future__ import annotations
 
 import numpy as np
-from gensim.corpora import Dictionary
-from gensim.models import LsiModel, TfidfModel
+import pyarrow as pa
 
-from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
+from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks, parquet_row_count, read_json, write_json
+from sortbox.select import holdout_mask, training_rows
 from tasks.base import SortboxTask
-from tasks.config import dictionary, lsi
+from tasks.config import dictionary, lsi, training
 from tasks.tokenize import TokenizeMessages
 
 DICTIONARY_FILE = "dictionary.gensim"
 TFIDF_FILE = "tfidf.gensim"
 LSI_FILE = "lsi.gensim"
+CHUNK_ROWS = 100_000
 
 
 def iter_terms(tokens_dir, batch_size: int):
@@ -36,8 +39,11 @@ class BuildDictionary(SortboxTask):
         return {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n}
 
     def run(self):
+        from sortbox.embed import build_dictionary
+
         vocabulary = read_json(self.input_dir("tokens") / "vocabulary.json")
-        result = build_dictionary(iter_terms(self.input_dir("tokens"), 100_000), vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
+        chunks = (chunk.column("terms") for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=CHUNK_ROWS, columns=["terms"]))
+        result = build_dictionary(chunks, vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
         with self.atomic_output() as out:
             result.save(str(out / DICTIONARY_FILE))
             write_json(out / "summary.json", {"terms": len(result), "messages": result.num_docs})
@@ -50,6 +56,10 @@ class FitTfidf(SortboxTask):
         return {"dictionary": BuildDictionary(run_date=self.run_date)}
 
     def run(self):
+        from gensim.corpora import Dictionary
+
+        from sortbox.embed import fit_tfidf
+
         model = fit_tfidf(Dictionary.load(str(self.input_dir("dictionary") / DICTIONARY_FILE)))
         with self.atomic_output() as out:
             model.save(str(out / TFIDF_FILE))
@@ -57,6 +67,11 @@ class FitTfidf(SortboxTask):
 
 def load_tfidf_inputs(dictionary_dir, tfidf_dir):
     """The dictionary, its term -> id map and the idf vector."""
+    from gensim.corpora import Dictionary
+    from gensim.models import TfidfModel
+
+    from sortbox.embed import idf_vector
+
     vocabulary = Dictionary.load(str(dictionary_dir / DICTIONARY_FILE))
     idf = idf_vector(TfidfModel.load(str(tfidf_dir / TFIDF_FILE)), len(vocabulary))
     return vocabulary, vocabulary.token2id, idf
@@ -72,6 +87,8 @@ class FitLsi(SortboxTask):
         return {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed}
 
     def run(self):
+        from sortbox.embed import fit_lsi, lsi_basis, tfidf_matrix
+
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
         done = 0
@@ -90,26 +107,55 @@ class FitLsi(SortboxTask):
 
 
 class EmbedMessages(SortboxTask):
-    """Output: features.npy (messages x topics, float32, memory-mappable) and has_terms.npy
-    (False for messages with no known term: their features are all zero)."""
+    """LSI features of the training sample (see `select.training_rows`: not held out, at least one
+    known term, at most [training] max_rows by id hash).
+
+    Output: features.npy (sample x topics, float32), rows.npy (each sample row's position in the
+    tokens and labels tables) and summary.json (how many messages were held out, had no known
+    term, were eligible and were sampled). Two streaming passes over the tokens: one to choose the
+    rows, one to project them; memory stays flat however large the table is.
+    """
 
     def requires(self):
         return {"tokens": TokenizeMessages(run_date=self.run_date), "dictionary": BuildDictionary(run_date=self.run_date), "tfidf": FitTfidf(run_date=self.run_date), "lsi": FitLsi(run_date=self.run_date)}
 
+    def significant_config(self) -> dict:
+        config = training()
+        return {"holdout_fraction": config.holdout_fraction, "holdout_seed": config.holdout_seed, "max_rows": config.max_rows}
+
     def run(self):
-        _, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
+        from gensim.models import LsiModel
+
+        from sortbox.embed import has_known_term, lsi_basis, project, tfidf_matrix
+
+        config = training()
+        vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         basis = lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE)))
-        total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
+        tokens = self.input_dir("tokens") / "tokens.parquet"
+        known = pa.array(list(token2id))
+        ids, has_terms = [], []
+        for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["id", "terms"]):
+            ids.extend(chunk.column("id").to_pylist())
+            has_terms.append(has_known_term(chunk.column("terms"), known))
+        has_terms = np.concatenate(has_terms) if has_terms else np.zeros(0, dtype=bool)
+        rows = training_rows(ids, has_terms, holdout_fraction=config.holdout_fraction, seed=config.holdout_seed, max_rows=config.max_rows)
+        held_out = holdout_mask(ids, fraction=config.holdout_fraction, seed=config.holdout_seed)
+        del ids
         with self.atomic_output() as out:
-            features = np.lib.format.open_memmap(out / "features.npy", mode="w+", dtype=np.float32, shape=(total, basis.shape[1]))
-            has_terms = np.zeros(total, dtype=bool)
-            start = 0
-            for terms in iter_terms(self.input_dir("tokens"), 100_000):
-                matrix = tfidf_matrix(terms, token2id, idf)
-                features[start : start + len(terms)] = project(matrix, basis)
-                has_terms[start : start + len(terms)] = np.diff(matrix.indptr) > 0
-                start += len(terms)
-                self.report_progress(start, total, f"projected {start:,} of {total:,} messages")
-            features.flush()
-            del features
-            np.save(out / "has_terms.npy", has_terms)
+            with NpyRowWriter(out / "features.npy", rows=len(rows), columns=basis.shape[1]) as features:
+                start = 0
+                for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["terms"]):
+                    wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
+                    terms = chunk.column("terms").take(pa.array(wanted)).to_pylist()
+                    features.write(project(tfidf_matrix(terms, token2id, idf), basis))
+                    start += chunk.num_rows
+                    self.report_progress(start, len(has_terms), f"projected the sampled messages among the first {start:,} of {len(has_terms):,}")
+            np.save(out / "rows.npy", rows)
+            write_json(out / "summary.json", {
+                "messages": int(len(has_terms)),
+                "held_out": int(held_out.sum()),
+                "without_known_terms": int((~has_terms).sum()),
+                "eligible": int((has_terms & ~held_out).sum()),
+                "trained_on": int(len(rows)),
+                "max_rows": config.max_rows,
+            })

@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 
 import luigi
-from gensim.models import LsiModel
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import iter_clean_chunks
-from sortbox.embed import lsi_basis
 from sortbox.export import EDGE_CASE_TEXTS, build_model, model_json_bytes
 from sortbox.portable_scorer import csv_safe
 from sortbox.publish import release_models
 from sortbox.scoring import ModelSet, scores_table, unscorable_rows
-from sortbox.tokenize import DEFAULT_TOKEN_PATTERN, load_stopwords
+from sortbox.wordlists import DEFAULT_TOKEN_PATTERN, load_stopwords
 from tasks.base import SortboxTask
 from tasks.config import cleaning, source, tokenize
 from tasks.embed import LSI_FILE, BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
@@ -45,6 +43,10 @@ class ExportModelJson(SortboxTask):
         return {"cleaning": cleaning().significant(), "tokenize": {"language": tokenize().language, "stem": tokenize().stem}}
 
     def run(self):
+        from gensim.models import LsiModel  # here, not at the top: see tasks/embed.py
+
+        from sortbox.embed import lsi_basis
+
         vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         classes = read_json(self.input_dir("classes") / "classes.json")
         classifiers = {name: read_json(Path(entry["classifier_dir"]) / "classifier.json") for name, entry in classes.items()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 from sortbox.checkpoint import read_json
-from sortbox.training_report import render_training_report
 from tasks.base import SortboxTask
 from tasks.config import labelling, lsi, training
 from tasks.label import LabelMessages, RuleReport
@@ -18,6 +17,8 @@ class TrainingReport(SortboxTask):
         return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date)}
 
     def run(self):
+        from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
+
         labels = read_json(self.input_dir("labels") / "summary.json")
         with self.atomic_output() as out:
             # The link must hold once the temporary directory is renamed: relative to the final one.

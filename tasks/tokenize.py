@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, write_json
-from sortbox.tokenize import TOKENS_SCHEMA, Tokenizer, load_stopwords, tokenize_chunk
+from sortbox.wordlists import load_stopwords
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import source, tokenize
@@ -26,6 +26,8 @@ class TokenizeMessages(SortboxTask):
         }
 
     def run(self):
+        from sortbox.tokenize import TOKENS_SCHEMA, Tokenizer, tokenize_chunk  # nltk: only when tokenising
+
         config = tokenize()
         tokenizer = Tokenizer(load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem)
         clean = self.input_dir("clean") / "clean.parquet"

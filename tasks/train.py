@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
-import joblib
 import luigi
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
@@ -20,9 +20,7 @@ from sortbox.select import (
     evaluate_scores,
     fit_final,
     grid_search,
-    holdout_mask,
     linear_form,
-    out_of_fold_scores,
     untrainable_reason,
 )
 from tasks.base import SortboxTask
@@ -44,47 +42,52 @@ class ClassTask(SortboxTask):
     def path_label(self) -> str:
         return self.class_name
 
-    def class_data(self, features_dir, labels_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(X, y, truth y or None) over the training messages: those with at least one known
-        term, minus the held-out ids."""
-        features = np.load(features_dir / "features.npy", mmap_mode="r")
-        labels = pq.read_table(labels_dir / "labels.parquet", columns=["id", "labels", "truth"])
-        keep = np.load(features_dir / "has_terms.npy") & ~holdout_mask(labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed)
+    def class_targets(self, features_dir, labels_dir) -> tuple[np.ndarray, np.ndarray | None]:
+        """(y, truth y or None) over the training sample chosen by EmbedMessages."""
+        rows = np.load(features_dir / "rows.npy")
+        labels = pq.read_table(labels_dir / "labels.parquet", columns=["labels", "truth"]).take(pa.array(rows))
         y = class_target(labels.column("labels").to_pylist(), self.class_name)
         truth_cells = labels.column("truth").to_pylist()
-        truth = None if truth_cells[0] is None else class_target(truth_cells, self.class_name)
-        if keep.all():
-            return features, y, truth  # no copy of a possibly large memory map
-        return features[keep], y[keep], None if truth is None else truth[keep]
+        truth = None if not truth_cells or truth_cells[0] is None else class_target(truth_cells, self.class_name)
+        return y, truth
+
+    @staticmethod
+    def features(features_dir) -> np.ndarray:
+        """The training sample's LSI features (at most [training] max_rows rows)."""
+        return np.load(features_dir / "features.npy")
 
     def skipped(self, upstream: dict) -> bool:
         return upstream.get("status") == "skipped"
 
 
 class GridSearch(ClassTask):
-    """Output: grid.json (best parameters and the whole grid), or the reason the class is skipped."""
+    """Output: grid.json (best parameters and the whole grid) and oof_scores.npy (the best
+    candidate's out-of-fold probabilities, from the fold models the search fitted), or the reason
+    the class is skipped."""
 
     def requires(self):
         return {"features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
 
     def run(self):
         config = training()
-        X, y, _ = self.class_data(self.input_dir("features"), self.input_dir("labels"))
+        y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
         reason = untrainable_reason(y, config.folds)
         self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
-        if reason:
-            logger.warning("class %r skipped: %s", self.class_name, reason)
-            result = {"status": "skipped", "reason": reason, **counts}
-        else:
-            result = {"status": "searched", **counts, **grid_search(X, y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)}
         with self.atomic_output() as out:
-            write_json(out / "grid.json", result)
+            if reason:
+                logger.warning("class %r skipped: %s", self.class_name, reason)
+                write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
+                return
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
+            np.save(out / "oof_scores.npy", out_of_fold)
+            write_json(out / "grid.json", {"status": "searched", **counts, **search})
 
 
 class CrossValidate(ClassTask):
     """Output: cv.json (ROC AUC, PR AUC, threshold, curves; against the truth column too when there
-    is one) and oof_scores.npy, for the best parameters of the grid search."""
+    is one) and oof_scores.npy, for the best parameters of the grid search: judged on the
+    out-of-fold scores of the search's own fold models (no model is fitted again)."""
 
     def requires(self):
         return {"grid": GridSearch(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
@@ -96,9 +99,9 @@ class CrossValidate(ClassTask):
             if self.skipped(grid):
                 write_json(out / "cv.json", grid)
                 return
-            X, y, truth = self.class_data(self.input_dir("features"), self.input_dir("labels"))
-            self.set_status_message(f"{self.class_name}: {config.folds}-fold out-of-fold scores")
-            scores = out_of_fold_scores(X, y, params=grid["best_params"], folds=config.folds, n_jobs=config.n_jobs, random_state=config.seed)
+            y, truth = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
+            self.set_status_message(f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
+            scores = np.load(self.input_dir("grid") / "oof_scores.npy")
             result = {
                 "status": "validated",
                 "best_params": grid["best_params"],
@@ -126,10 +129,12 @@ class FitClassifier(ClassTask):
             if self.skipped(cv):
                 write_json(out / "classifier.json", {"class": self.class_name, **cv})
                 return
-            X, y, _ = self.class_data(self.input_dir("features"), self.input_dir("labels"))
+            y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
             self.set_status_message(f"{self.class_name}: final fit on {len(y):,} messages")
-            pipeline = fit_final(X, y, params=cv["best_params"], random_state=training().seed)
+            pipeline = fit_final(self.features(self.input_dir("features")), y, params=cv["best_params"], random_state=training().seed)
             linear = linear_form(pipeline)
+            import joblib
+
             joblib.dump(pipeline, out / "pipeline.joblib")
             summary = {key: cv[key] for key in ("best_params", "roc_auc", "pr_auc", "threshold") if key in cv}
             if "against_truth" in cv:

@@ -111,3 +111,127 @@ def test_lsi_is_deterministic_for_a_seed():
     matrix = tfidf_matrix(DOCS, dictionary.token2id, idf)
     bases = [lsi_basis(fit_lsi([matrix[:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7)) for _ in range(2)]
     assert np.array_equal(bases[0], bases[1])
+
+
+def test_lsi_matches_the_exact_svd_on_the_randomized_path():
+    # 300 messages x 120 terms with a decaying spectrum (as text has); 10 topics + 20 probes < 120
+    # terms, so the randomized subspace iteration (not the dense fallback) is what is checked
+    # against numpy's exact SVD.
+    import scipy.sparse as sp
+    from gensim.corpora import Dictionary
+
+    rng = np.random.default_rng(3)
+    left, _ = np.linalg.qr(rng.normal(size=(300, 120)))
+    right, _ = np.linalg.qr(rng.normal(size=(120, 120)))
+    dense = (left * 10 * 0.8 ** np.arange(120)) @ right.T
+    matrix = sp.csr_matrix(dense)
+    dictionary = Dictionary([[f"t{i}" for i in range(120)]])
+    model = fit_lsi([matrix[:150], matrix[150:]], dictionary, num_topics=10, power_iters=2, random_seed=0, extra_dims=20)
+    _, singular, vt = np.linalg.svd(dense, full_matrices=False)
+    np.testing.assert_allclose(model.projection.s, singular[:10], rtol=1e-6)
+    overlap = np.abs(lsi_basis(model).T @ vt[:10].T)  # |cos| between matching topics
+    np.testing.assert_allclose(np.diag(overlap), 1.0, atol=1e-5)
+
+
+def test_lsi_drops_topics_beyond_the_rank_of_the_corpus():
+    dictionary, _, idf = fitted()
+    matrix = tfidf_matrix(DOCS[:2], dictionary.token2id, idf)  # two messages: rank 2
+    model = fit_lsi([matrix], dictionary, num_topics=5, power_iters=2, random_seed=0)
+    assert lsi_basis(model).shape == (len(dictionary), 2) and model.num_topics == 2
+
+
+def test_lsi_does_not_depend_on_chunk_boundaries():
+    dictionary, _, idf = fitted()
+    matrix = tfidf_matrix(DOCS, dictionary.token2id, idf)
+    one = lsi_basis(fit_lsi([matrix], dictionary, num_topics=2, power_iters=2, random_seed=7))
+    three = lsi_basis(fit_lsi([matrix[:1], matrix[1:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7))
+    np.testing.assert_allclose(one, three, atol=1e-12)
+
+
+def test_lsi_of_no_known_term_is_a_clear_error():
+    import scipy.sparse as sp
+
+    dictionary, _, _ = fitted()
+    with pytest.raises(ValueError, match="no message with a known term"):
+        fit_lsi([sp.csr_matrix((3, len(dictionary)))], dictionary, num_topics=2, power_iters=2, random_seed=0)
+
+
+def test_has_known_term():
+    import pyarrow as pa
+
+    from sortbox.embed import has_known_term
+
+    terms = pa.array([["free", "zzz"], [], ["zzz"], ["call"]], type=pa.list_(pa.string()))
+    assert has_known_term(terms, pa.array(["free", "call"])).tolist() == [True, False, False, True]
+
+
+def test_training_rows_leave_out_held_out_and_termless_rows_and_cap_by_hash():
+    from sortbox.select import holdout_mask, training_rows
+
+    ids = [str(i) for i in range(1000)]
+    has_terms = np.ones(1000, dtype=bool)
+    has_terms[::7] = False
+    held = holdout_mask(ids, fraction=0.2, seed=1)
+    rows = training_rows(ids, has_terms, holdout_fraction=0.2, seed=1, max_rows=10_000)
+    assert rows.tolist() == np.flatnonzero(has_terms & ~held).tolist()
+    capped = training_rows(ids, has_terms, holdout_fraction=0.2, seed=1, max_rows=100)
+    assert len(capped) == 100 and set(capped) <= set(rows) and np.all(np.diff(capped) > 0)
+    # The sample follows the ids, not their order: shuffling the rows picks the same ids.
+    order = np.random.default_rng(0).permutation(1000)
+    shuffled = training_rows([ids[i] for i in order], has_terms[order], holdout_fraction=0.2, seed=1, max_rows=100)
+    assert sorted(ids[order[i]] for i in shuffled) == sorted(ids[i] for i in capped)
+
+
+@pytest.mark.parametrize("has_terms, max_rows, message", [(np.ones(2, dtype=bool), 5, "3 ids but 2"), (np.ones(3, dtype=bool), 0, "max_rows must be at least 1")])
+def test_training_rows_errors(has_terms, max_rows, message):
+    from sortbox.select import training_rows
+
+    with pytest.raises(ValueError, match=message):
+        training_rows(["a", "b", "c"], has_terms, holdout_fraction=0.1, seed=0, max_rows=max_rows)
+
+
+def test_grid_search_agrees_with_gridsearchcv_and_cross_val_predict():
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+
+    from sortbox.select import grid_search, make_estimator
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + rng.normal(scale=1.0, size=120) > 0.5).astype(int)
+    grid = {"C": [0.01, 1.0], "class_weight": [None, "balanced"]}
+    result, out_of_fold = grid_search(X, y, param_grid=grid, folds=3, scoring="roc_auc", n_jobs=1, random_state=0)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    reference = GridSearchCV(make_estimator({}, 0), {f"model__{k}": v for k, v in grid.items()}, scoring="roc_auc", cv=folds, refit=False).fit(X, y)
+    assert result["best_params"] == {k.removeprefix("model__"): v for k, v in reference.best_params_.items()}
+    np.testing.assert_allclose([row["mean_score"] for row in result["table"]], reference.cv_results_["mean_test_score"], atol=1e-12)
+    expected = cross_val_predict(make_estimator(result["best_params"], 0), X, y, cv=folds, method="predict_proba")[:, 1]
+    np.testing.assert_allclose(out_of_fold, expected, atol=1e-12)
+
+
+def test_npy_row_writer_streams_blocks_and_checks_the_shape(tmp_path):
+    from sortbox.checkpoint import NpyRowWriter
+
+    with NpyRowWriter(tmp_path / "a.npy", rows=5, columns=2) as writer:
+        writer.write(np.arange(6).reshape(3, 2))
+        writer.write(np.arange(4).reshape(2, 2))
+    loaded = np.load(tmp_path / "a.npy")
+    assert loaded.dtype == np.float32 and loaded.tolist() == [[0, 1], [2, 3], [4, 5], [0, 1], [2, 3]]
+    with pytest.raises(ValueError, match="does not fit"):
+        with NpyRowWriter(tmp_path / "b.npy", rows=1, columns=2) as writer:
+            writer.write(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="1 rows written, 2 declared"):
+        with NpyRowWriter(tmp_path / "c.npy", rows=2, columns=2) as writer:
+            writer.write(np.zeros((1, 2)))
+
+
+def test_dictionary_equals_gensims_add_documents_and_filter_extremes():
+    import pyarrow as pa
+    from gensim.corpora import Dictionary
+
+    vocabulary = {"free", "prize", "call", "entry", "love", "you", "later"}
+    ours = build_dictionary([pa.array(DOCS[:2], type=pa.list_(pa.string())), DOCS[2:]], vocabulary, no_above=0.5, keep_n=3)
+    reference = Dictionary(DOCS)
+    reference.filter_tokens(bad_ids=[i for term, i in reference.token2id.items() if term not in vocabulary])
+    reference.filter_extremes(no_below=1, no_above=0.5, keep_n=3)
+    assert {t: ours.dfs[i] for t, i in ours.token2id.items()} == {t: reference.dfs[i] for t, i in reference.token2id.items()}
+    assert ours.num_docs == reference.num_docs == 5

@@ -2,7 +2,8 @@
 import pyarrow as pa
 import pytest
 
-from sortbox.tokenize import StopwordsError, Tokenizer, load_stopwords, tokenize_chunk
+from sortbox.tokenize import Tokenizer, tokenize_chunk
+from sortbox.wordlists import StopwordsError, load_stopwords
 
 STOPWORDS = frozenset({"the", "you", "to", "a", "don't"})
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Run luigi (same arguments as the `luigi` command) and record each task's seconds and peak RSS.
+
+    python scripts/luigi_timed.py TIMINGS.jsonl --module workflows.train TrainPipeline --local-scheduler ...
+
+Used by scripts/benchmark.py for its stage-by-stage figures: one JSON line per task that ran
+(task family and class label, seconds from START to SUCCESS, peak RSS of the process while it
+ran, sampled every 20 ms). Run it with one worker: with --workers N tasks run in forked
+processes whose RSS this process does not see.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import luigi
+import psutil
+from luigi.cmdline import luigi_run
+
+
+class PeakSampler(threading.Thread):
+    """Samples this process's RSS; `peak` is the largest value since the last `reset()`."""
+
+    def __init__(self, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.process, self.interval, self.peak = psutil.Process(), interval, 0
+
+    def reset(self) -> None:
+        self.peak = self.process.memory_info().rss
+
+    def run(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+
+def main(argv: list[str]) -> None:
+    timings = Path(argv[0])
+    timings.write_text("")
+    sampler = PeakSampler()
+    sampler.start()
+    started: dict[str, float] = {}
+
+    @luigi.Task.event_handler(luigi.Event.START)
+    def on_start(task):
+        sampler.reset()
+        started[task.task_id] = time.perf_counter()
+
+    @luigi.Task.event_handler(luigi.Event.SUCCESS)
+    def on_success(task):
+        seconds = time.perf_counter() - started.pop(task.task_id, time.perf_counter())
+        label = getattr(task, "class_name", None)
+        record = {"task": task.get_task_family(), "class": label, "seconds": round(seconds, 3), "peak_rss_mb": round(sampler.peak / 2**20, 1)}
+        with open(timings, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    luigi_run(argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
