@@ -93,6 +93,10 @@ else
   SCHEDULER_ARGS=(--local-scheduler)
 fi
 
+# Temporary outputs left by tasks killed on earlier nights and never rerun (a task removes its own
+# when it runs again); a day old at least, and we hold the lock, so none belongs to a live run.
+python "$ROOT/scripts/sweep_outputs.py" --older-than-hours 24 || log "sweeping stale temporary outputs failed (not fatal)"
+
 code=0
 luigi --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
   ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} || code=$?

@@ -279,7 +279,7 @@ def _grid_table(grid: dict) -> str:
         f"<tr class='{'best' if row['rank'] == 1 else ''}'><td class='num'>{row['rank']}</td>"
         + "".join(f"<td>{esc(_value(row['params'].get(k)))}</td>" for k in keys)
         + f"<td class='num'>{_score(row['mean_score'])}</td><td class='num'>{_score(row['std_score'])}</td>"
-        f"<td class='num'>{row['fit_seconds']:.2f}</td></tr>"
+        f"<td class='num seconds'>{row['fit_seconds']:.2f}</td></tr>"
         for row in sorted(table, key=lambda r: r["rank"])
     )
     return (

@@ -8,6 +8,7 @@ a new directory, so exactly the tasks that depend on the change run again.
 from __future__ import annotations
 
 import contextlib
+import glob
 import datetime as dt
 import hashlib
 import json
@@ -20,6 +21,7 @@ from typing import Iterator
 import luigi
 from luigi.task import flatten
 
+from sortbox.sweep import TEMPORARY_MARK
 from tasks.config import paths
 
 logger = logging.getLogger("luigi-interface")
@@ -74,7 +76,19 @@ class SortboxTask(luigi.Task):
         """A fresh temporary directory that becomes the output directory in one rename.
 
         If the body fails, the temporary directory is removed and nothing counts as complete.
+        A worker killed with SIGKILL cannot clean up: its temporary directory stays, and is
+        removed here the next time the same task runs. That is safe because no other process
+        can be writing it: the scheduler runs one instance of a task at a time, and
+        scripts/nightly.sh holds a lock for the whole run. (`python -m sortbox.sweep` removes
+        the ones of tasks that never run again.)
         """
+        output = self.output_dir()
+        for leftover in output.parent.glob(f"{glob.escape(output.name)}{TEMPORARY_MARK}*"):
+            logger.warning("%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         with self.output().temporary_path() as temporary:
             path = Path(temporary)
             path.mkdir(parents=True)

@@ -23,6 +23,16 @@ LSI_FILE = "lsi.gensim"
 CHUNK_ROWS = 100_000
 
 
+def save_gensim(model, path) -> None:
+    """gensim's save() without its lifecycle log, which records the time and the (temporary) file
+    name: with it, the same model saved twice is two different files, and a rerun after a crash
+    could not be checked byte for byte against a clean run."""
+    for part in (model, getattr(model, "projection", None)):
+        if part is not None:
+            part.lifecycle_events = None
+    model.save(str(path))
+
+
 def iter_terms(tokens_dir, batch_size: int):
     """Lists of terms of every message, a chunk at a time."""
     for chunk in iter_parquet_chunks(tokens_dir / "tokens.parquet", batch_size=batch_size, columns=["terms"]):
@@ -45,7 +55,7 @@ class BuildDictionary(SortboxTask):
         chunks = (chunk.column("terms") for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=CHUNK_ROWS, columns=["terms"]))
         result = build_dictionary(chunks, vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
         with self.atomic_output() as out:
-            result.save(str(out / DICTIONARY_FILE))
+            save_gensim(result, out / DICTIONARY_FILE)
             write_json(out / "summary.json", {"terms": len(result), "messages": result.num_docs})
 
 
@@ -62,7 +72,7 @@ class FitTfidf(SortboxTask):
 
         model = fit_tfidf(Dictionary.load(str(self.input_dir("dictionary") / DICTIONARY_FILE)))
         with self.atomic_output() as out:
-            model.save(str(out / TFIDF_FILE))
+            save_gensim(model, out / TFIDF_FILE)
 
 
 def load_tfidf_inputs(dictionary_dir, tfidf_dir):
@@ -102,7 +112,7 @@ class FitLsi(SortboxTask):
 
         model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed)
         with self.atomic_output() as out:
-            model.save(str(out / LSI_FILE))
+            save_gensim(model, out / LSI_FILE)
             write_json(out / "summary.json", {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)})
 
 
