@@ -34,6 +34,8 @@ MESSAGE_SCHEMA = pa.schema(
 # Both databases compute it the same way (Postgres natively, sqlite through a registered function),
 # compared as fixed-width lowercase hex strings, so the same seed selects the same ids everywhere.
 _HASH_HEX_DIGITS = 8
+#: The application_name of sortbox's Postgres sessions.
+APPLICATION_NAME = "sortbox-extract"
 
 
 class SourceError(ValueError):
@@ -116,7 +118,9 @@ def make_engine(url: str) -> Engine:
             raise SourceError("an in-memory sqlite database has no messages table; give a file path")
         if not os.path.exists(parsed.database):
             raise SourceError(f"sqlite database file {parsed.database!r} does not exist")
-    engine = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+    # application_name: lets a DBA (and the tests) find sortbox's session in pg_stat_activity.
+    connect_args = {"application_name": APPLICATION_NAME} if backend == "postgresql" else {}
+    engine = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
         sa.event.listen(
             engine,
@@ -127,8 +131,9 @@ def make_engine(url: str) -> Engine:
 
 
 @contextlib.contextmanager
-def snapshot_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection that sees one consistent snapshot: REPEATABLE READ, read only on Postgres.
+def snapshot_connection(engine: Engine, *, statement_timeout_seconds: float = 0) -> Iterator[Connection]:
+    """A connection that sees one consistent snapshot: REPEATABLE READ, read only on Postgres,
+    where every statement is cancelled after `statement_timeout_seconds` (0: no limit).
 
     sqlite reads inside one transaction are already isolated from concurrent writers.
     """
@@ -136,7 +141,19 @@ def snapshot_connection(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
+            if engine.dialect.name == "postgresql" and statement_timeout_seconds > 0:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(statement_timeout_seconds * 1000)}")
             yield conn
+
+
+def explain_database_error(exc: sa.exc.DBAPIError, *, url: str, table: str, statement_timeout_seconds: float) -> str:
+    """One clear line for a database error: what happened, to which database and table, without
+    the password or the SQL's bound values."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if getattr(exc.orig, "pgcode", None) == "57014":  # query_canceled: the statement timeout fired
+        return (f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
+                f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}")
+    return f"database error while reading table {table!r} from {describe_url(url)}: {detail}"
 
 
 def reflect_source(conn: Connection, spec: SourceSpec) -> sa.Table:

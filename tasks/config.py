@@ -41,6 +41,7 @@ class database(luigi.Config):
     """[database]: how extraction treats a flaky database (the URL itself comes from SORTBOX_DB_URL)."""
 
     retries = luigi.IntParameter(default=2, description="Times a failed extraction is retried within the run.")
+    statement_timeout_seconds = luigi.FloatParameter(default=600.0, description="Postgres cancels any extraction statement running longer (0: no limit).")
 
 
 class source(luigi.Config):

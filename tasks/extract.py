@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import luigi
+import sqlalchemy as sa
 
 from sortbox.checkpoint import write_json, write_parquet_chunks
 from sortbox.extract import (
@@ -11,6 +12,7 @@ from sortbox.extract import (
     SourceError,
     count_source_rows,
     describe_url,
+    explain_database_error,
     fingerprint_url,
     iter_message_chunks,
     make_engine,
@@ -52,8 +54,9 @@ class ExtractMessages(SortboxTask):
         url = database_url()
         logger.info("Extracting table %r from %s", spec.table, describe_url(url))
         engine = make_engine(url)
+        timeout = database().statement_timeout_seconds
         try:
-            with snapshot_connection(engine) as conn, self.atomic_output() as out:
+            with snapshot_connection(engine, statement_timeout_seconds=timeout) as conn, self.atomic_output() as out:
                 total = count_source_rows(conn, spec)
                 if total == 0:
                     raise SourceError(f"no rows to extract from table {spec.table!r} with {config.significant()}")
@@ -68,5 +71,13 @@ class ExtractMessages(SortboxTask):
 
                 rows = write_parquet_chunks(out / "messages.parquet", MESSAGE_SCHEMA, chunks())
                 write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url)})
+        except sa.exc.DBAPIError as exc:
+            # A dropped connection, Postgres down, a statement timeout: one clear line (no URL, no
+            # bound values), and the task fails; luigi retries it [database] retries times.
+            raise DatabaseError(explain_database_error(exc, url=url, table=spec.table, statement_timeout_seconds=timeout)) from None
         finally:
             engine.dispose()
+
+
+class DatabaseError(RuntimeError):
+    """Extraction failed in the database; the message says where and why, without secrets."""
