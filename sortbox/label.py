@@ -79,10 +79,61 @@ def load_rules(rules_dir: Path) -> list[Rule]:
                 re.compile(pattern, RULE_FLAGS)
             except re.error as exc:
                 raise RuleError(f"{path}:{line_no}: {exc}") from None
+            if _needs_backtracking_engine(pattern):
+                risk = backtracking_risk(pattern)
+                if risk:
+                    raise RuleError(f"{path}:{line_no}: {risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
+                                    "where a hostile message could make it run for hours; rewrite it without the nested repetition "
+                                    "or make the inner one possessive, e.g. (?:\\w+)++") from None
             rules.append(Rule(rule_id=f"{path.name}:{line_no}", label=label, pattern=pattern))
     if not rules:
         raise RuleError(f"{rules_dir}: no rules found (expected <class>.txt files, one regex a line)")
     return rules
+
+
+_UNBOUNDED = re._constants.MAXREPEAT
+_REPEATS = {re._constants.MAX_REPEAT, re._constants.MIN_REPEAT}
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Why `pattern` may take exponential time in a backtracking engine, or None.
+
+    The classic catastrophic shape: an unbounded repetition of something that itself contains an
+    unbounded repetition, e.g. `(a+)+`, `(\\w+\\s?)*`, `(?:x*y?)+`. Possessive repetitions and
+    atomic groups never backtrack into themselves, so they are not counted.
+    """
+    def walk(items, inside_unbounded: bool) -> str | None:
+        for op, arg in items:
+            if op in _REPEATS:
+                low, high, sub = arg
+                unbounded = high == _UNBOUNDED
+                if unbounded and inside_unbounded:
+                    return "nested unbounded repetition (catastrophic backtracking)"
+                found = walk(sub, inside_unbounded or unbounded)
+            elif op == re._constants.SUBPATTERN:
+                found = walk(arg[-1], inside_unbounded)
+            elif op == re._constants.BRANCH:
+                found = next((r for r in (walk(branch, inside_unbounded) for branch in arg[1]) if r), None)
+            elif op in (re._constants.ASSERT, re._constants.ASSERT_NOT):
+                found = walk(arg[1], inside_unbounded)
+            else:  # literals, classes, anchors, POSSESSIVE_REPEAT and ATOMIC_GROUP (no backtracking)
+                found = None
+            if found:
+                return found
+        return None
+
+    return walk(re._parser.parse(pattern, RULE_FLAGS), False)
+
+
+def _needs_backtracking_engine(pattern: str) -> bool:
+    """Whether a rule is matched with Python `re` instead of a linear-time engine (see the matchers)."""
+    if _has_non_ascii_letters(pattern):
+        return True
+    try:
+        re2.compile(pattern, _re2_options())
+    except re2.error:
+        return True
+    return False
 
 
 def rules_fingerprint(rules_dir: Path) -> str:

@@ -1,4 +1,7 @@
 """Regex rules (sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+import subprocess
+import sys
+
 import pytest
 
 from sortbox.label import (
@@ -16,6 +19,7 @@ from sortbox.label import (
     parse_label_cell,
     rules_fingerprint,
 )
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
@@ -177,3 +181,36 @@ def test_label_chunk_reads_arrow_arrays(rules_dir, engine):
     from_list = label_chunk(["1", "2", "3"], TEXTS[:3], None, matcher=matcher, source="rules", separator="|")
     assert from_arrow.equals(from_list)
     assert from_arrow.column("labels").to_pylist() == [["spam"], ["personal"], []]
+
+
+@pytest.mark.parametrize(
+    "pattern, refused",
+    [
+        (r"(\w+\s?)*\1$", True),  # backreference: Python re only, nested repetition: refused
+        (r"(?<=win )(?:\w+\d*)+ now", True),  # lookbehind: Python re only, nested repetition
+        (r"(?<=win )(?:\w+)++ now", False),  # possessive inner repetition never backtracks
+        (r"(\w)\1\1", False),  # backreference, nothing nested
+        (r"(a+)+$", False),  # nested, but RE2 compiles it: matched in linear time
+    ],
+)
+def test_catastrophic_backtracking_rules_are_refused_with_file_and_line(tmp_path, pattern, refused):
+    (tmp_path / "spam.txt").write_text(f"# header\nfree\n{pattern}\n")
+    if refused:
+        with pytest.raises(RuleError, match=r"spam\.txt:3: nested unbounded repetition"):
+            load_rules(tmp_path)
+    else:
+        assert [r.pattern for r in load_rules(tmp_path)] == ["free", pattern]
+
+
+def test_a_nested_rule_the_linear_engines_take_cannot_hang_on_a_hostile_message(tmp_path):
+    # (a+)+$ against 'aaa…a!' takes exponential time in Python's re; RE2 and Hyperscan are linear.
+    # Run in a subprocess with a timeout, so a regression fails instead of hanging the suite.
+    script = (
+        "from sortbox.label import Rule, RuleMatcher, best_matcher\n"
+        "rules = [Rule('x.txt:1', 'x', '(a+)+$')]\n"
+        "text = 'a' * 5000 + '!'\n"
+        "assert RuleMatcher(rules).match(text) == []\n"
+        "assert best_matcher(rules).match_many([text]) == [[]]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
