@@ -104,6 +104,27 @@ def tfidf_matrix(documents: Sequence[Sequence[str]], token2id: dict[str, int], i
     return tfidf_from_indices(indices, indptr, idf)
 
 
+def term_array(token2id: dict[str, int]) -> pa.Array:
+    """The dictionary's terms in id order, for `tfidf_arrow`."""
+    terms = [""] * len(token2id)
+    for term, index in token2id.items():
+        terms[index] = term
+    return pa.array(terms, type=pa.string())
+
+
+def tfidf_arrow(terms: pa.ListArray | pa.ChunkedArray, known: pa.Array, idf: np.ndarray) -> sp.csr_matrix:
+    """`tfidf_matrix` for an Arrow column of term lists, with no Python loop over the messages:
+    `known` is `term_array(token2id)`; equal to `tfidf_matrix(terms.to_pylist(), token2id, idf)`."""
+    terms = _as_list_array(terms)
+    codes = pc.index_in(pc.list_flatten(terms), value_set=known)
+    parents = pc.list_parent_indices(terms).to_numpy()
+    found = pc.is_valid(codes).to_numpy(zero_copy_only=False)
+    indices = codes.drop_null().to_numpy().astype(np.int64)
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parents[found], minlength=len(terms)), out=indptr[1:])
+    return tfidf_from_indices(indices, indptr, idf)
+
+
 def tfidf_from_indices(indices: Sequence[int], indptr: Sequence[int], idf: np.ndarray) -> sp.csr_matrix:
     """TF-IDF rows from term indices in CSR layout (row r holds indices[indptr[r]:indptr[r+1]]):
     raw counts times idf, terms of idf 0 dropped (as gensim does), rows L2-normalised."""

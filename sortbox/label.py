@@ -423,6 +423,24 @@ def parse_label_cell(cell: str | None, separator: str) -> list[str]:
     return labels
 
 
+def _as_csr(hits: "Sequence[Sequence[int]] | pa.Array") -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of per-message rule hits given as lists or an Arrow list column."""
+    if isinstance(hits, pa.ChunkedArray):
+        hits = hits.combine_chunks()
+    if isinstance(hits, pa.ListArray):
+        offsets = hits.offsets.to_numpy().astype(np.int64)
+        values = hits.values.to_numpy(zero_copy_only=False).astype(np.int64)
+        return offsets - offsets[0], values[offsets[0] : offsets[-1]]
+    indptr, indices = hits_to_csr(hits)
+    return np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64)
+
+
+def _add(counter: Counter, indices: np.ndarray) -> None:
+    """counter[i] += how often i occurs in indices."""
+    values, counts = np.unique(indices, return_counts=True)
+    counter.update(dict(zip(values.tolist(), counts.tolist())))
+
+
 @dataclass
 class RuleStats:
     """Per-rule and per-class counts accumulated over chunks, for the rule report.
@@ -445,36 +463,71 @@ class RuleStats:
     class_counts: dict = field(default_factory=dict)
     truth_classes: set = field(default_factory=set)
 
-    def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: Sequence[Sequence[int]], truth: Sequence[Sequence[str]] | None) -> None:
-        """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true classes."""
-        labels = [rule.label for rule in self.rules]
-        self.messages += len(hits)
-        for row, rule_hits in enumerate(hits):
-            true = set(truth[row]) if truth is not None else None
-            if true is not None:
-                self.truth_classes.update(true)
-            predicted = {labels[i] for i in rule_hits}
-            for label in predicted | (true or set()):
-                counts = self.class_counts.setdefault(label, Counter())
-                counts["predicted"] += label in predicted
-                if true is not None:
-                    counts["true"] += label in true
-                    counts["true_positive"] += label in predicted and label in true
-            for i in rule_hits:
-                self.hits[i] += 1
-                if len(rule_hits) > 1:
-                    self.overlaps[i] += 1
-                if len(predicted) > 1:
-                    self.conflicts[i] += 1
-                if true is not None:
-                    self.judged[i] += 1
-                    self.correct[i] += labels[i] in true
-                examples = self.examples.setdefault(i, [])
-                if len(examples) < self.examples_per_rule:
-                    text = texts[row]
-                    text = text.as_py() if isinstance(text, pa.Scalar) else text
-                    text = text if isinstance(text, str) else text.decode("utf-8")
-                    examples.append({"id": ids[row], "text": text[:200]})
+    def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: "Sequence[Sequence[int]] | pa.Array", truth: "Sequence[Sequence[str]] | pa.Array | None") -> None:
+        """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true
+        classes, as Python lists or Arrow list columns. Counted with numpy over (message, rule)
+        and (message, class) pairs, not message by message."""
+        indptr, indices = _as_csr(hits)
+        messages = len(indptr) - 1
+        self.messages += messages
+        rule_class = np.array([self._class_code(rule.label) for rule in self.rules], dtype=np.int64)
+        true_rows, true_codes = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if truth is not None:
+            true_lists = truth if isinstance(truth, (pa.Array, pa.ChunkedArray)) else pa.array(list(truth), type=pa.list_(pa.string()))
+            true_lists = true_lists.combine_chunks() if isinstance(true_lists, pa.ChunkedArray) else true_lists
+            names = pc.list_flatten(true_lists).to_pylist()
+            self.truth_classes.update(names)
+            true_rows = pc.list_parent_indices(true_lists).to_numpy().astype(np.int64)
+            true_codes = np.array([self._class_code(name) for name in names], dtype=np.int64)
+        width = len(self._class_names)
+        rows = np.repeat(np.arange(messages, dtype=np.int64), np.diff(indptr))
+        hit_keys = rows * width + rule_class[indices]  # (message, class of the rule) per hit
+        predicted = np.unique(hit_keys)
+        true = np.unique(true_rows * width + true_codes)
+        predicted_per_class = np.bincount(predicted % width, minlength=width)
+        true_per_class = np.bincount(true % width, minlength=width)
+        both_per_class = np.bincount(np.intersect1d(predicted, true, assume_unique=True) % width, minlength=width)
+        for code in np.flatnonzero(predicted_per_class + true_per_class):
+            counts = self.class_counts.setdefault(self._class_names[code], Counter())
+            counts["predicted"] += int(predicted_per_class[code])
+            if truth is not None:
+                counts["true"] += int(true_per_class[code])
+                counts["true_positive"] += int(both_per_class[code])
+        classes_per_message = np.bincount(predicted // width, minlength=messages)
+        _add(self.hits, indices)
+        _add(self.overlaps, indices[np.diff(indptr)[rows] > 1])
+        _add(self.conflicts, indices[classes_per_message[rows] > 1])
+        if truth is not None:
+            _add(self.judged, indices)
+            _add(self.correct, indices[np.isin(hit_keys, true)])
+        self._add_examples(ids, texts, rows, indices)
+
+    def __post_init__(self) -> None:
+        self._codes: dict[str, int] = {}  # class name -> column in the (message, class) pair keys
+        self._class_names: list[str] = []
+
+    def _class_code(self, name: str) -> int:
+        if name not in self._codes:
+            self._codes[name] = len(self._class_names)
+            self._class_names.append(name)
+        return self._codes[name]
+
+    def _add_examples(self, ids, texts, rows: np.ndarray, indices: np.ndarray) -> None:
+        """The first messages (in order) each rule hit, up to `examples_per_rule`."""
+        wanting = [int(i) for i in np.unique(indices) if len(self.examples.get(int(i), [])) < self.examples_per_rule]
+        if not wanting:
+            return
+        order = np.argsort(indices, kind="stable")  # by rule, then message order
+        starts = np.searchsorted(indices[order], wanting)
+        for rule, start in zip(wanting, starts):
+            examples = self.examples.setdefault(rule, [])
+            for position in order[start : start + self.examples_per_rule - len(examples)]:
+                row = int(rows[position])
+                text = texts[row]
+                text = text.as_py() if isinstance(text, pa.Scalar) else text
+                text = text if isinstance(text, str) else text.decode("utf-8")
+                message_id = ids[row].as_py() if isinstance(ids[row], pa.Scalar) else ids[row]
+                examples.append({"id": message_id, "text": text[:200]})
 
     def rule_rows(self) -> list[dict]:
         """One dict per rule, in rule order (rules that never fire have hits = 0)."""
@@ -558,12 +611,15 @@ def label_chunk(
     truth = None
     if label_cells is not None:
         truth = []
+        parsed: dict = {}  # label columns hold few distinct cells: parse each once
         id_values = ids.to_pylist() if isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids
         for message_id, cell in zip(id_values, label_cells):
-            try:
-                truth.append(parse_label_cell(cell, separator))
-            except LabelColumnError as exc:
-                raise LabelColumnError(f"message id {message_id!r}: {exc}") from None
+            if cell not in parsed:
+                try:
+                    parsed[cell] = parse_label_cell(cell, separator)
+                except LabelColumnError as exc:
+                    raise LabelColumnError(f"message id {message_id!r}: {exc}") from None
+            truth.append(parsed[cell])
     if source == "rules":
         labels = class_lists(indptr, indices, matcher.rules)
     else:

@@ -352,16 +352,15 @@ class ModelSet:
         return np.hstack([p for p, _ in results]), known
 
 
-def scores_table(model: VectorModel | ModelSet, ids: Sequence[str], scores: np.ndarray) -> list[list[str]]:
-    """scores.csv rows for scored messages (same formatting as the portable scorer)."""
-    decisions = scores >= model.thresholds
-    rows = []
-    for message_id, row_scores, row_decisions in zip(ids, scores.tolist(), decisions.tolist()):
-        cells = [csv_safe(message_id)]
-        for score, decision in zip(row_scores, row_decisions):
-            cells += [repr(score), "1" if decision else "0"]
-        rows.append(cells)
-    return rows
+def scores_table(model: VectorModel | ModelSet, ids: Sequence[str], scores: np.ndarray) -> list[tuple[str, ...]]:
+    """scores.csv rows for scored messages (same formatting as the portable scorer: repr of the
+    float, 1/0 decisions), built column by column."""
+    decisions = scores >= model.thresholds  # messages x classes
+    columns: list = [map(csv_safe, ids)]
+    for column in range(scores.shape[1]):
+        columns.append(map(repr, scores[:, column].tolist()))
+        columns.append(np.where(decisions[:, column], "1", "0").tolist())
+    return list(zip(*columns))
 
 
 def unscorable_rows(quarantine: pa.Table) -> list[list[str]]:

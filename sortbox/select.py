@@ -93,17 +93,40 @@ def _folds(folds: int, random_state: int) -> StratifiedKFold:
     return StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
 
 
-def _fit_and_score(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, params: dict, scorer, random_state: int) -> tuple[float, np.ndarray, float]:
-    """One candidate on one fold: its score on the fold, its probabilities there, its fit seconds."""
-    start = time.perf_counter()
-    model = make_estimator(params, random_state).fit(X[train], y[train])
-    seconds = time.perf_counter() - start
-    return float(scorer(model, X[test], y[test])), model.predict_proba(X[test])[:, 1], seconds
+def _fit_path(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, path: list[dict], scorer, random_state: int) -> list[tuple[float, np.ndarray, float]]:
+    """Candidates that differ only in C, on one fold, in increasing C: the standardisation is fitted
+    once, and each logistic regression starts from the previous candidate's solution (the
+    regularisation path), which converges in far fewer iterations than a cold start and to the
+    same optimum (within the solver's tolerance). Per candidate: its score on the fold, its
+    probabilities there, and the seconds its fit took."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X[train])
+    train_X, test_X = scaler.transform(X[train]), scaler.transform(X[test])
+    model = LogisticRegression(max_iter=2000, random_state=random_state, warm_start=True)
+    results = []
+    for params in path:
+        start = time.perf_counter()
+        model.set_params(**params).fit(train_X, y[train])
+        seconds = time.perf_counter() - start
+        results.append((float(scorer(model, test_X, y[test])), model.predict_proba(test_X)[:, 1], seconds))
+    return results
+
+
+def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
+    """Candidate indices grouped by everything but C, each group in increasing C."""
+    groups: dict[str, list[int]] = {}
+    for index, params in enumerate(candidates):
+        key = repr(sorted((k, v) for k, v in params.items() if k != "C"))
+        groups.setdefault(key, []).append(index)
+    return [sorted(group, key=lambda i: candidates[i].get("C", 1.0)) for group in groups.values()]
 
 
 def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int) -> tuple[dict, np.ndarray]:
     """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
-    stratified folds, as GridSearchCV does, keeping each fold model's predictions.
+    stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
+    that differ only in C are fitted along the regularisation path (see `_fit_path`).
 
     Returns ({"best_params", "best_score", "scoring", "table": one row per candidate}, the best
     candidate's out-of-fold probabilities): the threshold and the cross-validated figures come from
@@ -117,17 +140,23 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
     candidates = list(ParameterGrid(param_grid))
     splits = list(_folds(folds, random_state).split(np.zeros(len(y)), y))
     scorer = get_scorer(scoring)
-    runs = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_and_score)(X, y, train, test, params, scorer, random_state) for params in candidates for train, test in splits
+    paths = regularisation_paths(candidates)
+    jobs = [(path, fold) for path in paths for fold in range(len(splits))]
+    done = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_path)(X, y, *splits[fold], [candidates[i] for i in path], scorer, random_state) for path, fold in jobs
     )
-    scores = np.array([run[0] for run in runs]).reshape(len(candidates), len(splits))
-    seconds = np.array([run[2] for run in runs]).reshape(len(candidates), len(splits))
+    runs: dict[tuple[int, int], tuple[float, np.ndarray, float]] = {}
+    for (path, fold), results in zip(jobs, done):
+        for index, result in zip(path, results):
+            runs[index, fold] = result
+    scores = np.array([[runs[i, f][0] for f in range(len(splits))] for i in range(len(candidates))])
+    seconds = np.array([[runs[i, f][2] for f in range(len(splits))] for i in range(len(candidates))])
     means, stds = scores.mean(axis=1), scores.std(axis=1)
     ranks = rankdata(-means, method="min").astype(int)
     best = int(np.argmin(ranks))  # the first candidate of the best rank, as GridSearchCV picks
     out_of_fold = np.empty(len(y), dtype=np.float64)
     for fold, (_, test) in enumerate(splits):
-        out_of_fold[test] = runs[best * len(splits) + fold][1]
+        out_of_fold[test] = runs[best, fold][1]
     table = [
         {"params": dict(params), "mean_score": float(means[i]), "std_score": float(stds[i]), "rank": int(ranks[i]), "fit_seconds": float(seconds[i].mean())}
         for i, params in enumerate(candidates)

@@ -33,12 +33,6 @@ def save_gensim(model, path) -> None:
     model.save(str(path))
 
 
-def iter_terms(tokens_dir, batch_size: int):
-    """Lists of terms of every message, a chunk at a time."""
-    for chunk in iter_parquet_chunks(tokens_dir / "tokens.parquet", batch_size=batch_size, columns=["terms"]):
-        yield chunk.column("terms").to_pylist()
-
-
 class BuildDictionary(SortboxTask):
     """Output: dictionary.gensim (term ids and document frequencies of the vocabulary's terms)."""
 
@@ -97,7 +91,7 @@ class FitLsi(SortboxTask):
         return {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed}
 
     def run(self):
-        from sortbox.embed import fit_lsi, lsi_basis, tfidf_matrix
+        from sortbox.embed import fit_lsi, lsi_basis, term_array, tfidf_arrow
 
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
@@ -105,9 +99,10 @@ class FitLsi(SortboxTask):
 
         def chunks():
             nonlocal done
-            for terms in iter_terms(self.input_dir("tokens"), lsi().chunk_size):
-                yield tfidf_matrix(terms, token2id, idf)
-                done += len(terms)
+            known = term_array(token2id)
+            for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=lsi().chunk_size, columns=["terms"]):
+                yield tfidf_arrow(chunk.column("terms"), known, idf)
+                done += chunk.num_rows
                 self.report_progress(done, total, f"LSI: merged {done:,} of {total:,} messages")
 
         model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed)
@@ -136,13 +131,13 @@ class EmbedMessages(SortboxTask):
     def run(self):
         from gensim.models import LsiModel
 
-        from sortbox.embed import has_known_term, lsi_basis, project, tfidf_matrix
+        from sortbox.embed import has_known_term, lsi_basis, project, term_array, tfidf_arrow
 
         config = training()
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         basis = lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE)))
         tokens = self.input_dir("tokens") / "tokens.parquet"
-        known = pa.array(list(token2id))
+        known = term_array(token2id)
         ids, has_terms = [], []
         for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["id", "terms"]):
             ids.extend(chunk.column("id").to_pylist())
@@ -156,8 +151,7 @@ class EmbedMessages(SortboxTask):
                 start = 0
                 for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["terms"]):
                     wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
-                    terms = chunk.column("terms").take(pa.array(wanted)).to_pylist()
-                    features.write(project(tfidf_matrix(terms, token2id, idf), basis))
+                    features.write(project(tfidf_arrow(chunk.column("terms").take(pa.array(wanted)), known, idf), basis))
                     start += chunk.num_rows
                     self.report_progress(start, len(has_terms), f"projected the sampled messages among the first {start:,} of {len(has_terms):,}")
             np.save(out / "rows.npy", rows)

@@ -48,8 +48,8 @@ class LabelMessages(SortboxTask):
                 cells = chunk.column("label").to_pylist() if has_label_column else None
                 labelled = label_chunk(ids, texts, cells, matcher=matcher, source=labelling().source, separator=source().label_separator)
                 sink.write(labelled)
-                truth = labelled.column("truth").to_pylist() if has_label_column else None
-                stats.update(ids, texts, labelled.column("rule_hits").to_pylist(), truth)
+                truth = labelled.column("truth") if has_label_column else None
+                stats.update(ids, texts, labelled.column("rule_hits"), truth)
                 self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
             write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
             write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column})

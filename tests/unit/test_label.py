@@ -214,3 +214,65 @@ def test_a_nested_rule_the_linear_engines_take_cannot_hang_on_a_hostile_message(
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def reference_stats(rules, chunks, examples_per_rule=2):
+    """The per-message loop RuleStats.update replaced, kept as the reference for its numpy counting."""
+    from collections import Counter
+
+    labels = [rule.label for rule in rules]
+    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set()}
+    for ids, texts, hits, truth in chunks:
+        out["messages"] += len(hits)
+        for row, rule_hits in enumerate(hits):
+            true = set(truth[row]) if truth is not None else None
+            if true is not None:
+                out["truth"].update(true)
+            predicted = {labels[i] for i in rule_hits}
+            for label in predicted | (true or set()):
+                counts = out["classes"].setdefault(label, Counter())
+                counts["predicted"] += label in predicted
+                if true is not None:
+                    counts["true"] += label in true
+                    counts["true_positive"] += label in predicted and label in true
+            for i in rule_hits:
+                out["hits"][i] += 1
+                out["overlaps"][i] += len(rule_hits) > 1
+                out["conflicts"][i] += len(predicted) > 1
+                if true is not None:
+                    out["judged"][i] += 1
+                    out["correct"][i] += labels[i] in true
+                examples = out["examples"].setdefault(i, [])
+                if len(examples) < examples_per_rule:
+                    examples.append({"id": ids[row], "text": texts[row][:200]})
+    return out
+
+
+@pytest.mark.parametrize("with_truth", [True, False])
+def test_rule_stats_count_like_the_per_message_loop(with_truth):
+    import random
+
+    import pyarrow as pa
+
+    rng = random.Random(4)
+    rules = [Rule(f"{c}.txt:{i}", c, f"w{i}") for i, c in enumerate(["spam", "spam", "ham", "promo", "promo", "spam"])]
+    chunks = []
+    for chunk in range(3):
+        n = 40
+        ids = [f"{chunk}-{r}" for r in range(n)]
+        texts = [f"text {chunk} {r}" for r in range(n)]
+        hits = [sorted(rng.sample(range(len(rules)), rng.choice([0, 0, 1, 1, 2, 3]))) for _ in range(n)]
+        truth = [rng.sample(["spam", "ham", "other"], rng.choice([0, 1, 1, 2])) for _ in range(n)] if with_truth else None
+        chunks.append((ids, texts, hits, truth))
+    stats = RuleStats(rules, examples_per_rule=2)
+    for ids, texts, hits, truth in chunks:  # lists for the first chunk, Arrow columns for the others
+        if ids[0].startswith("0"):
+            stats.update(ids, texts, hits, truth)
+        else:
+            stats.update(ids, pa.array(texts), pa.array(hits, type=pa.list_(pa.int32())), None if truth is None else pa.array(truth, type=pa.list_(pa.string())))
+    expected = reference_stats(rules, chunks)
+    assert stats.messages == expected["messages"] and stats.truth_classes == expected["truth"]
+    for name in ("hits", "overlaps", "conflicts", "judged", "correct"):
+        assert +getattr(stats, name) == +expected[name], name
+    assert {k: v for k, v in stats.examples.items()} == expected["examples"]
+    assert {k: +v for k, v in stats.class_counts.items()} == {k: +v for k, v in expected["classes"].items()}
