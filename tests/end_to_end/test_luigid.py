@@ -80,8 +80,9 @@ def luigid(tmp_path_factory):
         output.close()
 
 
-def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config):
-    pipeline_env(sample_sqlite)
+def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config, caplog):
+    # The URL carries a marker standing for a password: it must reach nothing but the driver.
+    root = pipeline_env(sample_sqlite + "?secret_marker=hunter2")
     luigi_config({"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'}, "source": {"sample_fraction": "0.3"}})
     result = luigi.build(
         [TrainPipeline(run_date=RUN_DATE)], scheduler_host="127.0.0.1", scheduler_port=luigid["port"],
@@ -115,6 +116,15 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
         events = {event for (event,) in db.execute("SELECT DISTINCT event_name FROM task_events")}
     assert recorded == FAMILIES
     assert {"PENDING", "RUNNING", "DONE"} <= events
+
+    # The database URL is in no task parameter, the visualiser's API, the task history, a log
+    # line, the manifest, a report or any other output.
+    assert "hunter2" not in json.dumps(done) + json.dumps(rpc(luigid["port"], "task_search", task_str="Extract"))
+    assert "hunter2" not in (luigid["dir"] / "task_history.sqlite").read_bytes().decode("latin-1")
+    assert "hunter2" not in caplog.text
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert b"hunter2" not in path.read_bytes(), path
 
 
 def listening_addresses(port: int) -> set[str]:
