@@ -1,4 +1,5 @@
-"""Project-wide guards: sortbox never imports luigi; no task writes to a target's path directly."""
+"""Project-wide guards: sortbox never imports luigi; no task writes to a target's path directly; pickles are
+loaded only from the run's own outputs."""
 import ast
 import subprocess
 import sys
@@ -38,3 +39,29 @@ def test_no_direct_writes_to_output_path(path):
             inner = node.value
             if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "output":
                 pytest.fail(f"{path}:{node.lineno}: uses output().path; write through temporary_path()/open('w')")
+
+
+GENSIM_LOADERS = {"Dictionary", "TfidfModel", "LsiModel"}
+
+
+@pytest.mark.parametrize("path", list(python_files("sortbox", "tasks", "workflows", "scripts")), ids=lambda p: p.name)
+def test_pickles_are_loaded_only_from_the_runs_own_outputs(path):
+    """gensim's load() unpickles: only ever from an upstream task's output directory of the same
+    run tree (`self.input_dir(...)`, or load_tfidf_inputs, which is only given those); nothing
+    calls pickle/joblib load, and np.load never allows pickles."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        if node.func.attr in ("load", "loads") and owner in ("pickle", "joblib", "dill", "cloudpickle"):
+            pytest.fail(f"{path}:{node.lineno}: {owner}.{node.func.attr} in production code")
+        if node.func.attr == "load" and owner == "np":
+            assert not any(k.arg == "allow_pickle" for k in node.keywords), f"{path}:{node.lineno}: np.load with allow_pickle"
+        if node.func.attr == "load" and owner in GENSIM_LOADERS:
+            argument = ast.get_source_segment(source, node.args[0])
+            assert "input_dir(" in argument or argument.startswith(("str(dictionary_dir", "str(tfidf_dir")), f"{path}:{node.lineno}: {owner}.load({argument})"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_tfidf_inputs":
+            assert all("input_dir(" in ast.get_source_segment(source, a) for a in node.args), f"{path}:{node.lineno}: load_tfidf_inputs from outside the run's inputs"
