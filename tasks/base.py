@@ -83,6 +83,10 @@ class SortboxTask(luigi.Task):
         the ones of tasks that never run again.)
         """
         output = self.output_dir()
+        for directory in (output.parent.parent, output.parent):  # the output root and the run date
+            if not directory.exists():
+                directory.mkdir(parents=True, exist_ok=True)
+                os.chmod(directory, 0o755)  # created here: not group/world-writable whatever the umask
         for leftover in output.parent.glob(f"{glob.escape(output.name)}{TEMPORARY_MARK}*"):
             logger.warning("%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover)
             if leftover.is_dir() and not leftover.is_symlink():
@@ -92,13 +96,16 @@ class SortboxTask(luigi.Task):
         with self.output().temporary_path() as temporary:
             path = Path(temporary)
             path.mkdir(parents=True)
-            # Outputs are not world-writable whatever the umask (other users read, never write).
+            # Outputs are not group- or world-writable whatever the umask (others read, never write).
             os.chmod(path, 0o755)
             try:
                 yield path
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise
+            for written in path.rglob("*"):  # ... nor is anything written inside it
+                if not written.is_symlink():
+                    os.chmod(written, written.stat().st_mode & ~0o022)
 
     def report_progress(self, done: int, total: int, message: str) -> None:
         """Tell the scheduler (and the visualiser) how far this task is."""
