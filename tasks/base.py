@@ -77,10 +77,13 @@ class SortboxTask(luigi.Task):
 
         If the body fails, the temporary directory is removed and nothing counts as complete.
         A worker killed with SIGKILL cannot clean up: its temporary directory stays, and is
-        removed here the next time the same task runs. That is safe because no other process
-        can be writing it: the scheduler runs one instance of a task at a time, and
-        scripts/nightly.sh holds a lock for the whole run. (`python -m sortbox.sweep` removes
-        the ones of tasks that never run again.)
+        removed here the next time the same task runs, before its new one is made. That is safe
+        because no other process can be writing it: luigi's scheduler (one run's local
+        scheduler, or luigid across runs) runs one instance of a task at a time, and
+        scripts/nightly.sh holds a lock for the whole night. (Two hand-started runs with
+        --local-scheduler on the same output root are coordinated by nothing; do not do that.)
+        `python -m sortbox.sweep` removes the leftovers of tasks that never run again.
+        tests/end_to_end/test_chaos.py kills the worker at each task and checks the rerun.
         """
         output = self.output_dir()
         for directory in (output.parent.parent, output.parent):  # the output root and the run date

@@ -5,8 +5,14 @@
 Runs luigi exactly as the `luigi` command does, except that the first task (in run order) not yet
 listed in $SORTBOX_CHAOS_LOG gets SIGKILL the moment it has written its whole output into its
 temporary directory, just before the rename that would make it complete: the worst moment to die,
-with a full-looking partial output on disk. The task id is appended to the log first, so the next
-run kills the next task. With --workers N the kill hits the forked process running the task.
+with a full-looking partial output on disk. The task's output directory name
+(`<Task>-[<class>-]<hash>`) is appended to the log first, so the next run kills the next task.
+With --workers N the kill hits the forked process running the task.
+
+$SORTBOX_CHAOS_ONLY (optional, space-separated output directory names) limits the kills to those
+tasks; the others run normally.
+
+The hook wraps `SortboxTask.atomic_output` in this process only, so production code carries none.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import luigi.cmdline
 from tasks.base import SortboxTask
 
 KILL_LOG = Path(os.environ["SORTBOX_CHAOS_LOG"])
+ONLY = set(os.environ.get("SORTBOX_CHAOS_ONLY", "").split())
 _atomic_output = SortboxTask.atomic_output
 
 
@@ -28,10 +35,11 @@ _atomic_output = SortboxTask.atomic_output
 def atomic_output_then_die(self):
     with _atomic_output(self) as path:
         yield path
+        name = self.output_dir().name
         killed = KILL_LOG.read_text().split() if KILL_LOG.exists() else []
-        if self.task_id not in killed:
+        if name not in killed and (not ONLY or name in ONLY):
             with open(KILL_LOG, "a") as log:
-                log.write(self.task_id + "\n")
+                log.write(name + "\n")
             os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -1,22 +1,36 @@
 """kill -9 at every task of the training DAG, rerun, and get exactly a clean run's outputs.
 
-The chain: run the DAG with tests/chaos_luigi.py, which SIGKILLs the worker when the next task not
-killed yet has written its whole output into its temporary directory (just before the rename).
-Rerun the same command: finished tasks are skipped, the killed one runs again (removing the
-temporary directory its killed attempt left), and the next task is killed. Repeat until a run
-finishes. Then every task of the DAG has been killed once, every rerun has recovered, and:
+How a task is killed: tests/chaos_luigi.py runs luigi with `SortboxTask.atomic_output` wrapped so
+that the worker process SIGKILLs itself once the task has written its whole output into its
+temporary directory (`<output>-luigi-tmp-<n>`), just before the rename that would make it
+complete: a crash mid-write, with a full-looking partial output on disk. Each kill is logged by
+the task's output directory name, so the next run kills the next task.
 
-- every file of every task output is byte-identical to a clean run's, except for what measures the
-  run rather than its result: the seconds each grid-search candidate took to fit (`fit_seconds`
-  in grid.json and classes.json, the "fit seconds" cells of report.html), which are masked before
-  comparing, and the output root itself where a file names another task's directory (the two
-  runs write under different roots); everything else (models, gensim files, features, scores, the manifest) must be equal;
-- no temporary directory (`*-luigi-tmp-*`) is left anywhere under the output root.
+The chain (one worker): run that until a run finishes. Every run but the last must die by
+SIGKILL at exactly one new task, whose temporary directory holds its partial output; the
+temporary outputs left are exactly those of the killed tasks that have not run again yet (a task
+removes its killed attempt's leftover when it runs again, tasks/base.py). The last run exits 0. The tasks killed must be exactly the task output
+directories of a clean run (TrainPipeline and all its transitive requirements, the per-class
+GridSearch / CrossValidate / FitClassifier fanned out by TrainClassifiers included), each killed
+once, so a task that is never killed (e.g. one that stops writing through atomic_output) fails
+the test. With two workers, one case kills the forked process running one class's grid search
+while the other worker goes on; the rerun is plain `luigi`.
 
-The same chain with --workers 2 kills the forked task processes instead of the whole worker.
+After the rerun, for both:
+- no temporary output (`*-luigi-tmp-*`) is left anywhere under the output root;
+- the same task output directories exist as in the clean run (run once per module), and every file in them is byte-identical to the clean run's: models, gensim files,
+  features, out-of-fold scores, model.json, scores.csv, unscorable.csv, the summaries, the rule
+  report, the training report and its plots, the manifest. Allowed to differ, and masked before
+  comparing, is only what measures the run rather than its result:
+  * `fit_seconds` (wall-clock seconds each grid-search candidate took) in grid.json and
+    classes.json, and the matching "fit seconds" cells of report.html;
+  * the output root itself where a file names another task's directory (classes.json): the two
+    runs write under different roots.
+  Nothing else is masked: the manifest holds no wall-clock time (its run date is a parameter).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -29,16 +43,41 @@ from tests.conftest import REPO_ROOT
 
 RUN_DATE = "2026-11-24"
 ARGS = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", RUN_DATE, "--lsi-num-topics", "20"]
+TEMPORARY_MARK = "-luigi-tmp-"
 SIGKILL_EXIT = -9
+TASK_FAILED_EXIT = 30  # [retcode] task_failed: what luigi reports when a task's process dies
 TIMEOUT = 300
+#: Families the DAG must contain, so that the discovered task list cannot silently shrink.
+FAMILIES = {
+    "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
+    "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
+    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+}
 
 
-def env_for(database_url: str, kill_log: Path | None = None) -> dict:
+def luigi(database_url: str, root: Path, *, workers: int, kill_log: Path | None = None, only: str = "") -> subprocess.CompletedProcess:
+    """One run of the training DAG under `root`: plain luigi, or tests/chaos_luigi.py with a kill log."""
     env = {**os.environ, "SORTBOX_DB_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("LUIGI_CONFIG_PATH", None)
+    program = "luigi"
     if kill_log:
-        env["SORTBOX_CHAOS_LOG"] = str(kill_log)
-    return env
+        program = "tests.chaos_luigi"
+        env.update({"SORTBOX_CHAOS_LOG": str(kill_log), "SORTBOX_CHAOS_ONLY": only})
+    command = [sys.executable, "-m", program, *ARGS, "--workers", str(workers), "--paths-output-root", str(root)]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def task_outputs(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / RUN_DATE).iterdir())
+
+
+def temporaries(root: Path) -> list[tuple[str, str]]:
+    """(parent directory, owning output name) of every temporary output under `root`."""
+    return sorted((p.parent.name, p.name.split(TEMPORARY_MARK)[0]) for p in root.rglob(f"*{TEMPORARY_MARK}*"))
+
+
+def killed_so_far(kill_log: Path) -> list[str]:
+    return kill_log.read_text().split() if kill_log.exists() else []
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -55,41 +94,69 @@ def masked(path: Path, root: Path) -> bytes:
     return data
 
 
+def assert_same_outputs_as(clean: Path, root: Path) -> None:
+    assert temporaries(root) == [], "a temporary output survived the rerun"
+    assert task_outputs(root) == task_outputs(clean)
+    expected, actual = files_of(clean), files_of(root)
+    assert expected.keys() == actual.keys()
+    assert [name for name in expected if expected[name] != actual[name]] == []
+
+
 @pytest.fixture(scope="module")
 def clean_run(sample_sqlite, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("clean") / "runs"
-    done = subprocess.run([sys.executable, "-m", "luigi", *ARGS, "--paths-output-root", str(root)], cwd=REPO_ROOT, env=env_for(sample_sqlite), capture_output=True, text=True, timeout=TIMEOUT)
+    done = luigi(sample_sqlite, root, workers=1)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert {name.split("-")[0] for name in task_outputs(root)} >= FAMILIES
     return root
 
 
-def task_outputs(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / RUN_DATE).iterdir())
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_kill_9_at_every_task_then_rerun_gives_the_clean_outputs(clean_run, sample_sqlite, tmp_path, workers):
+def test_kill_9_at_every_task_in_turn_then_rerun_gives_the_clean_outputs(clean_run, sample_sqlite, tmp_path):
     root, kill_log = tmp_path / "runs", tmp_path / "killed.txt"
-    command = [sys.executable, "-m", "tests.chaos_luigi", *ARGS, "--workers", str(workers), "--paths-output-root", str(root)]
     expected_tasks = task_outputs(clean_run)
-    runs = []
-    for _ in range(2 * len(expected_tasks) + 2):
-        done = subprocess.run(command, cwd=REPO_ROOT, env=env_for(sample_sqlite, kill_log), capture_output=True, text=True, timeout=TIMEOUT)
-        runs.append(done.returncode)
+    killed: list[str] = []
+    for _ in range(len(expected_tasks) + 1):
+        done = luigi(sample_sqlite, root, workers=1, kill_log=kill_log)
+        new = killed_so_far(kill_log)[len(killed):]
         if done.returncode == 0:
+            assert new == [], "a task was killed but the run succeeded"
             break
-        # Killed: the whole worker (one worker), or a task process, which luigi reports as a failed task.
-        assert done.returncode in (SIGKILL_EXIT, 30), done.stderr[-3000:]
-        killed = kill_log.read_text().split()[-1]
-        assert list(root.rglob("*-luigi-tmp-*")), f"the kill of {killed} left no temporary output: it did not hit mid-write"
+        assert done.returncode == SIGKILL_EXIT, f"after killing {killed}: exit {done.returncode}\n{done.stderr[-3000:]}"
+        assert len(new) == 1, new
+        (victim,) = new
+        (partial,) = root.rglob(f"{victim}{TEMPORARY_MARK}*")
+        assert partial.is_dir() and any(partial.iterdir()), f"{partial}: the kill did not hit mid-write"
+        killed.append(victim)
+        # A killed task never counts as complete; once it has run again, its partial output is gone
+        # (removed when it started again); until then its one partial output waits for it.
+        waiting = [name for name in killed if not (root / RUN_DATE / name).exists()]
+        assert victim in waiting, f"{victim} counts as complete although it was killed"
+        assert temporaries(root) == sorted((RUN_DATE, name) for name in waiting), f"killed at {victim}"
     else:
-        pytest.fail(f"the chain never finished: exit codes {runs}")
+        pytest.fail(f"the chain never finished; killed: {killed}")
 
-    killed = kill_log.read_text().split()
-    assert len(killed) == len(set(killed)) == len(expected_tasks), (killed, expected_tasks)
-    assert {task.split("_")[0] for task in killed} >= {"ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary", "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers", "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline"}
-    assert task_outputs(root) == expected_tasks
-    assert not list(root.rglob("*-luigi-tmp-*"))
-    clean, chaos = files_of(clean_run), files_of(root)
-    assert clean.keys() == chaos.keys()
-    assert [name for name in clean if clean[name] != chaos[name]] == []
+    assert sorted(killed) == expected_tasks, "every task of the DAG must be killed exactly once"
+    assert_same_outputs_as(clean_run, root)
+
+
+def test_kill_9_of_a_task_process_with_two_workers_then_rerun_gives_the_clean_outputs(clean_run, sample_sqlite, tmp_path):
+    root, kill_log = tmp_path / "runs", tmp_path / "killed.txt"
+    searched = [name for name in task_outputs(clean_run) if name.startswith("GridSearch-")
+                and json.loads((clean_run / RUN_DATE / name / "grid.json").read_text())["status"] == "searched"]
+    assert len(searched) >= 2, "two classes must train for the two workers to overlap"
+    victim = searched[0]
+
+    done = luigi(sample_sqlite, root, workers=2, kill_log=kill_log, only=victim)
+    assert done.returncode == TASK_FAILED_EXIT, done.stderr[-3000:]
+    assert "died unexpectedly with exit code -9" in done.stderr
+    assert killed_so_far(kill_log) == [victim]
+    assert temporaries(root) == [(RUN_DATE, victim)]
+    # The worker survived the death of the task's process: the other classes' chains finished.
+    for other in searched[1:]:
+        label = other[len("GridSearch-"):].rsplit("-", 1)[0]
+        assert list((root / RUN_DATE).glob(f"FitClassifier-{label}-*")), f"the chain of {other} did not go on"
+    assert not list((root / RUN_DATE).glob("TrainClassifiers-*"))
+
+    rerun = luigi(sample_sqlite, root, workers=2)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert_same_outputs_as(clean_run, root)

@@ -11,6 +11,7 @@ import configparser
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -236,3 +237,31 @@ def test_d_rollback_restores_the_previous_release_and_refuses_when_there_is_none
 
     missing = site.run(ROLLBACK, str(site.base / "no-such-root"), timeout=30)
     assert missing.returncode != 0 and "nothing to roll back to" in missing.stderr
+
+
+def test_e_each_night_first_sweeps_stale_temporary_outputs_under_the_lock(site):
+    """Leftovers of tasks killed on earlier nights that no rerun comes back for go; fresh ones stay."""
+    day_old = time.time() - 25 * 3600
+    stale_output = site.base / "runs" / "2025-12-31" / "FitLsi-0123456789ab-luigi-tmp-0000000042"
+    stale_output.mkdir(parents=True)
+    (stale_output / "lsi.gensim").write_bytes(b"partial")
+    fresh_output = site.base / "runs" / "2025-12-31" / "EmbedMessages-0123456789ab-luigi-tmp-0000000043"
+    fresh_output.mkdir()
+    stale_release = site.publish_root / "releases" / ".2025-12-31-0123456789ab.0123456789abcdef0123456789abcdef"
+    stale_release.mkdir(parents=True)
+    for path in (stale_output, stale_release):
+        os.utime(path, (day_old, day_old))
+    try:
+        # A failing night (cheap: extraction fails at once) still sweeps before it runs.
+        done = site.run(NIGHTLY, FAILING, "--source-table", "nope")
+        log = site.log(FAILING).read_text(encoding="utf-8")
+        assert done.returncode == site.retcode["task_failed"], f"exit {done.returncode}\n{log[-4000:]}"
+        assert not stale_output.exists() and not stale_release.exists()
+        assert fresh_output.is_dir()
+        this_run = log[log.rindex("start: date"):]  # logged once the lock is held
+        assert f"removed stale temporary output {stale_output}" in this_run
+        assert f"removed stale temporary output {stale_release}" in this_run
+        assert "sweep: 2 stale temporary output(s) removed" in this_run
+        assert this_run.index("sweep: 2") < this_run.index("NightlyRetrain")  # before the run
+    finally:
+        shutil.rmtree(site.base / "runs" / "2025-12-31", ignore_errors=True)
