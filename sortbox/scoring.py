@@ -4,8 +4,9 @@ a chunk of messages at a time (one tokenising pass, one sparse matrix product pe
 Tokenising is the hot spot. With the default token pattern it runs with numpy over all texts of a
 chunk at once: ASCII texts as bytes (`_ascii_block`), texts with other characters as code points
 (`_unicode_block`), finding the same words as Python `re` findall does, and looks them up in a
-hash table of packed words (`_WordTable`). A model with another pattern goes through Python `re`
-text by text (`_python_block`), the portable scorer's own rule. (Arrow's RE2 kernels were tried
+hash table of packed words (`_WordTable`). `_python_block`, Python `re` text by text (the portable
+scorer's own rule), is the reference the fast path is tested against; a model file cannot name
+another pattern (sortbox.model_file.TOKEN_PATTERNS). (Arrow's RE2 kernels were tried
 first: `pc.split_pattern_regex` alone ran at about 200k messages/s, slower than this whole path.)
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from sortbox.clean import CleaningOptions
-from sortbox.portable_scorer import PortableModel, csv_safe
+from sortbox.portable_scorer import PortableModel, csv_safe, scores_header
 from sortbox.select import sigmoid
 
 # The pattern the fast path reimplements (sortbox.tokenize.DEFAULT_TOKEN_PATTERN, copied rather
@@ -343,7 +344,7 @@ class ModelSet:
         return self.vectors[0].cleaning_options()
 
     def header(self) -> list[str]:
-        return ["id"] + [column for name in self.class_names for column in (f"{name}_score", f"{name}_decision")]
+        return scores_header(self.class_names)
 
     def score(self, cleaned_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities: messages x classes, scorable by every model)."""
