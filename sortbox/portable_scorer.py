@@ -159,7 +159,8 @@ def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
     """`{"id", "text"}` rows of an `id,text` CSV (the header is checked at once); a text cell may be
     as long as the file (a text over the model's max_chars is quarantined too_long); a row
     without an id is an error naming its line."""
-    reader = csv.DictReader(handle)
+    # strict: a stray quote is an error, not a field that swallows the rest of the file
+    reader = csv.DictReader(handle, strict=True)
     with _messages_errors(reader, name):
         fieldnames = reader.fieldnames
     if not fieldnames or not {"id", "text"} <= set(fieldnames):
@@ -181,7 +182,7 @@ def _messages_errors(reader: csv.DictReader, name: str) -> Iterator[None]:
     try:
         yield
     except csv.Error as exc:
-        raise MessagesError(f"{name} line {reader.line_num}: not valid CSV ({exc})") from None
+        raise MessagesError(f"{name}: not valid CSV after line {reader.line_num} ({exc})") from None
     except UnicodeDecodeError as exc:
         raise MessagesError(f"{name}: not UTF-8 (after line {reader.line_num}: {exc.reason})") from None
 

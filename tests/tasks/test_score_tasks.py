@@ -2,12 +2,17 @@
 import csv
 import datetime as dt
 import json
+import sqlite3
 
 from sortbox.clean import same_cleaning
+from sortbox.export import model_json_bytes
+from sortbox.portable_scorer import csv_unescape
 from sortbox.scoring import ModelSet
 from tasks.config import cleaning
 from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages, load_models
 from tests.conftest import run_luigi
+from tests.unit.test_export_scoring import tiny_model
+from tests.unit.test_portable_scorer_io import HOSTILE_IDS, texts_for
 
 RUN_DATE = dt.date(2026, 11, 24)
 
@@ -44,3 +49,23 @@ def test_other_cleaning_settings_are_not_the_same_cleaning(luigi_config):
     changed = cleaning().options()
     luigi_config({"cleaning": {"lowercase": "true"}})
     assert not same_cleaning(changed, cleaning().options())
+
+
+def test_any_id_round_trips_through_score_messages(tmp_path, pipeline_env, luigi_config):
+    database = tmp_path / "ids.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE messages (id TEXT PRIMARY KEY, body TEXT)")
+        conn.executemany("INSERT INTO messages VALUES (?, ?)", texts_for(HOSTILE_IDS))
+    pipeline_env(f"sqlite:///{database}")
+    luigi_config({"source": {"timestamp_column": "", "label_column": "", "since": "", "until": ""}})
+    model = tmp_path / "model.json"
+    model.write_bytes(model_json_bytes(tiny_model()))
+    task = ScoreMessages(run_date=dt.date(2026, 11, 24), model_json=str(model))
+    result = run_luigi([task])
+    assert result.scheduling_succeeded, result.summary_text
+    with open(task.output_dir() / "scores.csv", newline="", encoding="utf-8") as scores, open(task.output_dir() / "unscorable.csv", newline="", encoding="utf-8") as bad:
+        scored, unscorable = list(csv.reader(scores)), list(csv.reader(bad))
+    assert all(len(row) == 3 for row in scored) and all(len(row) == 2 for row in unscorable)
+    assert sorted(csv_unescape(row[0]) for row in scored[1:]) == sorted(HOSTILE_IDS[0::3])
+    assert sorted((csv_unescape(i), r) for i, r in unscorable[1:]) == sorted(
+        [(i, "no_known_term") for i in HOSTILE_IDS[1::3]] + [(i, "quarantined:empty_text") for i in HOSTILE_IDS[2::3]])
