@@ -62,8 +62,8 @@ class CsvWriter:
 
     def writerows(self, rows: Iterable[Iterable[str]]) -> None:
         rows = rows if isinstance(rows, list) else list(rows)
-        # One C-level join finds out whether any cell holds a CR (almost never): then row by row.
-        if any("\r" in cell for cell in (" ".join(row) for row in rows)):
+        # Joining every cell at C speed finds out whether any holds a CR (almost never): then row by row.
+        if "\r" in "".join(map("".join, rows)):
             for row in rows:
                 self.writerow(row)
         else:

@@ -6,7 +6,7 @@ import pytest
 from sortbox.export import build_model
 from sortbox.model_file import ModelFileError
 from sortbox.portable_scorer import PortableModel, logistic
-from sortbox.scoring import FAST_PATH_PATTERN, VectorModel
+from sortbox.scoring import FAST_PATH_PATTERN, VectorModel, _WordTable
 from sortbox.textnorm import default_cleaning_spec
 
 # Words the fast path must find exactly: inner apostrophes, underscores, digits, "$" (the only
@@ -156,3 +156,25 @@ def test_agrees_with_portable_score_on_raw_texts(vector):
         assert (scores is not None) == bool(known[row]), (text, reason)
         if scores is not None:
             assert np.abs(probabilities[row] - scores).max() <= 1e-12
+
+
+def test_words_chosen_to_share_a_hash_slot_do_not_pile_up():
+    """A hostile model file could hold words that all hash to one slot under a fixed multiplier
+    (quadratic building and lookups); with a random multiplier per table they spread out."""
+    rng = np.random.default_rng(3)
+    letters = rng.integers(ord("a"), ord("z") + 1, size=(600_000, 6), dtype=np.uint64)
+    keys = np.zeros(len(letters), dtype=np.uint64)
+    for position in range(6):
+        keys |= letters[:, position] << np.uint64(8 * position)
+    bits = (8 * 200).bit_length()  # the table size _WordTable picks for 200 words
+    fibonacci = (keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+    colliding = keys[fibonacci == np.bincount(fibonacci.astype(np.intp)).argmax()][:200]
+    assert len(colliding) == 200  # all in one slot of a fixed Fibonacci hash
+    table = _WordTable({int(key).to_bytes(6, "little"): term for term, key in enumerate(colliding.tolist())})
+    (stored,), _, shift = table._short
+    size = len(stored)
+    displacement = [(position - (table._hash((key,)) >> int(shift))) % size for position, key in enumerate(stored.tolist()) if key]
+    assert len(displacement) == 200 and max(displacement) < 20
+    words = b"".join(int(key).to_bytes(6, "little") + b" " for key in colliding.tolist()) + b"\0" * 8
+    found = table.find(words, np.arange(200) * 7, np.full(200, 6))
+    assert found.tolist() == list(range(200))
