@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sortbox.model_file import TFIDF, TOKENIZER_FIELDS
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
 from sortbox.select import LinearClassifier, fold_into_terms
 
@@ -64,14 +65,14 @@ def build_model(
         "run_date": run_date,
         "cleaning": cleaning_spec,
         "quarantine": {"max_chars": max_chars, "control_characters": quarantine_controls},
-        "tokenizer": {"pattern": token_pattern, "regex_flavour": "python-re", "input": "cleaned text"},
+        "tokenizer": {"pattern": token_pattern, **TOKENIZER_FIELDS},
         "stopwords": sorted(stopwords),
         "terms": {
             "stemmer": stemmer,
             "surface_forms": {form: index[term] for form, term in sorted(surface_forms.items()) if term in index},
         },
         "vocabulary": list(vocabulary),
-        "tfidf": {"term_frequency": "raw count", "idf": "log2(documents / document frequency)", "normalization": "l2"},
+        "tfidf": dict(TFIDF),
         "idf": [float(x) for x in idf],
         "classes": classes,
         "skipped_classes": skipped,
