@@ -72,7 +72,8 @@ def file_digest(path: str) -> str:
     """sha256 of a file's bytes, or of every file of a directory (a release)."""
     path = Path(path)
     if not path.is_dir():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as handle:  # streamed: the file may be any size (it is checked later)
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     digest = hashlib.sha256()
     for child in sorted(path.iterdir()):
         digest.update(child.name.encode() + b"\0" + child.read_bytes())
