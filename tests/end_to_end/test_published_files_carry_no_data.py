@@ -1,20 +1,12 @@
-"""Published files carry no data: after a nightly run on the sample, nothing under the publish root
-and no model.json holds a message text or a message id of the table; a bad champion in the
-publish root fails the gate naming the file, at once."""
-import datetime as dt
+"""Published files carry no data: after a nightly run on the sample (scripts/nightly.sh, as cron
+runs it), nothing under the publish root and no model.json holds a message text or a message id of
+the table. A hostile champion in the publish root then fails the night's gate at once, naming the
+file: the night exits 30, releases its lock, and leaves the published release alone."""
 import json
 import shutil
 import sqlite3
 
-from luigi.execution_summary import LuigiStatusCode
-
-from sortbox.publish import current_release
-from tasks.publish import GateModels
-from tests.conftest import run_luigi
-from tests.end_to_end.test_nightly_gate import SMALL
-from workflows.nightly import NightlyRetrain
-
-NIGHT = dt.date(2026, 1, 5)
+from tests.end_to_end.test_nightly_script import FIRST, NIGHTLY, Site, lock_is_held
 
 
 def json_strings(value) -> list[str]:
@@ -32,20 +24,17 @@ def json_strings(value) -> list[str]:
     return strings
 
 
-def test_published_files_and_model_json_carry_no_message_text_or_id(sample_sqlite, pipeline_env, luigi_config, tmp_path, caplog):
-    runs = pipeline_env(sample_sqlite)
-    root = tmp_path / "published"
-    luigi_config({**SMALL, "publish": {"root": str(root)}})
-    result = run_luigi([NightlyRetrain(date=NIGHT)])
-    assert result.scheduling_succeeded and result.status == LuigiStatusCode.SUCCESS, result.summary_text
+def test_published_files_and_model_json_carry_no_message_text_or_id(sample_sqlite, tmp_path):
+    site = Site(tmp_path, sample_sqlite)
+    site.nightly(FIRST)
 
     with sqlite3.connect(sample_sqlite.removeprefix("sqlite:///")) as conn:
         rows = conn.execute("SELECT id, body FROM messages").fetchall()
     texts = sorted({body for _, body in rows if body and len(body) > 15})
     ids = {str(i) for i, _ in rows}
     assert len(texts) > 4000
-    published = sorted(path for path in root.rglob("*") if path.is_file())
-    models = sorted(runs.rglob("model.json")) + [path for path in published if path.name.startswith("model-")]
+    published = sorted(path for path in site.publish_root.rglob("*") if path.is_file())
+    models = sorted((tmp_path / "runs").rglob("model.json")) + [path for path in published if path.name.startswith("model-")]
     assert len(models) >= 3 and any(path.name == "release.json" for path in published)
     for path in sorted(set(published) | set(models)):
         content = path.read_text(encoding="utf-8")
@@ -59,13 +48,21 @@ def test_published_files_and_model_json_carry_no_message_text_or_id(sample_sqlit
         golden = json.loads(path.read_text(encoding="utf-8"))["golden"]
         assert len(golden) >= 20 and not {entry["id"] for entry in golden} & ids, path
 
-    # The champion is now this release: a hostile tokenizer pattern in it fails the gate at once.
-    champion = sorted(current_release(root).glob("model-*.json"))[0]
+    # The champion now holds a backtracking tokenizer pattern. The night is run again (its gate,
+    # publish and summary outputs removed, so that the gate runs with this champion): it fails at
+    # once naming the file, exits 30, and releases the lock; the published release is untouched.
+    before = site.snapshot()
+    champion = sorted(site.current().glob("model-*.json"))[0]
     model = json.loads(champion.read_text(encoding="utf-8"))
     model["tokenizer"]["pattern"] = r"(\w+\s?)+$"
     champion.write_text(json.dumps(model), encoding="utf-8")
-    shutil.rmtree(GateModels(run_date=NIGHT).output_dir())
-    caplog.clear()
-    again = run_luigi([GateModels(run_date=NIGHT)])
-    assert again.status == LuigiStatusCode.FAILED, again.summary_text
-    assert f"ModelFileError: model file {champion}: tokenizer.pattern: must be the pattern sortbox writes" in caplog.text
+    for task in ("GateModels", "PublishModels", "NightlyRetrain"):
+        (output,) = (tmp_path / "runs" / FIRST).glob(f"{task}-*")
+        shutil.rmtree(output)
+    logged = len(site.log(FIRST).read_text(encoding="utf-8"))
+    done = site.run(NIGHTLY, FIRST, timeout=120)
+    log = site.log(FIRST).read_text(encoding="utf-8")[logged:]
+    assert done.returncode == site.retcode["task_failed"], f"exit {done.returncode}\n{log[-4000:]}"
+    assert f"ModelFileError: model file {champion}: tokenizer.pattern: must be the pattern sortbox writes" in log
+    assert "failed    GateModels(" in log
+    assert site.current() == before["current"] and not lock_is_held(site.lock)
