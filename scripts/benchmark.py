@@ -41,6 +41,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
 from sortbox.label import HyperscanMatcher, RuleMatcher, label_chunk, load_rules, match_with_re  # noqa: E402
+from sortbox.model_file import read_model_file  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
 from sortbox.tokenize import Tokenizer, tokenize_chunk  # noqa: E402
@@ -137,8 +138,7 @@ def bench_tokenising(clean: Path) -> dict:
 
 def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: int) -> dict:
     """Vectorised scoring of every cleaned message; stdlib scoring of the first raw messages."""
-    with open(model_path, encoding="utf-8") as handle:
-        model = json.load(handle)
+    model = read_model_file(model_path)
     vector = VectorModel(model)
     seconds, rows = 0.0, 0
     for chunk in iter_parquet_chunks(clean, batch_size=50_000, columns=["text"]):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import re
 from typing import Sequence
 
 import numpy as np
 
+from sortbox.model_file import TFIDF, TOKENIZER_FIELDS
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
 from sortbox.select import LinearClassifier, fold_into_terms
 
@@ -30,14 +33,15 @@ def build_model(
     idf: np.ndarray,
     basis: np.ndarray,
     classifiers: dict[str, dict],
-    golden_texts: Sequence[tuple[str, str]],
 ) -> dict:
     """The model JSON as a dict (see README "Model JSON format").
 
     `vocabulary[i]` is the term of index i (rows of `basis`, entries of `idf`); `surface_forms`
     maps words to terms (only words whose term is in the vocabulary are kept); `classifiers`
     maps class -> {"status", "coef" (LSI space), "intercept", "threshold", ...} and skipped
-    classes -> {"status": "skipped", "reason"}. Golden vectors are scored with the stdlib scorer.
+    classes -> {"status": "skipped", "reason"}. Golden vectors are made-up texts built from the
+    model's own words plus `EDGE_CASE_TEXTS` (never a row of the table: the published file
+    carries no message text and no id), scored with the stdlib scorer.
     """
     index = {term: i for i, term in enumerate(vocabulary)}
     classes, skipped = {}, {}
@@ -61,19 +65,21 @@ def build_model(
         "run_date": run_date,
         "cleaning": cleaning_spec,
         "quarantine": {"max_chars": max_chars, "control_characters": quarantine_controls},
-        "tokenizer": {"pattern": token_pattern, "regex_flavour": "python-re", "input": "cleaned text"},
+        "tokenizer": {"pattern": token_pattern, **TOKENIZER_FIELDS},
         "stopwords": sorted(stopwords),
         "terms": {
             "stemmer": stemmer,
             "surface_forms": {form: index[term] for form, term in sorted(surface_forms.items()) if term in index},
         },
         "vocabulary": list(vocabulary),
-        "tfidf": {"term_frequency": "raw count", "idf": "log2(documents / document frequency)", "normalization": "l2"},
+        "tfidf": dict(TFIDF),
         "idf": [float(x) for x in idf],
         "classes": classes,
         "skipped_classes": skipped,
+        "golden": [],
+        "model_id": "0" * 64,  # a placeholder, so that the scorer can check the rest of the model
     }
-    model["golden"] = golden_vectors(model, golden_texts)
+    model["golden"] = golden_vectors(model, synthetic_golden_texts(model) + list(EDGE_CASE_TEXTS))
     model["model_id"] = content_id(model)
     return model
 
@@ -100,6 +106,53 @@ def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
     return golden
 
 
+def synthetic_golden_texts(model: dict, *, count: int = 24, seed: int = 0) -> list[tuple[str, str]]:
+    """(id, text) pairs made up from the model's own words: per class, its three strongest words
+    each way; then `count` mixtures of informative and other words, written as a person might
+    (capitals, other digits where digits read 0, punctuation, repeats, a stopword, an unknown
+    word). Deterministic for a model and seed. Ids are `golden-<n>`, never an id of the table."""
+    pattern = re.compile(model["tokenizer"]["pattern"])
+    stopwords = set(model["stopwords"])
+    word_of: dict[int, str] = {}  # term index -> one surface form that is a single word
+    for word, index in sorted(model["terms"]["surface_forms"].items()):
+        if index not in word_of and word not in stopwords and pattern.fullmatch(word):
+            word_of[index] = word
+    idf = model["idf"]
+    rng = random.Random(seed)
+    texts: list[str] = []
+    informative: list[str] = []
+    for name in sorted(model["classes"]):
+        weights = model["classes"][name]["weights"]
+        ranked = sorted((i for i in word_of if idf[i] > 0), key=lambda i: (-weights[i] * idf[i], word_of[i]))
+        for chosen in (ranked[:3], ranked[::-1][:3]):
+            words = [word_of[i] for i in chosen]
+            informative += words
+            if words:
+                texts.append(" ".join(_as_written(w, rng, model) for w in words))
+    others = sorted(word_of.values())
+    for _ in range(count if word_of else 0):
+        words = rng.sample(informative, min(len(informative), rng.randint(1, 3))) + rng.sample(others, min(len(others), rng.randint(0, 4)))
+        if rng.random() < 0.3:
+            words.append(rng.choice(words))  # a repeated word counts twice
+        if stopwords and rng.random() < 0.3:
+            words.append(rng.choice(sorted(stopwords)))
+        if rng.random() < 0.2:
+            words.append("zzqxv")  # not a word of any vocabulary
+        rng.shuffle(words)
+        text = " ".join(_as_written(w, rng, model) for w in words)
+        texts.append(text + rng.choice(["", "!", "!!", "?", ".", " :)", "..."]))
+    return [(f"golden-{number:02d}", text) for number, text in enumerate(texts, start=1)]
+
+
+def _as_written(word: str, rng: random.Random, model: dict) -> str:
+    """A cleaned word as a person might type it: cleaning gives the word back."""
+    if model["cleaning"]["digits"] == "zero":
+        word = "".join(str(rng.randint(0, 9)) if c == "0" else c for c in word)
+    if model["cleaning"]["lowercase"] and word.isascii():
+        word = rng.choice([word, word.upper(), word.capitalize()])
+    return word
+
+
 def content_id(model: dict) -> str:
     """sha256 of the model's content, run date and id excluded: the same model has the same id."""
     content = {key: value for key, value in model.items() if key not in ("model_id", "run_date")}
@@ -111,9 +164,9 @@ def model_json_bytes(model: dict) -> bytes:
     return (json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii")
 
 
-#: Messages that exercise every cleaning step, added to the golden vectors after real ones.
+#: Made-up messages that exercise every cleaning step, added to the golden vectors.
 EDGE_CASE_TEXTS = (
-    ("edge-case", "WINNER!! Claim your £1000 PRIZE now: call 09061701461"),
+    ("edge-case", "WINNER!! Claim your £1000 PRIZE now: call 01234 567890"),
     ("edge-emoji", "Happy birthday \U0001F382\U0001F389 see you tonight \u2764\ufe0f"),
     ("edge-quotes", "I don\u2019t think that\x92s right \u2014 call me"),
     ("edge-fullwidth", "ＦＲＥＥ ｅｎｔｒｙ ２０２６"),

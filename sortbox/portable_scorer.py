@@ -2,38 +2,72 @@
 
     python -m sortbox.portable_scorer MODEL.json MESSAGES.csv > scores.csv
 
-MESSAGES.csv has a header with columns `id,text`. stdout gets the same columns as the pipeline's
-scores.csv (`id`, then `<class>_score` and `<class>_decision` per class, classes sorted); rows
-that cannot be scored go to stderr as `id,reason` CSV lines (or to --unscorable FILE).
+MESSAGES.csv (UTF-8, a BOM allowed) has a header with columns `id,text`. stdout gets the same
+columns as the pipeline's scores.csv (`id`, then `<class>_score` and `<class>_decision` per class,
+classes sorted); rows that cannot be scored go to stderr as `id,reason` CSV lines (or to
+--unscorable FILE). A bad model file or messages file is one line on stderr and exit code 2.
 
-This file and sortbox/textnorm.py are the whole scoring algorithm (README "Model JSON format"):
-a client developer can port them line by line. Importing it imports no numpy, pandas, nltk,
-gensim or scikit-learn.
+This file, sortbox/textnorm.py and sortbox/model_file.py (which checks the model file before
+anything uses it) are the whole scoring algorithm (README "Model JSON format"): a client developer
+can port them line by line. Importing it imports no numpy, pandas, nltk, gensim or scikit-learn.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import json
 import math
 import re
 import sys
 from collections import Counter
-from typing import Iterable, TextIO
+from typing import Iterable, Iterator, TextIO
 
+from sortbox.model_file import SCHEMA_VERSION, ModelFileError, read_model_file, validate_model
 from sortbox.textnorm import TextCleaner, unusable_text_reason
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "PortableModel", "CsvWriter", "csv_safe", "csv_unescape", "score_csv", "main"]
+
 # Cell values a spreadsheet would run as a formula; numbers (e.g. "-5") are left alone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 
 def csv_safe(value: str) -> str:
-    """Defuse spreadsheet formula injection: a text cell starting with = + - @ gets a leading '."""
-    if value[:1] in _FORMULA_START and not _NUMBER.fullmatch(value):
+    """Defuse spreadsheet formula injection: a cell starting with = + - @ tab or CR (and not a
+    number) gets a leading ', and so does a cell that already starts with ', so that `csv_unescape`
+    undoes it exactly: `=x` is written `'=x`, `'=x` is written `''=x`."""
+    first = value[:1]
+    if first == "'" or (first in _FORMULA_START and not _NUMBER.fullmatch(value)):
         return "'" + value
     return value
+
+
+def csv_unescape(cell: str) -> str:
+    """The value `csv_safe` wrote as `cell`: one leading ' removed, if there is one."""
+    return cell[1:] if cell[:1] == "'" else cell
+
+
+class CsvWriter:
+    """A csv writer ("\n" line ends) whose every row reads back as written: Python 3.11's writer
+    leaves a bare CR inside a cell unquoted, which splits the row for every reader, so a row
+    holding one is written with every cell quoted."""
+
+    def __init__(self, out: TextIO):
+        self._minimal = csv.writer(out, lineterminator="\n")
+        self._quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: Iterable[str]) -> None:
+        row = list(row)
+        (self._quoted if any("\r" in cell for cell in row) else self._minimal).writerow(row)
+
+    def writerows(self, rows: Iterable[Iterable[str]]) -> None:
+        rows = rows if isinstance(rows, list) else list(rows)
+        # Joining every cell at C speed finds out whether any holds a CR (almost never): then row by row.
+        if "\r" in "".join(map("".join, rows)):
+            for row in rows:
+                self.writerow(row)
+        else:
+            self._minimal.writerows(rows)
 
 
 def logistic(logit: float) -> float:
@@ -45,16 +79,14 @@ def logistic(logit: float) -> float:
 
 
 class PortableModel:
-    """The model JSON, ready to score raw texts one at a time."""
+    """The model JSON, ready to score raw texts one at a time (checked first: ModelFileError)."""
 
     def __init__(self, model: dict):
-        if model.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"unsupported model schema_version {model.get('schema_version')!r} (this scorer reads {SCHEMA_VERSION})")
-        self.model = model
+        self.model = validate_model(model)
         self.cleaner = TextCleaner(model["cleaning"])
         self.max_chars = model["quarantine"]["max_chars"]
         self.quarantine_controls = model["quarantine"]["control_characters"]
-        self.token_pattern = re.compile(model["tokenizer"]["pattern"])
+        self.token_pattern = re.compile(model["tokenizer"]["pattern"])  # one of TOKEN_PATTERNS: validated
         self.stopwords = frozenset(model["stopwords"])
         self.surface_forms = model["terms"]["surface_forms"]
         self.idf = model["idf"]
@@ -104,7 +136,7 @@ class PortableModel:
 
     def header(self) -> list[str]:
         """The scores.csv header."""
-        return ["id"] + [column for name in self.class_names for column in (f"{name}_score", f"{name}_decision")]
+        return scores_header(self.class_names)
 
     def row(self, message_id: str, scores: list[float]) -> list[str]:
         """One scores.csv row: scores as shortest round-trip floats, decisions as 0/1."""
@@ -114,10 +146,51 @@ class PortableModel:
         return cells
 
 
+def scores_header(class_names: list[str]) -> list[str]:
+    """The scores.csv header (a class name starting with - is escaped like any cell)."""
+    return ["id"] + [csv_safe(column) for name in class_names for column in (f"{name}_score", f"{name}_decision")]
+
+
+class MessagesError(ValueError):
+    """The messages CSV cannot be read: one line naming the file (and the line)."""
+
+
+def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
+    """`{"id", "text"}` rows of an `id,text` CSV (the header is checked at once); a text cell may be
+    as long as the file (a text over the model's max_chars is quarantined too_long); a row
+    without an id is an error naming its line."""
+    # strict: a stray quote is an error, not a field that swallows the rest of the file
+    reader = csv.DictReader(handle, strict=True)
+    with _messages_errors(reader, name):
+        fieldnames = reader.fieldnames
+    if not fieldnames or not {"id", "text"} <= set(fieldnames):
+        raise MessagesError(f"{name}: needs a header with columns id,text (got {fieldnames})")
+    return _message_rows(reader, name)
+
+
+def _message_rows(reader: csv.DictReader, name: str) -> Iterator[dict]:
+    with _messages_errors(reader, name):
+        for row in reader:
+            if not row["id"]:
+                raise MessagesError(f"{name} line {reader.line_num}: no id (every row needs one)")
+            yield row
+
+
+@contextlib.contextmanager
+def _messages_errors(reader: csv.DictReader, name: str) -> Iterator[None]:
+    """csv and decoding errors as one MessagesError line naming the file and the line."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise MessagesError(f"{name}: not valid CSV after line {reader.line_num} ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise MessagesError(f"{name}: not UTF-8 (after line {reader.line_num}: {exc.reason})") from None
+
+
 def score_csv(model: PortableModel, rows: Iterable[dict], out: TextIO, unscorable: TextIO) -> tuple[int, int]:
     """Score `id,text` rows into `out` (scores.csv columns) and `unscorable` (id,reason)."""
-    scores_writer = csv.writer(out, lineterminator="\n")
-    unscorable_writer = csv.writer(unscorable, lineterminator="\n")
+    scores_writer = CsvWriter(out)
+    unscorable_writer = CsvWriter(unscorable)
     scores_writer.writerow(model.header())
     unscorable_writer.writerow(["id", "reason"])
     scored = failed = 0
@@ -132,28 +205,41 @@ def score_csv(model: PortableModel, rows: Iterable[dict], out: TextIO, unscorabl
     return scored, failed
 
 
+def _largest_field_limit() -> int:
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return limit
+        except OverflowError:  # a C long narrower than sys.maxsize (Windows)
+            limit //= 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sortbox.portable_scorer", description="Score id,text CSV rows with a sortbox model JSON.")
     parser.add_argument("model", help="the model JSON")
-    parser.add_argument("messages", help="CSV with a header and columns id,text")
+    parser.add_argument("messages", help="CSV with a header and columns id,text (UTF-8, BOM allowed)")
     parser.add_argument("--unscorable", help="write unscorable rows (id,reason) here instead of stderr")
     args = parser.parse_args(argv)
+    previous_limit = csv.field_size_limit()
+    _largest_field_limit()  # a text longer than csv's default 128 KiB is read, then quarantined too_long
     try:
-        with open(args.model, encoding="utf-8") as handle:
-            model = PortableModel(json.load(handle))
-        with open(args.messages, encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
-                raise ValueError(f"{args.messages}: needs a header with columns id,text (got {reader.fieldnames})")
+        model = PortableModel(read_model_file(args.model))
+        with open(args.messages, encoding="utf-8-sig", newline="") as handle:
             sink = open(args.unscorable, "w", encoding="utf-8", newline="") if args.unscorable else sys.stderr
             try:
-                scored, failed = score_csv(model, reader, sys.stdout, sink)
+                scored, failed = score_csv(model, read_messages(handle, args.messages), sys.stdout, sink)
             finally:
                 if args.unscorable:
                     sink.close()
-    except (OSError, ValueError, KeyError) as exc:
+    except (ModelFileError, MessagesError) as exc:
         print(f"portable_scorer: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"portable_scorer: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        csv.field_size_limit(previous_limit)
     print(f"portable_scorer: {scored} scored, {failed} unscorable", file=sys.stderr)
     return 0
 

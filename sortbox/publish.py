@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from sortbox.export import content_id, model_json_bytes
+from sortbox.model_file import ModelFileError, read_model_file
 from sortbox.portable_scorer import PortableModel
 from sortbox.scoring import VectorModel
 
@@ -109,9 +110,22 @@ def current_release(root: Path) -> Path | None:
 
 
 def release_models(release: Path) -> dict[str, dict]:
-    """class -> single-class model JSON of a release."""
-    info = json.loads((release / RELEASE_FILE).read_text(encoding="utf-8"))
-    return {name: json.loads((release / entry["file"]).read_text(encoding="utf-8")) for name, entry in info["classes"].items()}
+    """class -> single-class model JSON of a release, every file checked as untrusted input
+    (sortbox.model_file): a bad one is one ModelFileError line naming it."""
+    info_path = Path(release) / RELEASE_FILE
+    try:
+        files = {name: entry["file"] for name, entry in json.loads(info_path.read_text(encoding="utf-8"))["classes"].items()}
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"release file {info_path}: not a sortbox release ({type(exc).__name__}: {str(exc)[:200]})") from None
+    models = {}
+    for name, file_name in files.items():
+        if type(file_name) is not str or Path(file_name).name != file_name or not file_name.endswith(".json"):
+            raise ModelFileError(f"release file {info_path}: class {str(name)[:50]!r} names {str(file_name)[:80]!r}, not a model file of the release")
+        model = read_model_file(Path(release) / file_name)
+        if list(model["classes"]) != [name]:
+            raise ModelFileError(f"model file {Path(release) / file_name}: holds classes {sorted(model['classes'])[:5]}, release.json says {str(name)[:50]!r}")
+        models[name] = model
+    return models
 
 
 def _history(root: Path) -> list[str]:

@@ -4,13 +4,15 @@ a chunk of messages at a time (one tokenising pass, one sparse matrix product pe
 Tokenising is the hot spot. With the default token pattern it runs with numpy over all texts of a
 chunk at once: ASCII texts as bytes (`_ascii_block`), texts with other characters as code points
 (`_unicode_block`), finding the same words as Python `re` findall does, and looks them up in a
-hash table of packed words (`_WordTable`). A model with another pattern goes through Python `re`
-text by text (`_python_block`), the portable scorer's own rule. (Arrow's RE2 kernels were tried
+hash table of packed words (`_WordTable`). `_python_block`, Python `re` text by text (the portable
+scorer's own rule), is the reference the fast path is tested against; a model file cannot name
+another pattern (sortbox.model_file.TOKEN_PATTERNS). (Arrow's RE2 kernels were tried
 first: `pc.split_pattern_regex` alone ran at about 200k messages/s, slower than this whole path.)
 """
 from __future__ import annotations
 
 import re
+import secrets
 from itertools import compress
 from typing import Sequence
 
@@ -19,7 +21,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from sortbox.clean import CleaningOptions
-from sortbox.portable_scorer import PortableModel, csv_safe
+from sortbox.portable_scorer import PortableModel, csv_safe, scores_header
 from sortbox.select import sigmoid
 
 # The pattern the fast path reimplements (sortbox.tokenize.DEFAULT_TOKEN_PATTERN, copied rather
@@ -32,8 +34,6 @@ _APOSTROPHE, _DOLLAR = ord("'"), ord("$")
 _WORD_CHARACTER = re.compile(r"\w")
 # Masks keeping the first n bytes of a little-endian uint64 (n = 0..8).
 _BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
-_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing multiplier (2**64 / golden ratio, odd)
-_GOLDEN_2 = 0xC2B2AE3D27D4EB4F  # mixes in the second half of a packed word
 _MASK64 = (1 << 64) - 1
 # In the hot paths, numpy `take`/`compress` are used over fancy/boolean indexing: several times faster.
 
@@ -72,29 +72,34 @@ class _WordTable:
 
     A word of up to 16 bytes is packed into one or two little-endian uint64 (its bytes, zero-padded):
     an exact key, never 0 (no word holds a NUL byte). Words of up to 8 bytes (96% of the words of
-    SMS texts) and of 9 to 16 bytes live in two open-addressing tables (Fibonacci hashing, linear
-    probing, load under 1/8, key 0 = empty slot), longer ones in a dict. Measured faster than
-    Arrow's `pc.index_in`, which hashes strings and needs the words cut out into a string array.
+    SMS texts) and of 9 to 16 bytes live in two open-addressing tables (multiply-shift hashing,
+    linear probing, load under 1/8, key 0 = empty slot), longer ones in a dict. Measured faster
+    than Arrow's `pc.index_in`, which hashes strings and needs the words cut out into a string array.
+
+    The words come from a model file, which may be hostile: with a fixed multiplier, words chosen
+    to share one slot would make building and every lookup quadratic. The multipliers are random
+    odd numbers drawn per table (multiply-shift with a random odd multiplier is universal hashing:
+    no set of words collides more than by chance). They change only where a word is stored, never
+    what a lookup returns, so scores stay deterministic.
     """
 
     def __init__(self, words: dict[bytes, int]):
+        self._multiplier, self._mixer = secrets.randbits(64) | 1, secrets.randbits(64) | 1
         self._short = self._build({(int.from_bytes(w, "little"),): t for w, t in words.items() if len(w) <= 8}, width=1)
         self._medium = self._build({(int.from_bytes(w[:8], "little"), int.from_bytes(w[8:], "little")): t for w, t in words.items() if 8 < len(w) <= 16}, width=2)
         self._long = {w: t for w, t in words.items() if len(w) > 16}
 
-    @staticmethod
-    def _hash(key: tuple[int, ...]) -> int:
+    def _hash(self, key: tuple[int, ...]) -> int:
         """The 64-bit hash `_probe` computes with numpy, for one key at build time."""
-        mixed = key[0] ^ ((key[1] * _GOLDEN_2) & _MASK64) if len(key) > 1 else key[0]
-        return (mixed * _GOLDEN) & _MASK64
+        mixed = key[0] ^ ((key[1] * self._mixer) & _MASK64) if len(key) > 1 else key[0]
+        return (mixed * self._multiplier) & _MASK64
 
-    @classmethod
-    def _build(cls, entries: dict[tuple[int, ...], int], width: int) -> tuple[list[np.ndarray], np.ndarray, np.uint64]:
+    def _build(self, entries: dict[tuple[int, ...], int], width: int) -> tuple[list[np.ndarray], np.ndarray, np.uint64]:
         """(key parts, terms, hash shift) of a table holding `entries` (packed word -> term)."""
         bits = max(4, (8 * len(entries)).bit_length())
         keys, terms = [[0] * (1 << bits) for _ in range(width)], [-1] * (1 << bits)
         for key, term in entries.items():
-            slot = cls._hash(key) >> (64 - bits)
+            slot = self._hash(key) >> (64 - bits)
             while keys[0][slot]:
                 slot = (slot + 1) & ((1 << bits) - 1)
             for part, value in zip(keys, key):
@@ -102,13 +107,12 @@ class _WordTable:
             terms[slot] = term
         return [np.array(part, dtype=np.uint64) for part in keys], np.array(terms, dtype=np.int32), np.uint64(64 - bits)
 
-    @staticmethod
-    def _probe(table: tuple[list[np.ndarray], np.ndarray, np.uint64], keys: list[np.ndarray]) -> np.ndarray:
+    def _probe(self, table: tuple[list[np.ndarray], np.ndarray, np.uint64], keys: list[np.ndarray]) -> np.ndarray:
         """Term (or -1) of each packed key (`keys`: one array per part): the slot of its hash,
         then the next ones while they hold another key."""
         table_keys, table_terms, shift = table
-        mixed = keys[0] ^ (keys[1] * np.uint64(_GOLDEN_2)) if len(keys) > 1 else keys[0]
-        slots = ((mixed * np.uint64(_GOLDEN)) >> shift).astype(np.intp)
+        mixed = keys[0] ^ (keys[1] * np.uint64(self._mixer)) if len(keys) > 1 else keys[0]
+        slots = ((mixed * np.uint64(self._multiplier)) >> shift).astype(np.intp)
         stored = table_keys[0].take(slots)
         hit = stored == keys[0]
         for table_part, key_part in zip(table_keys[1:], keys[1:]):
@@ -343,7 +347,7 @@ class ModelSet:
         return self.vectors[0].cleaning_options()
 
     def header(self) -> list[str]:
-        return ["id"] + [column for name in self.class_names for column in (f"{name}_score", f"{name}_decision")]
+        return scores_header(self.class_names)
 
     def score(self, cleaned_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities: messages x classes, scorable by every model)."""

@@ -1,17 +1,16 @@
 """ExportModelJson (the published model) and ScoreMessages (scores.csv + unscorable.csv)."""
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from pathlib import Path
 
 import luigi
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import iter_clean_chunks, iter_cleaned_checkpoint, same_cleaning
-from sortbox.export import EDGE_CASE_TEXTS, build_model, model_json_bytes
-from sortbox.portable_scorer import csv_safe
+from sortbox.export import build_model, model_json_bytes
+from sortbox.model_file import read_model_file
+from sortbox.portable_scorer import CsvWriter, csv_safe
 from sortbox.publish import release_models
 from sortbox.scoring import ModelSet, scores_table, unscorable_rows
 from sortbox.wordlists import DEFAULT_TOKEN_PATTERN, load_stopwords
@@ -24,15 +23,14 @@ from tasks.tokenize import TokenizeMessages
 from tasks.train import TrainClassifiers
 
 MODEL_FILE = "model.json"
-GOLDEN_REAL_MESSAGES = 40
 
 
 class ExportModelJson(SortboxTask):
-    """Output: model.json, byte-identical for the same data and parameters."""
+    """Output: model.json, byte-identical for the same data and parameters. It holds no row of the
+    table: its golden vectors are made up from the vocabulary (sortbox.export)."""
 
     def requires(self):
         return {
-            "messages": ExtractMessages(run_date=self.run_date),
             "tokens": TokenizeMessages(run_date=self.run_date),
             "dictionary": BuildDictionary(run_date=self.run_date),
             "tfidf": FitTfidf(run_date=self.run_date),
@@ -51,8 +49,6 @@ class ExportModelJson(SortboxTask):
         vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         classes = read_json(self.input_dir("classes") / "classes.json")
         classifiers = {name: read_json(Path(entry["classifier_dir"]) / "classifier.json") for name, entry in classes.items()}
-        first = next(iter_parquet_chunks(self.input_dir("messages") / "messages.parquet", batch_size=GOLDEN_REAL_MESSAGES, columns=["id", "text"]))
-        golden = [(i, t) for i, t in zip(first.column("id").to_pylist(), first.column("text").to_pylist()) if i is not None and t is not None]
         options = cleaning().options()
         model = build_model(
             run_date=self.run_date.isoformat(),
@@ -67,7 +63,6 @@ class ExportModelJson(SortboxTask):
             idf=idf,
             basis=lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE))),
             classifiers=classifiers,
-            golden_texts=golden + list(EDGE_CASE_TEXTS),
         )
         with self.atomic_output() as out:
             (out / MODEL_FILE).write_bytes(model_json_bytes(model))
@@ -77,7 +72,8 @@ def file_digest(path: str) -> str:
     """sha256 of a file's bytes, or of every file of a directory (a release)."""
     path = Path(path)
     if not path.is_dir():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as handle:  # streamed: the file may be any size (it is checked later)
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     digest = hashlib.sha256()
     for child in sorted(path.iterdir()):
         digest.update(child.name.encode() + b"\0" + child.read_bytes())
@@ -85,11 +81,11 @@ def file_digest(path: str) -> str:
 
 
 def load_models(path: Path) -> list[dict]:
-    """The model JSON at `path`, or every class model of a release directory."""
+    """The model JSON at `path`, or every class model of a release directory, each checked
+    (sortbox.model_file): a bad file is one ModelFileError line naming it."""
     if path.is_dir():
         return list(release_models(path).values())
-    with open(path, encoding="utf-8") as handle:
-        return [json.load(handle)]
+    return [read_model_file(path)]
 
 
 class NothingScorable(ValueError):
@@ -141,8 +137,7 @@ class ScoreMessages(SortboxTask):
         scored = unscorable = 0
         reasons: dict[str, int] = {}
         with self.atomic_output() as out, open(out / "scores.csv", "w", newline="", encoding="utf-8") as scores_file, open(out / "unscorable.csv", "w", newline="", encoding="utf-8") as unscorable_file:
-            scores_csv = csv.writer(scores_file, lineterminator="\n")
-            unscorable_csv = csv.writer(unscorable_file, lineterminator="\n")
+            scores_csv, unscorable_csv = CsvWriter(scores_file), CsvWriter(unscorable_file)
             scores_csv.writerow(model.header())
             unscorable_csv.writerow(["id", "reason"])
             for result in self.cleaned(model, messages):

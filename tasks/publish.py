@@ -1,13 +1,13 @@
 """GateModels (champion/challenger per class on held-out rows) and PublishModels (atomic release)."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
+from sortbox.model_file import read_model_file
 from sortbox.publish import current_release, gate, publish_release, release_files, release_models
 from sortbox.select import holdout_mask
 from tasks.base import SortboxTask
@@ -22,7 +22,8 @@ logger = logging.getLogger("luigi-interface")
 class GateModels(SortboxTask):
     """Output: gate.json: per class publish or keep, with both ROC AUCs on the held-out rows.
 
-    The champion is whatever `[publish] root/current` holds when the gate runs; it is recorded,
+    The champion is whatever `[publish] root/current` holds when the gate runs, each of its files
+    checked before use (a bad one fails this task naming the file); it is recorded,
     and a night that has been decided stays decided (rerunning the same run date after a
     rollback does not undo the rollback).
     """
@@ -34,7 +35,7 @@ class GateModels(SortboxTask):
         return {"publish_root": str(Path(publish().root).resolve()), "margin": publish().margin}
 
     def run(self):
-        challenger = json.loads((self.input_dir("model") / MODEL_FILE).read_text(encoding="utf-8"))
+        challenger = read_model_file(self.input_dir("model") / MODEL_FILE)
         champion_dir = current_release(Path(publish().root))
         champions = release_models(champion_dir) if champion_dir else {}
         labels = pq.read_table(self.input_dir("labels") / "labels.parquet", columns=["id", "labels"])
@@ -61,7 +62,7 @@ class PublishModels(SortboxTask):
 
     def run(self):
         gate_result = read_json(self.input_dir("gate") / "gate.json")
-        challenger = json.loads((self.input_dir("model") / MODEL_FILE).read_text(encoding="utf-8"))
+        challenger = read_model_file(self.input_dir("model") / MODEL_FILE)
         champion_dir = gate_result["champion_release"]
         champions = release_models(Path(champion_dir)) if champion_dir else {}
         files, classes = release_files(challenger, champions, gate_result["classes"])

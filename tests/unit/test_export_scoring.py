@@ -35,7 +35,6 @@ def tiny_model(**overrides):
             "spam": {"status": "trained", "coef": [2.0, -1.0], "intercept": -0.5, "threshold": {"threshold": 0.6, "policy": "max_f1"}, "roc_auc": 0.99},
             "rare": {"status": "skipped", "reason": "2 positive messages, fewer than the 5 cross-validation folds"},
         },
-        golden_texts=[("1", "FREE prizes, call now"), ("2", "loving you")] + list(EDGE_CASE_TEXTS),
     )
     return build_model(**{**arguments, **overrides})
 
@@ -77,13 +76,28 @@ def test_golden_vectors_replay():
     model = tiny_model()
     scorer = PortableModel(model)
     golden = {g["id"]: g for g in model["golden"]}
-    assert golden["1"]["terms"] == ["free", "prize", "call"] and golden["1"]["words"] == ["free", "prizes", "call", "now"]
     assert golden["edge-control"]["unscorable"] == "quarantined:control_characters"
+    assert {i for i, _ in EDGE_CASE_TEXTS} < set(golden)
     for entry in model["golden"]:
         scores, reason = scorer.score(entry["text"])
         assert (reason or None) == entry.get("unscorable")
         if scores:
             assert scores == [entry["scores"][name] for name in scorer.class_names]
+
+
+def test_golden_texts_are_made_up_from_the_vocabulary():
+    model = tiny_model()
+    synthetic = [g for g in model["golden"] if g["id"].startswith("golden-")]
+    assert len(synthetic) >= 20 and len(model["golden"]) == len(synthetic) + len(EDGE_CASE_TEXTS)
+    # per class, its strongest words each way first: "prize" has idf 0, so never chosen
+    weights = dict(zip(VOCABULARY, model["classes"]["spam"]["weights"]))
+    assert synthetic[0]["terms"] == sorted(["call", "free", "love"], key=lambda t: -weights[t] * dict(zip(VOCABULARY, [1.0, 2.0, 1.5, 0.0]))[t])
+    assert {"scores", "unscorable"} & set(synthetic[0])
+    decisions = {g["decisions"]["spam"] for g in synthetic if "decisions" in g}
+    assert decisions == {0, 1}, "both decisions are exercised"
+    known = set(model["terms"]["surface_forms"]) | set(model["stopwords"]) | {"zzqxv"}
+    for entry in synthetic:  # every word is a word of the model (or the one made-up unknown word)
+        assert set(entry.get("words", [])) <= known, entry
 
 
 def test_json_is_deterministic_and_identified_by_content():
@@ -146,7 +160,7 @@ def test_cli_errors(tmp_path, capsys, content, message):
 
 
 def test_unknown_schema_version():
-    with pytest.raises(ValueError, match="unsupported model schema_version 99"):
+    with pytest.raises(ValueError, match="schema_version: must be the integer 1 .*, got the number 99"):
         PortableModel({**tiny_model(), "schema_version": 99})
 
 

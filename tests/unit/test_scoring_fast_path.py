@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from sortbox.export import build_model
+from sortbox.model_file import ModelFileError
 from sortbox.portable_scorer import PortableModel, logistic
-from sortbox.scoring import FAST_PATH_PATTERN, VectorModel
+from sortbox.scoring import FAST_PATH_PATTERN, VectorModel, _WordTable
 from sortbox.textnorm import default_cleaning_spec
 
 # Words the fast path must find exactly: inner apostrophes, underscores, digits, "$" (the only
@@ -34,7 +35,6 @@ def make_model(token_pattern=FAST_PATH_PATTERN):
         surface_forms=SURFACE_FORMS, idf=idf, basis=rng.normal(size=(len(VOCABULARY), 3)),
         classifiers={"spam": {"status": "trained", "coef": [1.0, -2.0, 0.5], "intercept": -0.3, "threshold": {"threshold": 0.5, "policy": "max_f1"}, "roc_auc": 0.9},
                      "ham": {"status": "trained", "coef": [-0.5, 0.7, 1.5], "intercept": 0.2, "threshold": {"threshold": 0.4, "policy": "max_f1"}, "roc_auc": 0.8}},
-        golden_texts=[("1", "hello free prize")],
     )
 
 
@@ -132,18 +132,10 @@ def test_a_newline_inside_a_text_does_not_split_it(vector):
     assert_matches_portable(vector, texts)
 
 
-def test_other_pattern_falls_back_to_python(monkeypatch):
-    model = make_model(token_pattern=r"[a-z$£ü']+")  # apostrophes anywhere, no digits
-    vector = VectorModel(model)
-    assert not vector._fast
-    calls = []
-    original = vector._python_block
-    monkeypatch.setattr(vector, "_python_block", lambda t: calls.append(len(t)) or original(t))
-    texts = ["'hello'", "don't", "a''b", "0000 free", "ü'll", "hello$"]
-    assert_matches_portable(vector, texts)
-    assert calls == [len(texts)]
-    # and it tokenises by its own pattern: "'hello'" is one unknown word here
-    assert vector.score(["'hello'"])[1].tolist() == [False]
+def test_another_pattern_is_refused():
+    # Only the pattern the fast path reimplements is ever run (sortbox.model_file.TOKEN_PATTERNS).
+    with pytest.raises(ModelFileError, match="tokenizer.pattern: must be the pattern sortbox writes"):
+        make_model(token_pattern=r"[a-z$£ü']+")
 
 
 def test_random_texts(vector):
@@ -164,3 +156,25 @@ def test_agrees_with_portable_score_on_raw_texts(vector):
         assert (scores is not None) == bool(known[row]), (text, reason)
         if scores is not None:
             assert np.abs(probabilities[row] - scores).max() <= 1e-12
+
+
+def test_words_chosen_to_share_a_hash_slot_do_not_pile_up():
+    """A hostile model file could hold words that all hash to one slot under a fixed multiplier
+    (quadratic building and lookups); with a random multiplier per table they spread out."""
+    rng = np.random.default_rng(3)
+    letters = rng.integers(ord("a"), ord("z") + 1, size=(600_000, 6), dtype=np.uint64)
+    keys = np.zeros(len(letters), dtype=np.uint64)
+    for position in range(6):
+        keys |= letters[:, position] << np.uint64(8 * position)
+    bits = (8 * 200).bit_length()  # the table size _WordTable picks for 200 words
+    fibonacci = (keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+    colliding = keys[fibonacci == np.bincount(fibonacci.astype(np.intp)).argmax()][:200]
+    assert len(colliding) == 200  # all in one slot of a fixed Fibonacci hash
+    table = _WordTable({int(key).to_bytes(6, "little"): term for term, key in enumerate(colliding.tolist())})
+    (stored,), _, shift = table._short
+    size = len(stored)
+    displacement = [(position - (table._hash((key,)) >> int(shift))) % size for position, key in enumerate(stored.tolist()) if key]
+    assert len(displacement) == 200 and max(displacement) < 20
+    words = b"".join(int(key).to_bytes(6, "little") + b" " for key in colliding.tolist()) + b"\0" * 8
+    found = table.find(words, np.arange(200) * 7, np.full(200, 6))
+    assert found.tolist() == list(range(200))
