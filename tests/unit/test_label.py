@@ -221,7 +221,8 @@ def reference_stats(rules, chunks, examples_per_rule=2):
     from collections import Counter
 
     labels = [rule.label for rule in rules]
-    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set()}
+    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set(),
+           "other_by_rules": Counter(), "other_by_truth": Counter()}
     for ids, texts, hits, truth in chunks:
         out["messages"] += len(hits)
         for row, rule_hits in enumerate(hits):
@@ -242,6 +243,10 @@ def reference_stats(rules, chunks, examples_per_rule=2):
                 if true is not None:
                     out["judged"][i] += 1
                     out["correct"][i] += labels[i] in true
+                    for label in true - {labels[i]} if labels[i] not in true else ():
+                        out["other_by_truth"][(i, label)] += 1
+                for label in predicted - {labels[i]}:
+                    out["other_by_rules"][(i, label)] += 1
                 examples = out["examples"].setdefault(i, [])
                 if len(examples) < examples_per_rule:
                     examples.append({"id": ids[row], "text": texts[row][:200]})
@@ -272,7 +277,37 @@ def test_rule_stats_count_like_the_per_message_loop(with_truth):
             stats.update(ids, pa.array(texts), pa.array(hits, type=pa.list_(pa.int32())), None if truth is None else pa.array(truth, type=pa.list_(pa.string())))
     expected = reference_stats(rules, chunks)
     assert stats.messages == expected["messages"] and stats.truth_classes == expected["truth"]
-    for name in ("hits", "overlaps", "conflicts", "judged", "correct"):
+    for name in ("hits", "overlaps", "conflicts", "judged", "correct", "other_by_rules", "other_by_truth"):
         assert +getattr(stats, name) == +expected[name], name
     assert {k: v for k, v in stats.examples.items()} == expected["examples"]
     assert {k: +v for k, v in stats.class_counts.items()} == {k: +v for k, v in expected["classes"].items()}
+
+
+def test_examples_of_a_rule_with_few_hits_are_its_own():
+    # Each rule hits one message per chunk: the examples of a rule must not run on into the next
+    # rule's hits (they did: a rule with fewer than 3 hits showed another rule's messages).
+    rules = [Rule(f"c.txt:{i}", "c", f"w{i}") for i in range(3)]
+    stats = RuleStats(rules, examples_per_rule=3)
+    stats.update(["a", "b", "c"], ["w0", "w1", "w2"], [[0], [1], [2]], None)
+    stats.update(["d", "e"], ["w2", "w0"], [[2], [0]], None)
+    assert {i: [e["id"] for e in examples] for i, examples in stats.examples.items()} == {0: ["a", "e"], 1: ["b"], 2: ["c", "d"]}
+
+
+@pytest.mark.parametrize(
+    "truth, expected",
+    [
+        # No truth: by the other classes' rules. ham.txt:1 hits a, b, c, spam rules label a and b;
+        # spam.txt:2 hits a, b, d, e, the ham rule labels half of them: not more than half.
+        (None, {"ham.txt:1": ("spam", 2 / 3, "rules"), "spam.txt:1": ("ham", 1.0, "rules"), "spam.txt:2": None}),
+        # The truth knows both classes: it decides.
+        ([["ham"], ["ham"], ["ham"], ["spam"], ["ham"]], {"ham.txt:1": None, "spam.txt:1": ("ham", 1.0, "truth"), "spam.txt:2": ("ham", 3 / 4, "truth")}),
+    ],
+)
+def test_rules_whose_hits_mostly_belong_to_another_class_are_flagged(truth, expected):
+    rules = [Rule("ham.txt:1", "ham", "h"), Rule("spam.txt:1", "spam", "s1"), Rule("spam.txt:2", "spam", "s2")]
+    stats = RuleStats(rules)
+    stats.update(["a", "b", "c", "d", "e"], [""] * 5, [[0, 1, 2], [0, 1, 2], [0], [2], [2]], truth)
+    for row in stats.rule_rows():
+        flagged = expected[row["rule_id"]]
+        got = None if row["mostly_other_class"] is None else (row["mostly_other_class"], row["other_class_share"], row["judged_by"])
+        assert got == flagged, row["rule_id"]
