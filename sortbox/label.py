@@ -118,8 +118,10 @@ def read_rule_files(rules_dir: Path) -> RuleFiles:
             raise RuleError(f"{rules_dir}/{path.name!r}: class name {label!r} must be {CLASS_NAME_FORM}")
         found = 0
         for line_no, line in enumerate(_rule_file_lines(path), start=1):
-            pattern = line.strip()
-            if not pattern or pattern.startswith("#"):
+            # Only spaces and tabs are trimmed: any other invisible character is refused, not
+            # silently dropped, even at the end of a line.
+            pattern = line.strip(" \t")
+            if not pattern.strip() or pattern.startswith("#"):
                 continue
             problem = check_rule(pattern)
             if problem:

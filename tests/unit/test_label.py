@@ -17,6 +17,7 @@ from sortbox.label import (
     load_rules,
     match_with_re,
     parse_label_cell,
+    read_rule_files,
     rules_fingerprint,
 )
 from tests.conftest import REPO_ROOT
@@ -311,3 +312,70 @@ def test_rules_whose_hits_mostly_belong_to_another_class_are_flagged(truth, expe
         flagged = expected[row["rule_id"]]
         got = None if row["mostly_other_class"] is None else (row["mostly_other_class"], row["other_class_share"], row["judged_by"])
         assert got == flagged, row["rule_id"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("free\n".encode("utf-16"), r"spam\.txt: the file is UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8"),
+        ("free\n".encode("utf-32"), r"spam\.txt: the file is UTF-32"),
+        # UTF-16 without a byte order mark: NULs, which Hyperscan would read as the pattern's end
+        # ("f" alone: most messages labelled spam, exit 0).
+        ("# prizes\nfree\n".encode("utf-16-le"), r"spam\.txt:1: NUL byte \(U\+0000\): not UTF-8 text \(UTF-16 saved without a byte order mark\?\)"),
+        ("ok\n£5\n".encode("latin-1"), r"spam\.txt:2: not UTF-8 text \(byte 0xa3\); save the file as UTF-8"),
+        (b"ok\nfr\x00ee\n", r"spam\.txt:2: NUL byte"),
+        (b"ok\n# a comment with a \x00\n", r"spam\.txt:2: NUL byte"),
+        (b"ok\nfr\x01ee\n", r"spam\.txt:2: control character \(U\+0001\) in the rule"),
+        (b"ok\nfree\tprize\n", r"spam\.txt:2: control character \(U\+0009\) in the rule: rule texts never contain"),
+        (b"ok\nfree\rprize\n", r"spam\.txt:2: control character \(U\+000D\)"),
+        ("ok\nfree\u200bprize\n".encode(), r"spam\.txt:2: ZERO WIDTH SPACE \(U\+200B\) in the rule"),
+        ("ok\nfree\u00a0prize\n".encode(), r"spam\.txt:2: NO-BREAK SPACE \(U\+00A0\) in the rule"),
+        ("ok\nfree\u2028prize\n".encode(), r"spam\.txt:2: LINE SEPARATOR \(U\+2028\)"),
+        ("ok\nwin\x85\n".encode(), r"spam\.txt:2: control character \(U\+0085\)"),
+        # A form feed is a line break for str.splitlines, not for an editor: the rule id stays line 3.
+        (b"ok\n\x0c\nfr\x0cee\n", r"spam\.txt:3: control character \(U\+000C\)"),
+    ],
+)
+def test_rule_files_are_strict_utf8_text_without_control_characters(tmp_path, content, message):
+    (tmp_path / "spam.txt").write_bytes(content)
+    with pytest.raises(RuleError, match=message):
+        load_rules(tmp_path)
+
+
+def test_rule_file_byte_order_mark_and_crlf_are_accepted(tmp_path):
+    (tmp_path / "spam.txt").write_bytes(b"\xef\xbb\xbf\\bfree\\b\r\n# comment\r\n\\bwin\\b\r\n")
+    assert [(r.rule_id, r.pattern) for r in load_rules(tmp_path)] == [("spam.txt:1", "\\bfree\\b"), ("spam.txt:3", "\\bwin\\b")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["spam\n.txt", "spam\r.txt", "-spam.txt", "=spam.txt", "sp am.txt", "café.txt", "a" * 65 + ".txt", "spam.x.txt", "_x.txt"],
+)
+def test_class_names_have_one_plain_form(tmp_path, name):
+    (tmp_path / "ok.txt").write_text("free\n")
+    (tmp_path / name).write_text("win\n")
+    with pytest.raises(RuleError, match=r"class name .* must be 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit") as caught:
+        load_rules(tmp_path)
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cell", ["-spam", "spam\nham", "a" * 65, "spamé"])
+def test_label_cells_use_the_same_class_name_form(cell):
+    with pytest.raises(LabelColumnError, match="is not a class name"):
+        parse_label_cell(cell if "\n" not in cell else cell.replace("\n", "\x0b"), "|")
+
+
+def test_non_rule_files_are_listed_and_empty_classes_reported(tmp_path):
+    (tmp_path / "spam.txt").write_text("free\n")
+    (tmp_path / "promo.txt").write_text("# to do\n\n")
+    (tmp_path / "empty.txt").write_text("")
+    for other in ("README.md", "spam.txt~", ".spam.txt.swp", "ham.TXT", ".hidden.txt"):
+        (tmp_path / other).write_text("win\n")
+    (tmp_path / "old.txt").mkdir()
+    files = read_rule_files(tmp_path)
+    assert [r.rule_id for r in files.rules] == ["spam.txt:1"]
+    assert files.empty_classes == {"empty": "no rules: empty.txt is empty or holds only comments", "promo": "no rules: promo.txt is empty or holds only comments"}
+    assert files.ignored == [".hidden.txt", ".spam.txt.swp", "README.md", "ham.TXT", "old.txt", "spam.txt~"]
+    before = rules_fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("changed\n")  # not a rule file: no rerun
+    assert rules_fingerprint(tmp_path) == before

@@ -86,7 +86,7 @@ def generated_rules(rng: random.Random, count: int) -> tuple[list[Rule], list[st
     """(accepted rules, refused patterns) until `count` rules are accepted."""
     rules, refused = [], []
     while len(rules) < count:
-        pattern = _sequence(rng).strip()  # as a rule file line is read
+        pattern = _sequence(rng).strip(" \t")  # as a rule file line is read
         if not pattern:
             continue
         try:
