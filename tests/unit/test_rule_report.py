@@ -38,7 +38,7 @@ def test_every_id_round_trips_through_the_csv():
 @pytest.mark.parametrize(
     "value, cell",
     [("=x", "'=x"), ("'=x", "''=x"), ("+1+1", "'+1+1"), ("-x", "'-x"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     ("'", "''"), ("-5", "-5"), ("abc", "abc"), ("", "")],
+     ("'", "''"), ("abc", "abc"), ("", "")],
 )
 def test_csv_cells_are_spreadsheet_safe_and_unambiguous(value, cell):
     assert csv_cell(value) == cell
