@@ -12,8 +12,9 @@ every rule; no engine loops over rules in Python per message:
   On the benchmark data its lazy DFA keeps building new states (novel words), so it ran at
   ~60-130k messages/s there, against ~400k+ for Hyperscan.
 
-A pattern with non-ASCII letters is always matched with `re`: the engines case-fold it
-differently from `re.ASCII`.
+A pattern naming a non-ASCII letter (itself, an escape, a range) is always matched with `re`:
+the engines case-fold it differently from `re.ASCII`. So is, for every rule, a text holding one
+of `_ENGINE_UNSAFE_CHARS` (tests/unit/test_rule_engines_fuzz.py compares the engines with `re`).
 """
 from __future__ import annotations
 
@@ -149,7 +150,10 @@ def _rule_file_lines(path: Path) -> list[str]:
     """The lines of a rule file read strictly as UTF-8 (a UTF-8 byte order mark dropped, CRLF
     accepted). Split on newlines only: str.splitlines would also split on form feeds and U+2028,
     and the line numbers (rule ids) would no longer be those an editor shows."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot be read: {exc.strerror}") from None
     for mark, encoding in _OTHER_ENCODINGS:
         if data.startswith(mark):
             raise RuleError(f"{path}: the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8")
