@@ -97,8 +97,33 @@ def parse_timestamp(value: str) -> dt.datetime | None:
 
 
 def _utc_text(moment: dt.datetime) -> str:
-    """A naive UTC datetime as text that sorts like the datetime (for sqlite)."""
-    return moment.isoformat(sep=" ", timespec="microseconds")
+    """A naive UTC datetime as `YYYY-MM-DD HH:MM:SS[.ffffff]` (the fraction only when there is
+    one): such texts sort like the datetimes (for sqlite)."""
+    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
+    """`_utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
+
+    The usual shapes are recognised by sqlite's own C functions: a value is canonical when it comes
+    back unchanged through julianday() (which, unlike datetime() alone, carries 2026-02-30 over to
+    March 2 and 24:00 to the next day, so those do not come back). Only the others go through the
+    registered Python function, which costs microseconds a row."""
+    text = sa.func.typeof(ts) == "text"
+    year_ok = sa.func.substr(ts, 1, 4) != "0000"  # sqlite takes year 0, Python does not
+    day = sa.func.julianday(ts)
+    return sa.case(
+        (sa.and_(text, year_ok, sa.func.length(ts) == 19, sa.func.datetime(day) == ts), ts),
+        (sa.and_(text, year_ok, sa.func.length(ts) == 26, sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
+                 sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]")), _trim_zero_fraction(ts)),
+        (sa.and_(text, year_ok, sa.func.length(ts) == 10, sa.func.date(day) == ts), sa.func.printf("%s 00:00:00", ts)),
+        else_=sa.func.sortbox_utc(ts),  # registered by make_engine: parse_timestamp, in SQL
+    )
+
+
+def _trim_zero_fraction(ts: sa.ColumnElement) -> sa.ColumnElement:
+    # '… 10:00:00.000000' is the same moment as '… 10:00:00', and must compare equal to a bound.
+    return sa.case((sa.func.substr(ts, 20) == ".000000", sa.func.substr(ts, 1, 19)), else_=ts)
 
 
 def _sqlite_utc(value: object) -> str | None:
@@ -199,7 +224,7 @@ def make_engine(url: str) -> Engine:
 def _register_sqlite_functions(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("md5", 1, _sqlite_md5, deterministic=True)
     # sqlite keeps timestamps as text in any shape, and its own datetime() reads other shapes than
-    # Python (it turns 2026-02-30 into March 2): windows compare what parse_timestamp reads.
+    # Python (it takes 2026-02-30 and 24:00): windows compare what parse_timestamp reads.
     dbapi_conn.create_function("sortbox_utc", 1, _sqlite_utc, deterministic=True)
 
 
@@ -279,10 +304,12 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
     not read (see `count_null_timestamps`). On Postgres the column must be a timestamp or date."""
     since, until = (as_utc(b) if b else None for b in (spec.since, spec.until))
     if conn.dialect.name == "sqlite":
-        utc = sa.func.sortbox_utc(ts)  # registered by make_engine: parse_timestamp, in SQL
-        bounds = [utc >= _utc_text(since)] if since else []
-        bounds += [utc < _utc_text(until)] if until else []
-        return sa.and_(ts.is_not(None), sa.or_(utc.is_(None), sa.and_(*bounds)))
+        # A value that is not a timestamp (key NULL) counts as inside, and the key is written so
+        # that sqlite computes it once a row (BETWEEN), twice only for the rows in the window.
+        low, high = _utc_text(since) if since else "", _utc_text(until) if until else None
+        key = sa.func.coalesce(_sqlite_utc_key(ts), low)
+        inside = key.between(low, high) & (key != high) if high is not None else key >= low
+        return sa.and_(ts.is_not(None), inside)
     if not isinstance(ts.type, (sa.DateTime, sa.Date)):
         raise SourceError(
             f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: a since/until window needs one "

@@ -201,6 +201,10 @@ WINDOW_ROWS = [
     (8, 1763769600),  # an epoch number stored as an integer: not a date, quarantined
     (9, "2026-11-21 23:59:59"),
     (10, "2026-02-30"),  # no such day
+    (11, "2026-11-22 00:00:00.000000"),
+    (12, "2026-11-23 00:00:00.000000"),  # the same moment as until: outside
+    (13, "2026-11-22 24:00:00"),  # no such hour (sqlite's datetime() would make it the 23rd)
+    (14, "2026-11-22 12:00:00.250000"),
 ]
 
 
@@ -216,9 +220,10 @@ def window_sqlite(tmp_path):
 @pytest.mark.parametrize(
     "since, until, expected",
     [
-        ("2026-11-22", "2026-11-23", ["1", "2", "4", "6", "7", "8", "10"]),
-        ("2026-11-21", "2026-11-22", ["4", "8", "9", "10"]),  # the date-only row is not the day before's
-        ("2026-11-23", None, ["3", "4", "8", "10"]),
+        ("2026-11-22", "2026-11-23", ["1", "2", "4", "6", "7", "8", "10", "11", "13", "14"]),
+        ("2026-11-21", "2026-11-22", ["4", "8", "9", "10", "13"]),  # the date-only row is not the day before's
+        ("2026-11-23", None, ["3", "4", "8", "10", "12", "13"]),
+        ("2026-11-22 12:00:00.250000", "2026-11-22 12:00:00.250001", ["4", "8", "10", "13", "14"]),
     ],
 )
 def test_windows_place_every_timestamp_or_pass_it_on_as_bad(window_sqlite, since, until, expected):
@@ -228,10 +233,11 @@ def test_windows_place_every_timestamp_or_pass_it_on_as_bad(window_sqlite, since
 
     spec = SourceSpec(table="messages", id_column="id", text_column="body", timestamp_column="received_at", chunk_size=3,
                       since=dt.datetime.fromisoformat(since), until=until and dt.datetime.fromisoformat(until))
+    # Every value goes through sqlite's fast path or the registered parser, never both ways.
     table = extract(window_sqlite, spec)
     assert table.column("id").to_pylist() == expected
     cleaned = clean_chunk(table, CleaningOptions(spec=default_cleaning_spec()))
-    assert {r["id"]: r["reason"] for r in cleaned.quarantine.to_pylist()} == {"4": "bad_timestamp", "8": "bad_timestamp", "10": "bad_timestamp"}
+    assert {r["id"]: r["reason"] for r in cleaned.quarantine.to_pylist()} == {"4": "bad_timestamp", "8": "bad_timestamp", "10": "bad_timestamp", "13": "bad_timestamp"}
     engine = make_engine(window_sqlite)
     with snapshot_connection(engine) as conn:
         assert count_null_timestamps(conn, spec) == 1 and count_source_rows(conn, spec) >= len(expected)
