@@ -242,3 +242,37 @@ def test_windows_place_every_timestamp_or_pass_it_on_as_bad(window_sqlite, since
     with snapshot_connection(engine) as conn:
         assert count_null_timestamps(conn, spec) == 1 and count_source_rows(conn, spec) >= len(expected)
     engine.dispose()
+
+
+def test_sqlite_window_key_is_the_python_parser(tmp_path):
+    # The sqlite window reads canonical values with sqlite's own functions and the others with the
+    # registered Python parser: both must give exactly what parse_timestamp gives (seeded values,
+    # valid and not: day 30 of February, hour 24, year 0, fractions, offsets, spaces, T, garbage).
+    import random
+
+    from sortbox.extract import _sqlite_utc_key, _utc_text, parse_timestamp
+
+    rng = random.Random(3)
+
+    def value():
+        date = f"{rng.choice(['0000', '0001', '1999', '2026', '2028', '9999'])}-{rng.randint(0, 13):02d}-{rng.choice([1, 9, 28, 29, 30, 31, 32]):02d}"
+        if rng.random() < 0.2:
+            return date
+        clock = f"{rng.choice([0, 9, 23, 24])}:{rng.choice([0, 59, 60]):02d}".zfill(5)
+        if rng.random() < 0.7:
+            clock += f":{rng.choice([0, 30, 59, 60]):02d}" + rng.choice(["", "", ".000000", ".5", ".123456", ".9999999", "."])
+        return rng.choice([" ", " ", "T", "t"]) .join([date, clock]) + rng.choice(["", "", "", "Z", "+02:00", "-23:59", "+24:00", " "])
+
+    values = [value() for _ in range(3000)] + ["", " ", "now", "2026-11-22x", "20261122", "2026-11-22 10:00:00.000000", 1763769600, 2461000.5]
+    path = tmp_path / "keys.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v)")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [(v,) for v in values])
+    engine = make_engine(f"sqlite:///{path}")
+    table = sa.Table("t", sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        got = [key for _, key in conn.execute(sa.select(table.c.n, _sqlite_utc_key(table.c.v)).order_by(table.c.n))]
+    engine.dispose()
+    expected = [None if not isinstance(v, str) or parse_timestamp(v) is None else _utc_text(parse_timestamp(v)) for v in values]
+    assert [(v, g) for v, g, e in zip(values, got, expected) if g != e] == []
+    assert sum(e is not None for e in expected) > 300  # both kinds are well represented
