@@ -171,8 +171,9 @@ Conflict: share of its hits that a rule of another class also hits. Precision: s
     table.tHead.querySelectorAll("th").forEach(h => h.classList.remove("sorted-asc", "sorted-desc"));
     th.classList.add(descending ? "sorted-desc" : "sorted-asc");
     const rows = [...body.rows].sort((a, b) => {{
-      const x = value(a, column), y = value(b, column);
-      return (x < y ? -1 : x > y ? 1 : 0) * (descending ? -1 : 1);
+      const x = value(a, column), y = value(b, column);  // numbers, or text compared as spam.txt:9 < spam.txt:10
+      const order = typeof x === "number" ? x - y : x.localeCompare(y, undefined, {{numeric: true}});
+      return order * (descending ? -1 : 1);
     }});
     rows.forEach(row => body.appendChild(row));
   }}));
