@@ -13,12 +13,17 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sortbox.extract import bad_timestamps
 from sortbox.textnorm import TextCleaner, rule_view, unusable_text_reason
 
 #: Quarantine reason codes, in the order they are checked (a row gets the first that applies).
 REASONS = (
     "null_id",  # the id column is NULL
+    "undecodable_id",  # sqlite id bytes that are not valid UTF-8 (the id is kept with \xNN escapes)
     "duplicate_id",  # several rows share the id: all of them, since none can be told apart
+    "undecodable_timestamp",  # sqlite timestamp bytes that are not valid UTF-8
+    "bad_timestamp",  # a timestamp that is not an ISO 8601 date or date and time: it belongs to no window
+    "undecodable_label",  # sqlite label bytes that are not valid UTF-8
     "null_text",  # the text column is NULL
     "undecodable_bytes",  # sqlite text that is not valid UTF-8
     "too_long",  # longer than `max_chars` (binary blobs, pasted documents)
@@ -76,7 +81,8 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
     ids = chunk.column("id").to_pylist()
     texts = chunk.column("text").to_pylist()
     undecodable = chunk.column("undecodable").to_pylist()
-    counts = Counter(i for i in ids if i is not None)
+    row_reasons = _row_reasons(chunk)
+    counts = Counter(i for i, r in zip(ids, row_reasons) if i is not None and r != "undecodable_id")
     keep: list[int] = []
     cleaned_texts: list[str] = []
     rule_texts: list[str] = []
@@ -84,13 +90,19 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
     reasons: list[str] = []
     for row, (message_id, text, bad) in enumerate(zip(ids, texts, undecodable)):
         mapped = cleaned = None
-        if message_id is not None and counts[message_id] > 1:
+        if message_id is None:
+            reason = "null_id"
+        elif row_reasons[row] == "undecodable_id":
+            reason = "undecodable_id"
+        elif counts[message_id] > 1:
             reason = "duplicate_id"
+        elif row_reasons[row]:
+            reason = row_reasons[row]
         else:
             if text is not None and not bad and len(text) <= options.max_chars:
                 mapped = cleaner.map(text)
                 cleaned = cleaner.clean_mapped(mapped)
-            reason = "null_id" if message_id is None else unusable_text_reason(
+            reason = unusable_text_reason(
                 text, mapped, cleaned, undecodable=bad, max_chars=options.max_chars, quarantine_controls=options.quarantine_control_characters
             )
         if reason is None:
@@ -123,6 +135,14 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
         schema=QUARANTINE_SCHEMA,
     )
     return CleanResult(clean=clean, quarantine=quarantine, reasons=Counter(reasons))
+
+
+def _row_reasons(chunk: pa.Table) -> list[str | None]:
+    """Per row, why its id, timestamp or label cannot be used (`undecodable_<column>`,
+    `bad_timestamp`), or None. The text is judged later, by `unusable_text_reason`."""
+    undecodable = chunk.column("undecodable_column").to_pylist() if "undecodable_column" in chunk.column_names else [None] * chunk.num_rows
+    bad = bad_timestamps(chunk.column("timestamp")).tolist()
+    return [f"undecodable_{column}" if column else "bad_timestamp" if bad_stamp else None for column, bad_stamp in zip(undecodable, bad)]
 
 
 def _split_trailing_group(chunk: pa.Table) -> tuple[pa.Table, pa.Table]:

@@ -10,10 +10,13 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,6 +30,9 @@ MESSAGE_SCHEMA = pa.schema(
         pa.field("undecodable", pa.bool_(), nullable=False),
         pa.field("timestamp", pa.string(), nullable=True),
         pa.field("label", pa.string(), nullable=True),
+        # "id", "timestamp" or "label": the first of those columns whose stored bytes are not valid
+        # UTF-8 (sqlite only), shown with \xNN escapes; cleaning quarantines the row. NULL: none.
+        pa.field("undecodable_column", pa.string(), nullable=True),
     ]
 )
 
@@ -66,6 +72,95 @@ class SourceSpec:
             raise SourceError("a since/until window needs [source] timestamp_column to be set")
         if self.since and self.until and self.since >= self.until:
             raise SourceError(f"empty window: since {self.since} is not before until {self.until}")
+
+
+# The timestamp forms sortbox reads: an ISO 8601 date, or date and time (' ' or 'T', minutes, optional seconds and fraction) with an
+# optional 'Z' or +HH:MM offset; surrounding spaces allowed. Only the day of the month is not
+# checked here (2026-02-30): see `bad_timestamps`.
+_ISO_TIMESTAMP = re.compile(
+    r" *\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)? *",
+    re.ASCII,
+)
+
+
+def parse_timestamp(value: str) -> dt.datetime | None:
+    """A timestamp value as a naive UTC datetime, or None when it is not one of the ISO 8601
+    forms above. A date alone is the midnight that starts its day, so it belongs to that day."""
+    if not _ISO_TIMESTAMP.fullmatch(value):
+        return None
+    text = value.strip(" ")
+    try:
+        return as_utc(dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text))
+    except ValueError:  # a day the month does not have
+        return None
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    """A naive UTC datetime as `YYYY-MM-DD HH:MM:SS[.ffffff]` (the fraction only when there is
+    one): such texts sort like the datetimes (for sqlite)."""
+    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
+    """`_utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
+
+    The usual shapes are recognised by sqlite's own C functions: a value is canonical when it comes
+    back unchanged through julianday() (which, unlike datetime() alone, carries 2026-02-30 over to
+    March 2 and 24:00 to the next day, so those do not come back). Only the others go through the
+    registered Python function, which costs microseconds a row."""
+    text = sa.func.typeof(ts) == "text"
+    year_ok = sa.func.substr(ts, 1, 4) != "0000"  # sqlite takes year 0, Python does not
+    day = sa.func.julianday(ts)
+    return sa.case(
+        (sa.and_(text, year_ok, sa.func.length(ts) == 19, sa.func.datetime(day) == ts), ts),
+        (sa.and_(text, year_ok, sa.func.length(ts) == 26, sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
+                 sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]")), _trim_zero_fraction(ts)),
+        (sa.and_(text, year_ok, sa.func.length(ts) == 10, sa.func.date(day) == ts), sa.func.printf("%s 00:00:00", ts)),
+        else_=sa.func.sortbox_utc(ts),  # registered by make_engine: parse_timestamp, in SQL
+    )
+
+
+def _trim_zero_fraction(ts: sa.ColumnElement) -> sa.ColumnElement:
+    # '… 10:00:00.000000' is the same moment as '… 10:00:00', and must compare equal to a bound.
+    return sa.case((sa.func.substr(ts, 20) == ".000000", sa.func.substr(ts, 1, 19)), else_=ts)
+
+
+def _sqlite_utc(value: object) -> str | None:
+    """sqlite function sortbox_utc(value): `parse_timestamp` of a value of any storage type, as
+    `_utc_text`, or NULL when it is not a timestamp."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    moment = parse_timestamp(value) if isinstance(value, str) else None
+    return _utc_text(moment) if moment else None
+
+
+def bad_timestamps(stamps: pa.Array) -> np.ndarray:
+    """Per value of a string array, whether it is set and `parse_timestamp` cannot read it; in
+    Arrow (the shape) and once per distinct date (the day of the month), not row by row."""
+    stamps = stamps.combine_chunks() if isinstance(stamps, pa.ChunkedArray) else stamps
+    shaped = pc.fill_null(pc.match_substring_regex(stamps, f"^(?:{_ISO_TIMESTAMP.pattern})$"), True).to_numpy(zero_copy_only=False)
+    days = pc.utf8_slice_codeunits(pc.utf8_ltrim(stamps, " "), 0, 10)
+    distinct = pc.unique(days.filter(pa.array(shaped))).to_pylist()
+    invalid = [day for day in distinct if day is not None and not _is_date(day)]
+    impossible = pc.fill_null(pc.is_in(days, pa.array(invalid, pa.string())), False).to_numpy(zero_copy_only=False)
+    return ~shaped | impossible
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A datetime as naive UTC (a naive one is taken to be UTC already)."""
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def describe_url(url: str) -> str:
@@ -122,12 +217,15 @@ def make_engine(url: str) -> Engine:
     connect_args = {"application_name": APPLICATION_NAME} if backend == "postgresql" else {}
     engine = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
-        sa.event.listen(
-            engine,
-            "connect",
-            lambda dbapi_conn, _record: dbapi_conn.create_function("md5", 1, _sqlite_md5, deterministic=True),
-        )
+        sa.event.listen(engine, "connect", _register_sqlite_functions)
     return engine
+
+
+def _register_sqlite_functions(dbapi_conn, _record) -> None:
+    dbapi_conn.create_function("md5", 1, _sqlite_md5, deterministic=True)
+    # sqlite keeps timestamps as text in any shape, and its own datetime() reads other shapes than
+    # Python (it takes 2026-02-30 and 24:00): windows compare what parse_timestamp reads.
+    dbapi_conn.create_function("sortbox_utc", 1, _sqlite_utc, deterministic=True)
 
 
 @contextlib.contextmanager
@@ -143,6 +241,8 @@ def snapshot_connection(engine: Engine, *, statement_timeout_seconds: float = 0)
         with conn.begin():
             if engine.dialect.name == "postgresql" and statement_timeout_seconds > 0:
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(statement_timeout_seconds * 1000)}")
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # windows are UTC, as on sqlite
             yield conn
 
 
@@ -192,32 +292,68 @@ def _where_clauses(conn: Connection, spec: SourceSpec, table: sa.Table) -> list[
         if conn.dialect.name == "postgresql":
             key = key.collate("C")
         clauses.append(key < sa.literal(sample_cutoff(spec.sample_fraction)))
-    if spec.timestamp_column:
-        ts = table.c[spec.timestamp_column]
-        for bound, op in ((spec.since, "__ge__"), (spec.until, "__lt__")):
-            if bound is None:
-                continue
-            if conn.dialect.name == "sqlite":
-                # sqlite keeps timestamps as ISO-8601 text; compare as text in the same shape.
-                clauses.append(getattr(sa.type_coerce(ts, sa.String), op)(bound.strftime("%Y-%m-%d %H:%M:%S")))
-            else:
-                clauses.append(getattr(ts, op)(bound))
+    if spec.timestamp_column and (spec.since or spec.until):
+        clauses.append(_window_clause(conn, spec, table.c[spec.timestamp_column]))
     return clauses
 
 
+def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.ColumnElement:
+    """The rows a since/until window reads: a timestamp inside it, or (sqlite: values are text in
+    any shape) one that is not a timestamp at all, handed on so that cleaning quarantines it as
+    bad_timestamp instead of it silently belonging to no window. Rows with a NULL timestamp are
+    not read (see `count_null_timestamps`). On Postgres the column must be a timestamp or date."""
+    since, until = (as_utc(b) if b else None for b in (spec.since, spec.until))
+    if conn.dialect.name == "sqlite":
+        # A value that is not a timestamp (key NULL) counts as inside, and the key is written so
+        # that sqlite computes it once a row (BETWEEN), twice only for the rows in the window.
+        low, high = _utc_text(since) if since else "", _utc_text(until) if until else None
+        key = sa.func.coalesce(_sqlite_utc_key(ts), low)
+        inside = key.between(low, high) & (key != high) if high is not None else key >= low
+        return sa.and_(ts.is_not(None), inside)
+    if not isinstance(ts.type, (sa.DateTime, sa.Date)):
+        raise SourceError(
+            f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: a since/until window needs one "
+            f"(convert the column, e.g. ALTER TABLE ... ALTER COLUMN {ts.name} TYPE timestamptz USING {ts.name}::timestamptz, "
+            "or read from a view that casts it)"
+        )
+    return sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
+
+
+def count_null_timestamps(conn: Connection, spec: SourceSpec) -> int:
+    """Rows of the source (sample included) left out of a since/until window because their
+    timestamp is NULL: they belong to no window, so extraction reports how many."""
+    if not (spec.timestamp_column and (spec.since or spec.until)):
+        return 0
+    table = reflect_source(conn, spec)
+    no_window = SourceSpec(**{**spec.__dict__, "since": None, "until": None})
+    stmt = sa.select(sa.func.count()).select_from(table).where(*_where_clauses(conn, no_window, table), table.c[spec.timestamp_column].is_(None))
+    return int(conn.execute(stmt).scalar_one())
+
+
 def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
-    text_col = table.c[spec.text_column]
-    # On sqlite, read text as bytes so that invalid UTF-8 becomes a quarantined row instead of a
-    # crash inside the driver; Postgres guarantees valid text in its server encoding.
-    text_expr = sa.cast(text_col, sa.LargeBinary) if conn.dialect.name == "sqlite" else text_col
-    columns = [table.c[spec.id_column].label("id"), text_expr.label("text")]
+    # On sqlite, read every column as bytes: invalid UTF-8 becomes a quarantined row instead of a
+    # crash inside the driver, and an id stored as the integer 1 reads as b"1", like the text '1'
+    # (the same id, so a duplicate). Postgres guarantees valid text in its server encoding.
+    def read(name: str) -> sa.ColumnElement:
+        return sa.cast(table.c[name], sa.LargeBinary) if conn.dialect.name == "sqlite" else table.c[name]
+
+    columns = [read(spec.id_column).label("id"), read(spec.text_column).label("text")]
     if spec.timestamp_column:
-        columns.append(sa.type_coerce(table.c[spec.timestamp_column], sa.String).label("timestamp"))
+        columns.append((read(spec.timestamp_column) if conn.dialect.name == "sqlite" else sa.type_coerce(table.c[spec.timestamp_column], sa.String)).label("timestamp"))
     if spec.label_column:
-        columns.append(table.c[spec.label_column].label("label"))
+        columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
-    # Ordered by id so that the output is deterministic and duplicate ids are adjacent.
-    return stmt.order_by(table.c[spec.id_column])
+    # Ordered by id so that the output is deterministic and duplicate ids are adjacent. sqlite
+    # sorts integers before texts, so where the id column mixes storage types (1 and '1') it is
+    # ordered by the bytes read instead (a sort that cannot use the index: only then).
+    order = read(spec.id_column) if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column]) else table.c[spec.id_column]
+    return stmt.order_by(order)
+
+
+def _mixed_storage_types(conn: Connection, column: sa.Column) -> bool:
+    """Whether a sqlite column holds values of more than one storage class (integer, real, text, blob)."""
+    types = sa.select(sa.func.count(sa.distinct(sa.func.typeof(column)))).where(column.is_not(None))
+    return int(conn.execute(types).scalar_one()) > 1
 
 
 def count_source_rows(conn: Connection, spec: SourceSpec) -> int:
@@ -235,35 +371,41 @@ def _as_text(value: object) -> str | None:
     return str(value)
 
 
-def _decode(value: object) -> tuple[str | None, bool]:
-    if value is None:
-        return None, False
+def _decode(value: object, errors: str) -> tuple[str | None, bool]:
+    """A value as text, and whether it was bytes that are not UTF-8, then decoded with `errors`:
+    "replace" for message texts, "backslashreplace" (\\xNN: different bytes stay different) for
+    ids, timestamps and labels."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:
             return raw.decode("utf-8"), False
         except UnicodeDecodeError:
-            return raw.decode("utf-8", errors="replace"), True
-    return str(value), False
+            return raw.decode("utf-8", errors=errors), True
+    return _as_text(value), False
 
 
 def rows_to_chunk(rows: list, *, has_timestamp: bool, has_label: bool) -> pa.Table:
     """Turn fetched rows (id, text[, timestamp][, label]) into an Arrow table of MESSAGE_SCHEMA."""
-    ids, texts, bad, stamps, labels = [], [], [], [], []
+    ids, texts, bad, stamps, labels, bad_columns = [], [], [], [], [], []
     for row in rows:
-        ids.append(_as_text(row[0]))
-        text, undecodable = _decode(row[1])
+        message_id, bad_id = _decode(row[0], "backslashreplace")
+        ids.append(message_id)
+        text, undecodable = _decode(row[1], "replace")
         texts.append(text)
         bad.append(undecodable)
+        bad_stamp = bad_label = False
         position = 2
         if has_timestamp:
-            stamps.append(_as_text(row[position]))
+            stamp, bad_stamp = _decode(row[position], "backslashreplace")
+            stamps.append(stamp)
             position += 1
         if has_label:
-            labels.append(_as_text(row[position]))
+            label, bad_label = _decode(row[position], "backslashreplace")
+            labels.append(label)
+        bad_columns.append("id" if bad_id else "timestamp" if bad_stamp else "label" if bad_label else None)
     n = len(ids)
     return pa.table(
-        [ids, texts, bad, stamps if has_timestamp else [None] * n, labels if has_label else [None] * n],
+        [ids, texts, bad, stamps if has_timestamp else [None] * n, labels if has_label else [None] * n, bad_columns],
         schema=MESSAGE_SCHEMA,
     )
 
@@ -272,7 +414,8 @@ def iter_message_chunks(conn: Connection, spec: SourceSpec) -> Iterator[pa.Table
     """Stream the selected rows as Arrow tables of at most `spec.chunk_size` rows, ordered by id.
 
     Uses a server-side cursor on Postgres (never the whole table in memory). Raises SourceError
-    when the table or a column does not exist.
+    when the table or a column does not exist, or a window is asked of a Postgres column that is
+    not a timestamp or date.
     """
     table = reflect_source(conn, spec)
     stmt = _select(conn, spec, table)

@@ -12,15 +12,21 @@ every rule; no engine loops over rules in Python per message:
   On the benchmark data its lazy DFA keeps building new states (novel words), so it ran at
   ~60-130k messages/s there, against ~400k+ for Hyperscan.
 
-A pattern with non-ASCII letters is always matched with `re`: the engines case-fold it
-differently from `re.ASCII`.
+A pattern naming a non-ASCII letter (itself, an escape, a range) is always matched with `re`:
+the engines case-fold it differently from `re.ASCII`. So is, for every rule, a text holding one
+of `_ENGINE_UNSAFE_CHARS` (tests/unit/test_rule_engines_fuzz.py compares the engines with `re`).
 """
 from __future__ import annotations
 
+import bisect
+import codecs
 import hashlib
 import re
+import sys
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -36,8 +42,13 @@ except ImportError:  # pragma: no cover - exercised only on platforms without th
 
 #: Flags of the reference semantics (and of the fallback engine).
 RULE_FLAGS = re.IGNORECASE | re.ASCII
-#: Class names become file names, JSON keys and CSV columns: keep them plain.
-CLASS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+#: Class names become file names, JSON keys, CSV column headers and command-line values, so they
+#: are plain: ASCII letters, digits, '_' and '-', starting with a letter or digit, at most 64
+#: characters (no way to smuggle a newline, a path separator or a leading '-' or '=').
+CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CLASS_NAME_FORM = "1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit"
+#: Rule files are `<class>.txt`, UTF-8 (a byte order mark is allowed and dropped).
+RULE_FILE_SUFFIX = ".txt"
 
 
 class RuleError(ValueError):
@@ -57,38 +68,142 @@ class Rule:
     pattern: str
 
 
-def load_rules(rules_dir: Path) -> list[Rule]:
-    """Read every `<class>.txt` under `rules_dir` (sorted), compiling each pattern with Python `re`.
+@dataclass(frozen=True)
+class RuleFiles:
+    """What a rules directory holds: the rules, the classes whose file has none (class -> why:
+    they are reported as skipped, never silently missing) and the names of the entries that are
+    not rule files (ignored, listed in a warning)."""
 
-    Blank lines and lines starting with `#` are ignored. Raises RuleError
-    `<path>:<line>: <error>` for the first invalid pattern, or when there are no rules at all.
+    rules: list[Rule]
+    empty_classes: dict[str, str]
+    ignored: list[str]
+
+
+def is_class_name(name: str) -> bool:
+    """Whether `name` has the allowed form of a class name (CLASS_NAME_FORM)."""
+    return CLASS_NAME.fullmatch(name) is not None
+
+
+def rule_file_paths(rules_dir: Path) -> tuple[list[Path], list[str]]:
+    """(rule files, names of the other entries) of `rules_dir`, both sorted by name.
+
+    A rule file is a regular file named `*.txt` not starting with '.'; anything else (README.md,
+    spam.txt~, .spam.txt.swp, spam.TXT, sub-directories) is not read.
+    """
+    rule_files, others = [], []
+    for path in sorted(Path(rules_dir).iterdir()):
+        name = path.name
+        if name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".") and path.is_file():
+            rule_files.append(path)
+        else:
+            others.append(name)
+    return rule_files, others
+
+
+def read_rule_files(rules_dir: Path) -> RuleFiles:
+    """Read every `<class>.txt` under `rules_dir` (sorted), checking each pattern (`check_rule`).
+
+    Blank lines and lines starting with `#` are ignored. Raises RuleError `<path>[:<line>]: <why>`
+    for the first file that is not UTF-8 text, a class name of another form than CLASS_NAME_FORM
+    or an invalid rule, and when there are no rules at all.
     """
     rules_dir = Path(rules_dir)
     if not rules_dir.is_dir():
         raise RuleError(f"{rules_dir}: rules directory does not exist")
+    paths, ignored = rule_file_paths(rules_dir)
     rules: list[Rule] = []
-    for path in sorted(rules_dir.glob("*.txt")):
-        label = path.stem
-        if not CLASS_NAME.match(label):
-            raise RuleError(f"{path}: class name {label!r} must be letters, digits, '_' or '-'")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            pattern = line.strip()
-            if not pattern or pattern.startswith("#"):
+    empty: dict[str, str] = {}
+    for path in paths:
+        label = path.name[: -len(RULE_FILE_SUFFIX)]
+        if not is_class_name(label):
+            raise RuleError(f"{rules_dir}/{path.name!r}: class name {label!r} must be {CLASS_NAME_FORM}")
+        found = 0
+        for line_no, line in enumerate(_rule_file_lines(path), start=1):
+            # Only spaces and tabs are trimmed: any other invisible character is refused, not
+            # silently dropped, even at the end of a line.
+            pattern = line.strip(" \t")
+            if not pattern.strip() or pattern.startswith("#"):
                 continue
-            try:
-                re.compile(pattern, RULE_FLAGS)
-            except re.error as exc:
-                raise RuleError(f"{path}:{line_no}: {exc}") from None
-            if _needs_backtracking_engine(pattern):
-                risk = backtracking_risk(pattern)
-                if risk:
-                    raise RuleError(f"{path}:{line_no}: {risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
-                                    "where a hostile message could make it run for hours; rewrite it without the nested repetition "
-                                    "or make the inner one possessive, e.g. (?:\\w+)++") from None
+            problem = check_rule(pattern)
+            if problem:
+                raise RuleError(f"{path}:{line_no}: {problem}")
             rules.append(Rule(rule_id=f"{path.name}:{line_no}", label=label, pattern=pattern))
+            found += 1
+        if not found:
+            empty[label] = f"no rules: {path.name} is empty or holds only comments"
     if not rules:
         raise RuleError(f"{rules_dir}: no rules found (expected <class>.txt files, one regex a line)")
-    return rules
+    return RuleFiles(rules=rules, empty_classes=empty, ignored=ignored)
+
+
+def load_rules(rules_dir: Path) -> list[Rule]:
+    """The rules of `read_rule_files` (raises RuleError the same way)."""
+    return read_rule_files(rules_dir).rules
+
+
+_OTHER_ENCODINGS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _rule_file_lines(path: Path) -> list[str]:
+    """The lines of a rule file read strictly as UTF-8 (a UTF-8 byte order mark dropped, CRLF
+    accepted). Split on newlines only: str.splitlines would also split on form feeds and U+2028,
+    and the line numbers (rule ids) would no longer be those an editor shows."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot be read: {exc.strerror}") from None
+    for mark, encoding in _OTHER_ENCODINGS:
+        if data.startswith(mark):
+            raise RuleError(f"{path}: the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RuleError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    for line_no, line in enumerate(lines, start=1):
+        if "\0" in line:  # NUL anywhere, comments included: the file is not what it looks like
+            raise RuleError(f"{path}:{line_no}: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?); save the file as UTF-8")
+    return lines
+
+
+def _invisible_character(pattern: str) -> str | None:
+    """The first control, format or non-ASCII space/separator character of `pattern`, or None.
+
+    Rule texts never contain one (cleaning turns every run of white space and control characters
+    into one space), and some engines would misread it (Hyperscan stops a pattern at a NUL)."""
+    for char in pattern:
+        if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
+            return char
+    return None
+
+
+def check_rule(pattern: str) -> str | None:
+    """Why `pattern` (a stripped rule line) cannot be a rule, or None when it is accepted.
+
+    Refused: a control or invisible character; a pattern Python `re` cannot compile with
+    RULE_FLAGS; one that needs Python's backtracking `re` and nests unbounded repetitions.
+    """
+    char = _invisible_character(pattern)
+    if char is not None:
+        name = unicodedata.name(char, "control character")
+        return (f"{name} (U+{ord(char):04X}) in the rule: rule texts never contain control or invisible characters "
+                "(cleaning makes every run of white space one space); write a space or \\s, or remove it")
+    try:
+        re.compile(pattern, RULE_FLAGS)
+    except re.error as exc:
+        return str(exc)
+    if _needs_backtracking_engine(pattern):
+        risk = backtracking_risk(pattern)
+        if risk:
+            return (f"{risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
+                    "where a hostile message could make it run for hours; rewrite it without the nested repetition "
+                    "or make the inner one possessive, e.g. (?:\\w+)++")
+    return None
 
 
 _UNBOUNDED = re._constants.MAXREPEAT
@@ -127,7 +242,7 @@ def backtracking_risk(pattern: str) -> str | None:
 
 def _needs_backtracking_engine(pattern: str) -> bool:
     """Whether a rule is matched with Python `re` instead of a linear-time engine (see the matchers)."""
-    if _has_non_ascii_letters(pattern):
+    if _has_non_ascii_letters(pattern) or _can_match_empty(pattern):
         return True
     try:
         re2.compile(pattern, _re2_options())
@@ -139,7 +254,7 @@ def _needs_backtracking_engine(pattern: str) -> bool:
 def rules_fingerprint(rules_dir: Path) -> str:
     """Digest of the rule files' names and contents (part of LabelMessages' output hash)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(rules_dir).glob("*.txt")):
+    for path in rule_file_paths(rules_dir)[0]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -153,7 +268,67 @@ def _re2_options() -> re2.Options:
 
 
 def _has_non_ascii_letters(pattern: str) -> bool:
-    return any(not char.isascii() and char.lower() != char.upper() for char in pattern)
+    """Whether `pattern` names a non-ASCII cased character: written as itself (é), as an escape
+    (\\xe9, \\u00e9) or inside a range ([\\xc0-\\xff]). RE2 and Hyperscan case-fold those (É, and ẞ
+    for ß), `re.ASCII` does not."""
+    if pattern.isascii() and "\\" not in pattern:
+        return False  # fast path: no non-ASCII character can be named
+    return any(_range_has_non_ascii_cased(low, high) for low, high in _literal_ranges(re._parser.parse(pattern, RULE_FLAGS)))
+
+
+def _can_match_empty(pattern: str) -> bool:
+    return re._parser.parse(pattern, RULE_FLAGS).getwidth()[0] == 0
+
+
+def _literal_ranges(items) -> Iterable[tuple[int, int]]:
+    """Every (low, high) code point range a parsed pattern names, single characters as (c, c)."""
+    for op, arg in items:
+        if op in (re._constants.LITERAL, re._constants.NOT_LITERAL):
+            yield arg, arg
+        elif op is re._constants.RANGE:
+            yield arg
+        elif op is re._constants.IN:
+            yield from _literal_ranges(arg)
+        else:  # groups, repetitions, branches, lookarounds: look inside
+            for sub in _sub_patterns(arg):
+                yield from _literal_ranges(sub)
+
+
+def _sub_patterns(arg) -> Iterable:
+    if isinstance(arg, re._parser.SubPattern):
+        yield arg
+    elif isinstance(arg, (tuple, list)):
+        for item in arg:
+            yield from _sub_patterns(item)
+
+
+def _is_cased(char: str) -> bool:
+    return char.lower() != char or char.upper() != char or char.casefold() != char
+
+
+@lru_cache(maxsize=1)
+def _non_ascii_cased() -> list[int]:
+    """Sorted code points above U+007F that have a case (for the range check; built once, ~0.5 s)."""
+    return [code for code in range(0x80, sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF and _is_cased(chr(code))]
+
+
+def _range_has_non_ascii_cased(low: int, high: int) -> bool:
+    if high < 0x80:
+        return False
+    if low == high:
+        return _is_cased(chr(low))
+    cased = _non_ascii_cased()
+    position = bisect.bisect_left(cased, max(low, 0x80))
+    return position < len(cased) and cased[position] <= high
+
+
+# Texts the linear engines read differently from `re.search(..., re.IGNORECASE | re.ASCII)`, found
+# by tests/unit/test_rule_engines_fuzz.py: both case-fold U+017F (long s) with s and U+212A (Kelvin
+# sign) with k, and RE2's \\s does not include \\v. A text holding one is matched with `re`
+# (cleaning's NFKC removes the first two, and every control character, so in practice: never).
+_ENGINE_UNSAFE_CHARS = "\u017f\u212a\x0b"
+_ENGINE_UNSAFE = re.compile(f"[{_ENGINE_UNSAFE_CHARS}]")
+_ENGINE_UNSAFE_BYTES = re.compile(b"\xc5\xbf|\xe2\x84\xaa|\x0b")
 
 
 class RuleMatcher:
@@ -168,7 +343,8 @@ class RuleMatcher:
         self._set_to_rule: list[int] = []
         self._fallback: list[tuple[int, re.Pattern]] = []
         for index, rule in enumerate(self.rules):
-            if not _has_non_ascii_letters(rule.pattern):
+            # An empty match is position-dependent (RE2 finds \\B in an empty text, re does not).
+            if not _has_non_ascii_letters(rule.pattern) and not _can_match_empty(rule.pattern):
                 try:
                     self._set.Add(rule.pattern)
                     self._set_to_rule.append(index)
@@ -180,9 +356,13 @@ class RuleMatcher:
         # When every rule is in the set, set index == rule index and no mapping is needed.
         self._identity = self._set_to_rule == list(range(len(self.rules)))
         self.fallback_rule_ids = [self.rules[i].rule_id for i, _ in self._fallback]
+        self._in_set = [(index, re.compile(self.rules[index].pattern, RULE_FLAGS)) for index in self._set_to_rule]
 
     def match(self, text: str | bytes) -> list[int]:
         """Indices of the rules whose pattern is found in `text` (str, or its UTF-8 bytes), unordered."""
+        if (_ENGINE_UNSAFE if isinstance(text, str) else _ENGINE_UNSAFE_BYTES).search(text):
+            decoded = text if isinstance(text, str) else text.decode("utf-8")
+            return [index for index, pattern in self._in_set + self._fallback if pattern.search(decoded)]
         found = self._set.Match(text)
         hits = [self._set_to_rule[i] for i in found] if found and not self._identity else list(found or ())
         if self._fallback:
@@ -192,12 +372,9 @@ class RuleMatcher:
 
     def match_many(self, texts: Iterable[str | bytes]) -> list[list[int]]:
         """`match` for each text. Passing UTF-8 bytes (e.g. from an Arrow binary column) saves
-        one encoding per message; with no fallback rule this is a single RE2 call per message."""
+        one encoding per message; with no fallback rule this is one RE2 call per message."""
         if isinstance(texts, (pa.Array, pa.ChunkedArray)):
             texts = _as_string_array(texts).cast(pa.binary()).to_pylist()
-        if self._identity and not self._fallback:
-            match = self._set.Match
-            return [found or [] for found in map(match, texts)]
         return [self.match(text) for text in texts]
 
 
@@ -290,6 +467,7 @@ class HyperscanMatcher:
         expressions, ids = [], []
         self._alone: list[tuple[int, re.Pattern]] = []
         self._verify: dict[int, re.Pattern] = {}
+        self._scanned: list[tuple[int, re.Pattern]] = []  # for the texts the engine would misread
         for index, rule in enumerate(self.rules):
             kind = "alone" if _has_non_ascii_letters(rule.pattern) else _chunk_scannable(rule.pattern)
             if kind == "alone" or not all(self._compiles(rule.pattern, flags) for flags in modes.values()):
@@ -297,6 +475,7 @@ class HyperscanMatcher:
                 continue
             if kind == "verify":
                 self._verify[index] = re.compile(rule.pattern, RULE_FLAGS)
+            self._scanned.append((index, re.compile(rule.pattern, RULE_FLAGS)))
             expressions.append(rule.pattern.encode())
             ids.append(index)
         self._databases: dict[str, tuple] = {}
@@ -351,10 +530,14 @@ class HyperscanMatcher:
         if self._databases and count:
             # ASCII exactly when bytes == characters (much faster than pc.string_is_ascii here).
             is_ascii = pc.equal(pc.binary_length(array), pc.utf8_length(array)).to_numpy(zero_copy_only=False)
+            unsafe = pc.match_substring_regex(array, _ENGINE_UNSAFE.pattern).to_numpy(zero_copy_only=False)
             for mode, wanted in (("ascii", True), ("utf8", False)):
-                rows = np.flatnonzero(is_ascii == wanted)
+                rows = np.flatnonzero((is_ascii == wanted) & ~unsafe)
                 if len(rows):
                     pairs.append(self._scan(mode, array.take(pa.array(rows)), rows))
+            for row in np.flatnonzero(unsafe).tolist():
+                text = array[row].as_py()
+                pairs.append(np.array([row << 16 | index for index, pattern in self._scanned if pattern.search(text)], dtype=np.int64))
         packed = _sorted_unique(np.concatenate(pairs))
         if self._verify and len(packed):
             keep = np.ones(len(packed), dtype=bool)
@@ -415,9 +598,9 @@ def parse_label_cell(cell: str | None, separator: str) -> list[str]:
         return []
     labels = sorted({part.strip() for part in cell.split(separator) if part.strip()})
     for label in labels:
-        if not CLASS_NAME.match(label):
+        if not is_class_name(label):
             raise LabelColumnError(
-                f"label {label!r} (cell {cell!r}) is not a class name (letters, digits, '_', '-'); "
+                f"label {label!r} (cell {cell!r}) is not a class name ({CLASS_NAME_FORM}); "
                 f"is [source] label_separator = {separator!r} the separator this column uses?"
             )
     return labels
@@ -448,7 +631,9 @@ class RuleStats:
     Snorkel-style: coverage (share of messages a rule hits), overlap (share of its hits that
     another rule also hits), conflict (share of its hits that a rule of another class also
     hits) and, where a truth column exists, precision (share of its hits whose truth includes
-    its class).
+    its class). A rule more than half of whose hits belong to one other class (by the truth when
+    it knows the rule's class, else by that class's rules) is flagged in `rule_rows`. Examples are
+    the first messages (in order) each rule hits.
     """
 
     rules: list[Rule]
@@ -462,6 +647,10 @@ class RuleStats:
     examples: dict = field(default_factory=dict)
     class_counts: dict = field(default_factory=dict)
     truth_classes: set = field(default_factory=set)
+    # (rule index, class name) -> hits of the rule that a rule of that other class also labels /
+    # whose truth holds that other class and not the rule's own.
+    other_by_rules: Counter = field(default_factory=Counter)
+    other_by_truth: Counter = field(default_factory=Counter)
 
     def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: "Sequence[Sequence[int]] | pa.Array", truth: "Sequence[Sequence[str]] | pa.Array | None") -> None:
         """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true
@@ -499,8 +688,27 @@ class RuleStats:
         _add(self.conflicts, indices[classes_per_message[rows] > 1])
         if truth is not None:
             _add(self.judged, indices)
-            _add(self.correct, indices[np.isin(hit_keys, true)])
+            correct = np.isin(hit_keys, true)
+            _add(self.correct, indices[correct])
+            wrong = ~correct  # hits whose truth lacks the rule's class: which class does it hold?
+            self._add_other_classes(self.other_by_truth, rows[wrong], indices[wrong], rule_class, true, messages)
+        self._add_other_classes(self.other_by_rules, rows, indices, rule_class, predicted, messages)
         self._add_examples(ids, texts, rows, indices)
+
+    def _add_other_classes(self, counter: Counter, rows: np.ndarray, indices: np.ndarray, rule_class: np.ndarray, keys: np.ndarray, messages: int) -> None:
+        """counter[(rule, class)] += hits of the rule whose message has `class` among `keys`
+        (sorted message * width + class codes), for every class other than the rule's own."""
+        width = len(self._class_names)
+        starts = np.searchsorted(keys // width, np.arange(messages + 1))
+        per_hit = np.diff(starts)[rows]  # classes the message of each hit has
+        hit = np.repeat(np.arange(len(rows)), per_hit)
+        offsets = np.concatenate(([0], np.cumsum(per_hit)))[:-1]
+        classes = keys[starts[rows][hit] + np.arange(len(hit)) - offsets[hit]] % width
+        rules = indices[hit]
+        other = classes != rule_class[rules]
+        pairs, counts = np.unique(rules[other] * width + classes[other], return_counts=True)
+        for pair, count in zip(pairs.tolist(), counts.tolist()):
+            counter[(pair // width, self._class_names[pair % width])] += count
 
     def __post_init__(self) -> None:
         self._codes: dict[str, int] = {}  # class name -> column in the (message, class) pair keys
@@ -518,10 +726,12 @@ class RuleStats:
         if not wanting:
             return
         order = np.argsort(indices, kind="stable")  # by rule, then message order
-        starts = np.searchsorted(indices[order], wanting)
-        for rule, start in zip(wanting, starts):
+        by_rule = indices[order]
+        starts, ends = np.searchsorted(by_rule, wanting, side="left"), np.searchsorted(by_rule, wanting, side="right")
+        for rule, start, end in zip(wanting, starts, ends):
             examples = self.examples.setdefault(rule, [])
-            for position in order[start : start + self.examples_per_rule - len(examples)]:
+            # Never past `end`: the positions after it are the next rule's hits.
+            for position in order[start : min(end, start + self.examples_per_rule - len(examples))]:
                 row = int(rows[position])
                 text = texts[row]
                 text = text.as_py() if isinstance(text, pa.Scalar) else text
@@ -532,9 +742,14 @@ class RuleStats:
     def rule_rows(self) -> list[dict]:
         """One dict per rule, in rule order (rules that never fire have hits = 0)."""
         rows = []
+        others: dict[tuple[str, int], list[tuple[int, str]]] = {}
+        for basis, counter in (("truth", self.other_by_truth), ("rules", self.other_by_rules)):
+            for (index, name), count in counter.items():
+                others.setdefault((basis, index), []).append((count, name))
         for i, rule in enumerate(self.rules):
             hits = self.hits[i]
             judged_here = rule.label in self.truth_classes and self.judged[i] > 0
+            basis = "truth" if judged_here else "rules"  # of "mostly another class"
             rows.append(
                 {
                     "rule_id": rule.rule_id,
@@ -545,6 +760,7 @@ class RuleStats:
                     "overlap": self.overlaps[i] / hits if hits else 0.0,
                     "conflict": self.conflicts[i] / hits if hits else 0.0,
                     "precision": self.correct[i] / self.judged[i] if judged_here else None,
+                    **_mostly_other_class(hits, others.get((basis, i), []), basis),
                     "examples": self.examples.get(i, []),
                 }
             )
@@ -571,6 +787,15 @@ class RuleStats:
                 }
             )
         return rows
+
+
+def _mostly_other_class(hits: int, others: list[tuple[int, str]], basis: str) -> dict:
+    """The other class more than half of a rule's `hits` belong to, from (count, class) pairs,
+    or Nones: a rule flagged as working for another class."""
+    count, name = min(others, key=lambda pair: (-pair[0], pair[1]), default=(0, None))
+    if not hits or 2 * count <= hits:
+        return {"mostly_other_class": None, "other_class_share": None, "judged_by": None}
+    return {"mostly_other_class": name, "other_class_share": count / hits, "judged_by": basis}
 
 
 LABELS_SCHEMA = pa.schema(

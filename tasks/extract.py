@@ -10,6 +10,7 @@ from sortbox.checkpoint import write_json, write_parquet_chunks
 from sortbox.extract import (
     MESSAGE_SCHEMA,
     SourceError,
+    count_null_timestamps,
     count_source_rows,
     describe_url,
     explain_database_error,
@@ -70,7 +71,10 @@ class ExtractMessages(SortboxTask):
                         yield chunk
 
                 rows = write_parquet_chunks(out / "messages.parquet", MESSAGE_SCHEMA, chunks())
-                write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url)})
+                no_time = count_null_timestamps(conn, spec)  # in no window: counted, not silently gone
+                if no_time:
+                    logger.warning("%d rows of table %r have no %s and belong to no since/until window: not extracted", no_time, spec.table, spec.timestamp_column)
+                write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})
         except sa.exc.DBAPIError as exc:
             # A dropped connection, Postgres down, a statement timeout: one clear line (no URL, no
             # bound values), and the task fails; luigi retries it [database] retries times.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.label import LABELS_SCHEMA, RuleStats, best_matcher, label_chunk, load_rules, rules_fingerprint
+from sortbox.label import LABELS_SCHEMA, RuleStats, best_matcher, label_chunk, load_rules, read_rule_files, rules_fingerprint
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
@@ -33,7 +33,15 @@ class LabelMessages(SortboxTask):
         return rules_fingerprint(rules_dir)
 
     def run(self):
-        rules = load_rules(labelling().rules_path())
+        rules_dir = labelling().rules_path()
+        files = read_rule_files(rules_dir)
+        rules = files.rules
+        if files.ignored:
+            logger.warning("%s: not rule files (<class>.txt), ignored: %s", rules_dir, ", ".join(map(repr, files.ignored)))
+        for name, reason in files.empty_classes.items():
+            logger.warning("class %r has no rules (%s)", name, reason)
+        # A class with no rules cannot be trained from the rules: it is reported as skipped.
+        without_rules = files.empty_classes if labelling().source == "rules" else {}
         matcher = best_matcher(rules)
         if matcher.fallback_rule_ids:
             logger.warning("%d rules use Python re instead of %s (slower): %s", len(matcher.fallback_rule_ids), type(matcher).__name__, ", ".join(matcher.fallback_rule_ids))
@@ -52,8 +60,10 @@ class LabelMessages(SortboxTask):
                 stats.update(ids, texts, labelled.column("rule_hits"), truth)
                 self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
             write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
-            write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column})
-            summary = {"messages": sink.rows, "source": labelling().source, "classes": class_counts(stats, labelling().source), "fallback_rules": matcher.fallback_rule_ids}
+            write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
+                                                 "classes_without_rules": files.empty_classes, "ignored_files": files.ignored})
+            summary = {"messages": sink.rows, "source": labelling().source, "classes": class_counts(stats, labelling().source), "fallback_rules": matcher.fallback_rule_ids,
+                       "classes_without_rules": without_rules, "ignored_rule_files": files.ignored}
             write_json(out / "summary.json", summary)
 
 
@@ -73,4 +83,4 @@ class RuleReport(SortboxTask):
         stats = read_json(self.input_dir("labels") / "rule_stats.json")
         with self.atomic_output() as out:
             (out / "rule_report.html").write_text(render_rule_report_html(stats), encoding="utf-8")
-            (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8")
+            (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")

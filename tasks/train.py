@@ -72,7 +72,8 @@ class GridSearch(ClassTask):
         config = training()
         y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
-        reason = untrainable_reason(y, config.folds)
+        without_rules = read_json(self.input_dir("labels") / "summary.json").get("classes_without_rules", {})
+        reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
         self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
         with self.atomic_output() as out:
             if reason:
@@ -153,7 +154,9 @@ class TrainClassifiers(SortboxTask):
         return {"training": training().significant()}
 
     def run(self):
-        classes = sorted(read_json(self.input_dir("labels") / "summary.json")["classes"])
+        labels = read_json(self.input_dir("labels") / "summary.json")
+        # A class whose rule file holds no rule gets its chain too, which records it as skipped.
+        classes = sorted({*labels["classes"], *labels.get("classes_without_rules", {})})
         chains = yield {
             name: {
                 "grid": GridSearch(run_date=self.run_date, class_name=name),

@@ -64,7 +64,8 @@ class TrainPipeline(SortboxTask):
                     "unscorable": scores["unscorable"],
                     "unscorable_reasons": scores["unscorable_reasons"],
                 },
-                "labels": {"source": labels["source"], "messages_per_class": labels["classes"], "fallback_rules": labels["fallback_rules"]},
+                "labels": {"source": labels["source"], "messages_per_class": labels["classes"], "fallback_rules": labels["fallback_rules"],
+                           "classes_without_rules": labels.get("classes_without_rules", {}), "ignored_rule_files": labels.get("ignored_rule_files", [])},
                 "vocabulary": {"distinct_terms": tokens["distinct_terms"], "kept": tokens["vocabulary"]},
                 "classes": {name: class_entry(entry) for name, entry in classes.items()},
                 "artifacts": relative_artifacts(

@@ -52,3 +52,15 @@ def test_bad_regex_stops_the_run_before_extraction(tiny_sqlite, tmp_path):
     assert done.returncode != 0
     assert f"{rules}/spam.txt:3: unterminated character set" in done.stderr
     assert not list(tmp_path.rglob("ExtractMessages-*")), "nothing may be extracted"
+
+
+def test_a_utf16_rule_file_stops_the_run_before_extraction(tiny_sqlite, tmp_path):
+    # Saved as UTF-16 without a byte order mark: every other byte a NUL. Hyperscan read "w" alone
+    # and labelled most messages spam, exit 0; now the run stops while scheduling (exit 35).
+    rules = tmp_path / "labels"
+    rules.mkdir()
+    (rules / "spam.txt").write_bytes("win\nprize\n".encode("utf-16-le"))
+    done = run_cli(["--labelling-rules-dir", str(rules)], tiny_sqlite, tmp_path)
+    assert done.returncode == 35
+    assert f"{rules}/spam.txt:1: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?)" in done.stderr
+    assert not list(tmp_path.rglob("ExtractMessages-*")), "nothing may be extracted"

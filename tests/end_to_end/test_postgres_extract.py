@@ -93,3 +93,43 @@ def test_postgres_injection_refused_table_intact(postgres_sample):
             assert conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one() == 5574
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "column_type, values, window, expected",
+    [
+        # A date alone belongs to its own day.
+        ("date", ["2026-11-21", "2026-11-22", "2026-11-23", None], ("2026-11-22", "2026-11-23"), ["2"]),
+        # timestamptz is compared in UTC, whatever the server's time zone.
+        ("timestamptz", ["2026-11-22 01:00:00+02:00", "2026-11-23 01:00:00+02:00", "2026-11-23 00:30:00-01:00", None], ("2026-11-22", "2026-11-23"), ["2"]),
+    ],
+)
+def test_postgres_windows_on_date_and_timestamptz_columns(postgres_engine, postgres_table, monkeypatch, column_type, values, window, expected):
+    from sortbox.extract import count_null_timestamps
+
+    monkeypatch.setenv("PGTZ", "America/New_York")  # the session time zone libpq asks for
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
+        for i, value in enumerate(values, start=1):
+            conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'), {"i": i, "b": f"text {i}", "v": value})
+    spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at",
+                      since=dt.datetime.fromisoformat(window[0]), until=dt.datetime.fromisoformat(window[1]))
+    engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
+    try:
+        with snapshot_connection(engine) as conn:
+            assert [i for chunk in iter_message_chunks(conn, spec) for i in chunk.column("id").to_pylist()] == expected
+            assert count_null_timestamps(conn, spec) == 1
+    finally:
+        engine.dispose()
+
+
+def test_text_timestamp_column_with_a_window_is_one_clear_line(postgres_engine, postgres_table, pipeline_env, luigi_config, caplog):
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at text)'))
+        conn.execute(sa.text(f"INSERT INTO \"{postgres_table}\" VALUES (1, 'hello there', '2026-11-22 10:00'), (2, 'hi', 'yesterday')"))
+    pipeline_env(postgres_engine.url.render_as_string(hide_password=False))
+    luigi_config({"source": {"table": postgres_table, "label_column": "", "since": "2026-11-22", "until": "2026-11-23"}})
+    result = run_luigi([CleanMessages(run_date=RUN_DATE)])
+    assert not result.scheduling_succeeded
+    assert "timestamp_column 'received_at' is TEXT in the database, not a timestamp or date: a since/until window needs one" in caplog.text
+    assert "psycopg2" not in caplog.text and "operator does not exist" not in caplog.text

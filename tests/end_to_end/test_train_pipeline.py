@@ -35,6 +35,8 @@ def trained(sample_sqlite, tmp_path_factory):
     rules = base / "labels"
     shutil.copytree(REPO_ROOT / "dictionaries" / "labels", rules)
     (rules / "rare.txt").write_text(RARE_RULE)
+    (rules / "promo.txt").write_text("# promotions: rules to be written\n\n")  # a class with no rules
+    (rules / "README.md").write_text("not a rule file\n")
     events = base / "events.log"
 
     def record(kind):
@@ -88,10 +90,19 @@ def test_two_positive_class_is_skipped_and_others_exported(trained):
     assert classes["rare"]["reason"] == "2 positive messages, fewer than the 3 cross-validation folds"
     model = json.loads(artifact(trained, "model_json").read_text())
     assert sorted(model["classes"]) == ["notification", "personal", "spam"]
-    assert model["skipped_classes"] == {"rare": classes["rare"]["reason"]}
+    assert model["skipped_classes"] == {"promo": classes["promo"]["reason"], "rare": classes["rare"]["reason"]}
     spam = classes["spam"]
     assert spam["status"] == "trained" and spam["cv_roc_auc"] > 0.97 and 0 < spam["threshold"] < 1
     assert spam["roc_auc_against_truth"] > 0.95  # trained on rule labels, judged against ham/spam truth
+
+
+def test_class_without_rules_is_skipped_with_its_reason(trained):
+    reason = "no rules: promo.txt is empty or holds only comments"
+    assert trained["manifest"]["classes"]["promo"] == {**trained["manifest"]["classes"]["promo"], "status": "skipped", "reason": reason}
+    labels = trained["manifest"]["labels"]
+    assert labels["classes_without_rules"] == {"promo": reason} and labels["ignored_rule_files"] == ["README.md"]
+    assert reason in artifact(trained, "report_html").read_text()
+    assert reason in artifact(trained, "rule_report_html").read_text()
 
 
 def test_grid_searches_ran_in_parallel(trained):
@@ -100,7 +111,7 @@ def test_grid_searches_ran_in_parallel(trained):
         kind, name, moment = line.split()
         spans.setdefault(name, {})[kind] = float(moment)
     intervals = sorted((s["start"], s["end"]) for s in spans.values() if "end" in s)
-    assert len(intervals) == 4
+    assert len(intervals) == 5  # spam, personal, notification, rare (skipped) and promo (no rules: skipped)
     assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(intervals, intervals[1:])), intervals
 
 

@@ -73,3 +73,29 @@ def test_tokens_vocabulary_and_surface_forms(tiny_sqlite, pipeline_env, luigi_co
     vocabulary = read_json(only(root, "TokenizeMessages") / "vocabulary.json")
     forms = read_json(only(root, "TokenizeMessages") / "surface_forms.json")
     assert (vocabulary["win"], vocabulary["winner"]) == (1, 1) and forms["joking"] == "joke"
+
+
+def test_every_example_of_every_rule_is_a_message_that_rule_matches(tiny_sqlite, pipeline_env, rules):
+    # The tiny corpus has rules with 2, 1 and 0 hits: a rule with fewer hits than examples wanted
+    # used to show the next rule's messages.
+    import re
+
+    root = pipeline_env(tiny_sqlite)
+    assert run_luigi([RuleReport(run_date=RUN_DATE)]).scheduling_succeeded
+    stats = read_json(only(root, "LabelMessages") / "rule_stats.json")
+    hits = {row["id"]: set(row["rule_hits"]) for row in pq.read_table(only(root, "LabelMessages") / "labels.parquet").to_pylist()}
+    rule_texts = {row["id"]: row["rule_text"] for row in pq.read_table(only(root, "CleanMessages") / "clean.parquet").to_pylist()}
+    shown = 0
+    for index, rule in enumerate(stats["rules"]):
+        assert len(rule["examples"]) == min(rule["hits"], 3), rule["rule_id"]
+        for example in rule["examples"]:
+            assert index in hits[example["id"]], (rule["rule_id"], example["id"])
+            assert re.search(rule["pattern"], rule_texts[example["id"]], re.IGNORECASE | re.ASCII), (rule["rule_id"], example["id"])
+            shown += 1
+    assert shown >= 4
+    # The page shows the same examples, in the rule's own row of the rules table.
+    table = (only(root, "RuleReport") / "rule_report.html").read_text().split("<table id=\"rules\">")[1]
+    for rule in stats["rules"]:
+        row = table.split(f"<td>{rule['rule_id']}</td>")[1].split("</tr>")[0]
+        examples = row.split("<td class='examples'>")[1]
+        assert re.findall(r"<span>(\w+): ", examples) == [e["id"] for e in rule["examples"]], rule["rule_id"]

@@ -9,15 +9,16 @@ from sortbox.textnorm import default_cleaning_spec
 OPTIONS = CleaningOptions(spec=default_cleaning_spec(), max_chars=50)
 
 
-def chunk(rows):
+def chunk(rows, *, timestamps=None, undecodable_columns=None):
     """rows: (id, text[, undecodable]) tuples -> an extracted chunk."""
     return pa.table(
         {
             "id": [r[0] for r in rows],
             "text": [r[1] for r in rows],
             "undecodable": [r[2] if len(r) > 2 else False for r in rows],
-            "timestamp": [None] * len(rows),
+            "timestamp": timestamps or [None] * len(rows),
             "label": ["spam"] * len(rows),
+            "undecodable_column": undecodable_columns or [None] * len(rows),
         },
         schema=MESSAGE_SCHEMA,
     )
@@ -79,3 +80,31 @@ def test_input_not_mutated():
     before = data.to_pylist()
     clean_chunk(data, OPTIONS)
     assert data.to_pylist() == before
+
+
+@pytest.mark.parametrize(
+    "timestamp, undecodable_column, reason",
+    [
+        ("2026-11-22 10:00:00", None, None),
+        ("2026-11-22", None, None),  # a date alone: a day, fine
+        ("2026-11-22T10:00:00.5+02:00", None, None),
+        (None, None, None),  # no timestamp: nothing to parse
+        ("22/11/2026", None, "bad_timestamp"),
+        ("1700000000", None, "bad_timestamp"),  # an epoch number is not a date
+        ("2026-02-30", None, "bad_timestamp"),
+        ("", None, "bad_timestamp"),
+        ("2026-11-22", "id", "undecodable_id"),
+        ("2026-11-\\xff", "timestamp", "undecodable_timestamp"),
+        ("2026-11-22", "label", "undecodable_label"),
+    ],
+)
+def test_ids_timestamps_and_labels_that_cannot_be_used_are_quarantined(timestamp, undecodable_column, reason):
+    result = clean_chunk(chunk([("1", "Hello there")], timestamps=[timestamp], undecodable_columns=[undecodable_column]), OPTIONS)
+    assert result.quarantine.column("reason").to_pylist() == ([reason] if reason else [])
+    assert result.clean.num_rows + result.quarantine.num_rows == 1 and reason in REASONS + (None,)
+
+
+def test_an_undecodable_id_is_not_a_duplicate_of_a_valid_one():
+    # The undecodable id is shown with \\x escapes: a valid id spelled the same is another id.
+    result = clean_chunk(chunk([("a\\xff", "hi there"), ("a\\xff", "hello there")], undecodable_columns=["id", None]), OPTIONS)
+    assert result.quarantine.column("reason").to_pylist() == ["undecodable_id"] and result.clean.column("id").to_pylist() == ["a\\xff"]

@@ -147,3 +147,132 @@ def test_non_text_ids_become_strings(tmp_path):
         conn.execute(sa.text("INSERT INTO m VALUES ('b-2', 'two'), ('a-1', 'one')"))
     table = extract(url, SourceSpec(table="m", id_column="code", text_column="body"))
     assert table.column("id").to_pylist() == ["a-1", "b-2"]
+
+
+def test_integer_and_text_ids_that_read_alike_are_one_id(tmp_path):
+    # sqlite keeps 1 and '1' apart (a column without type affinity) and sorts integers before
+    # texts: they must still meet as duplicates, whatever the chunk size.
+    from sortbox.clean import CleaningOptions, iter_clean_chunks
+    from sortbox.textnorm import default_cleaning_spec
+
+    path = tmp_path / "mixed.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE messages (id, body TEXT)")
+        conn.executemany("INSERT INTO messages VALUES (?, ?)", [(1, "one"), (2, "two"), ("x", "ex"), ("1", "one again"), (10, "ten"), ("01", "zero one")])
+    chunks = iter_message_chunks_of(f"sqlite:///{path}", SourceSpec(table="messages", id_column="id", text_column="body", chunk_size=1))
+    results = list(iter_clean_chunks(chunks, CleaningOptions(spec=default_cleaning_spec())))
+    quarantined = [(r["id"], r["reason"]) for result in results for r in result.quarantine.to_pylist()]
+    clean = sorted(i for result in results for i in result.clean.column("id").to_pylist())
+    assert quarantined == [("1", "duplicate_id"), ("1", "duplicate_id")]
+    assert clean == ["01", "10", "2", "x"]
+
+
+def iter_message_chunks_of(url, spec):
+    engine = make_engine(url)
+    try:
+        with snapshot_connection(engine) as conn:
+            yield from iter_message_chunks(conn, spec)
+    finally:
+        engine.dispose()
+
+
+def test_undecodable_id_label_or_timestamp_never_fails_the_run(tmp_path):
+    path = tmp_path / "bytes.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE messages (id TEXT, body TEXT, received_at TEXT, truth TEXT)")
+        conn.execute("INSERT INTO messages VALUES ('1', 'fine', '2026-11-22', 'ham')")
+        conn.execute("INSERT INTO messages VALUES (CAST(x'31ff' AS TEXT), 'bad id', '2026-11-22', 'ham')")
+        conn.execute("INSERT INTO messages VALUES ('3', 'bad time', CAST(x'32303236ff' AS TEXT), 'ham')")
+        conn.execute("INSERT INTO messages VALUES ('4', 'bad label', '2026-11-22', CAST(x'68616dff' AS TEXT))")
+    table = extract(f"sqlite:///{path}")
+    assert table.column("id").to_pylist() == ["1", "1\\xff", "3", "4"]
+    assert table.column("undecodable_column").to_pylist() == [None, "id", "timestamp", "label"]
+    assert table.column("timestamp").to_pylist()[2] == "2026\\xff" and table.column("label").to_pylist()[3] == "ham\\xff"
+
+
+WINDOW_ROWS = [
+    (1, "2026-11-22"),  # a date alone: midnight starting its own day
+    (2, "2026-11-22T23:59:59.900"),
+    (3, "2026-11-23 00:00:00"),  # until is exclusive
+    (4, "22/11/2026 10:00"),  # not ISO: cannot be placed, so it is read and quarantined
+    (5, None),  # no timestamp: in no window, counted
+    (6, "2026-11-23 01:00:00+02:00"),  # 23:00 UTC on the 22nd
+    (7, "2026-11-21 23:00:00-02:00"),  # 01:00 UTC on the 22nd
+    (8, 1763769600),  # an epoch number stored as an integer: not a date, quarantined
+    (9, "2026-11-21 23:59:59"),
+    (10, "2026-02-30"),  # no such day
+    (11, "2026-11-22 00:00:00.000000"),
+    (12, "2026-11-23 00:00:00.000000"),  # the same moment as until: outside
+    (13, "2026-11-22 24:00:00"),  # no such hour (sqlite's datetime() would make it the 23rd)
+    (14, "2026-11-22 12:00:00.250000"),
+]
+
+
+@pytest.fixture
+def window_sqlite(tmp_path):
+    path = tmp_path / "window.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT, received_at)")
+        conn.executemany("INSERT INTO messages VALUES (?, ?, ?)", [(i, f"text {i}", stamp) for i, stamp in WINDOW_ROWS])
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize(
+    "since, until, expected",
+    [
+        ("2026-11-22", "2026-11-23", ["1", "2", "4", "6", "7", "8", "10", "11", "13", "14"]),
+        ("2026-11-21", "2026-11-22", ["4", "8", "9", "10", "13"]),  # the date-only row is not the day before's
+        ("2026-11-23", None, ["3", "4", "8", "10", "12", "13"]),
+        ("2026-11-22 12:00:00.250000", "2026-11-22 12:00:00.250001", ["4", "8", "10", "13", "14"]),
+    ],
+)
+def test_windows_place_every_timestamp_or_pass_it_on_as_bad(window_sqlite, since, until, expected):
+    from sortbox.clean import CleaningOptions, clean_chunk
+    from sortbox.extract import count_null_timestamps
+    from sortbox.textnorm import default_cleaning_spec
+
+    spec = SourceSpec(table="messages", id_column="id", text_column="body", timestamp_column="received_at", chunk_size=3,
+                      since=dt.datetime.fromisoformat(since), until=until and dt.datetime.fromisoformat(until))
+    # Every value goes through sqlite's fast path or the registered parser, never both ways.
+    table = extract(window_sqlite, spec)
+    assert table.column("id").to_pylist() == expected
+    cleaned = clean_chunk(table, CleaningOptions(spec=default_cleaning_spec()))
+    assert {r["id"]: r["reason"] for r in cleaned.quarantine.to_pylist()} == {"4": "bad_timestamp", "8": "bad_timestamp", "10": "bad_timestamp", "13": "bad_timestamp"}
+    engine = make_engine(window_sqlite)
+    with snapshot_connection(engine) as conn:
+        assert count_null_timestamps(conn, spec) == 1 and count_source_rows(conn, spec) >= len(expected)
+    engine.dispose()
+
+
+def test_sqlite_window_key_is_the_python_parser(tmp_path):
+    # The sqlite window reads canonical values with sqlite's own functions and the others with the
+    # registered Python parser: both must give exactly what parse_timestamp gives (seeded values,
+    # valid and not: day 30 of February, hour 24, year 0, fractions, offsets, spaces, T, garbage).
+    import random
+
+    from sortbox.extract import _sqlite_utc_key, _utc_text, parse_timestamp
+
+    rng = random.Random(3)
+
+    def value():
+        date = f"{rng.choice(['0000', '0001', '1999', '2026', '2028', '9999'])}-{rng.randint(0, 13):02d}-{rng.choice([1, 9, 28, 29, 30, 31, 32]):02d}"
+        if rng.random() < 0.2:
+            return date
+        clock = f"{rng.choice([0, 9, 23, 24])}:{rng.choice([0, 59, 60]):02d}".zfill(5)
+        if rng.random() < 0.7:
+            clock += f":{rng.choice([0, 30, 59, 60]):02d}" + rng.choice(["", "", ".000000", ".5", ".123456", ".9999999", "."])
+        return rng.choice([" ", " ", "T", "t"]) .join([date, clock]) + rng.choice(["", "", "", "Z", "+02:00", "-23:59", "+24:00", " "])
+
+    values = [value() for _ in range(3000)] + ["", " ", "now", "2026-11-22x", "20261122", "2026-11-22 10:00:00.000000", 1763769600, 2461000.5]
+    path = tmp_path / "keys.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v)")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [(v,) for v in values])
+    engine = make_engine(f"sqlite:///{path}")
+    table = sa.Table("t", sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        got = [key for _, key in conn.execute(sa.select(table.c.n, _sqlite_utc_key(table.c.v)).order_by(table.c.n))]
+    engine.dispose()
+    expected = [None if not isinstance(v, str) or parse_timestamp(v) is None else _utc_text(parse_timestamp(v)) for v in values]
+    assert [(v, g) for v, g, e in zip(values, got, expected) if g != e] == []
+    assert sum(e is not None for e in expected) > 300  # both kinds are well represented

@@ -17,6 +17,7 @@ from sortbox.label import (
     load_rules,
     match_with_re,
     parse_label_cell,
+    read_rule_files,
     rules_fingerprint,
 )
 from tests.conftest import REPO_ROOT
@@ -221,7 +222,8 @@ def reference_stats(rules, chunks, examples_per_rule=2):
     from collections import Counter
 
     labels = [rule.label for rule in rules]
-    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set()}
+    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set(),
+           "other_by_rules": Counter(), "other_by_truth": Counter()}
     for ids, texts, hits, truth in chunks:
         out["messages"] += len(hits)
         for row, rule_hits in enumerate(hits):
@@ -242,6 +244,10 @@ def reference_stats(rules, chunks, examples_per_rule=2):
                 if true is not None:
                     out["judged"][i] += 1
                     out["correct"][i] += labels[i] in true
+                    for label in true - {labels[i]} if labels[i] not in true else ():
+                        out["other_by_truth"][(i, label)] += 1
+                for label in predicted - {labels[i]}:
+                    out["other_by_rules"][(i, label)] += 1
                 examples = out["examples"].setdefault(i, [])
                 if len(examples) < examples_per_rule:
                     examples.append({"id": ids[row], "text": texts[row][:200]})
@@ -272,7 +278,104 @@ def test_rule_stats_count_like_the_per_message_loop(with_truth):
             stats.update(ids, pa.array(texts), pa.array(hits, type=pa.list_(pa.int32())), None if truth is None else pa.array(truth, type=pa.list_(pa.string())))
     expected = reference_stats(rules, chunks)
     assert stats.messages == expected["messages"] and stats.truth_classes == expected["truth"]
-    for name in ("hits", "overlaps", "conflicts", "judged", "correct"):
+    for name in ("hits", "overlaps", "conflicts", "judged", "correct", "other_by_rules", "other_by_truth"):
         assert +getattr(stats, name) == +expected[name], name
     assert {k: v for k, v in stats.examples.items()} == expected["examples"]
     assert {k: +v for k, v in stats.class_counts.items()} == {k: +v for k, v in expected["classes"].items()}
+
+
+def test_examples_of_a_rule_with_few_hits_are_its_own():
+    # Each rule hits one message per chunk: the examples of a rule must not run on into the next
+    # rule's hits (they did: a rule with fewer than 3 hits showed another rule's messages).
+    rules = [Rule(f"c.txt:{i}", "c", f"w{i}") for i in range(3)]
+    stats = RuleStats(rules, examples_per_rule=3)
+    stats.update(["a", "b", "c"], ["w0", "w1", "w2"], [[0], [1], [2]], None)
+    stats.update(["d", "e"], ["w2", "w0"], [[2], [0]], None)
+    assert {i: [e["id"] for e in examples] for i, examples in stats.examples.items()} == {0: ["a", "e"], 1: ["b"], 2: ["c", "d"]}
+
+
+@pytest.mark.parametrize(
+    "truth, expected",
+    [
+        # No truth: by the other classes' rules. ham.txt:1 hits a, b, c, spam rules label a and b;
+        # spam.txt:2 hits a, b, d, e, the ham rule labels half of them: not more than half.
+        (None, {"ham.txt:1": ("spam", 2 / 3, "rules"), "spam.txt:1": ("ham", 1.0, "rules"), "spam.txt:2": None}),
+        # The truth knows both classes: it decides.
+        ([["ham"], ["ham"], ["ham"], ["spam"], ["ham"]], {"ham.txt:1": None, "spam.txt:1": ("ham", 1.0, "truth"), "spam.txt:2": ("ham", 3 / 4, "truth")}),
+    ],
+)
+def test_rules_whose_hits_mostly_belong_to_another_class_are_flagged(truth, expected):
+    rules = [Rule("ham.txt:1", "ham", "h"), Rule("spam.txt:1", "spam", "s1"), Rule("spam.txt:2", "spam", "s2")]
+    stats = RuleStats(rules)
+    stats.update(["a", "b", "c", "d", "e"], [""] * 5, [[0, 1, 2], [0, 1, 2], [0], [2], [2]], truth)
+    for row in stats.rule_rows():
+        flagged = expected[row["rule_id"]]
+        got = None if row["mostly_other_class"] is None else (row["mostly_other_class"], row["other_class_share"], row["judged_by"])
+        assert got == flagged, row["rule_id"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("free\n".encode("utf-16"), r"spam\.txt: the file is UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8"),
+        ("free\n".encode("utf-32"), r"spam\.txt: the file is UTF-32"),
+        # UTF-16 without a byte order mark: NULs, which Hyperscan would read as the pattern's end
+        # ("f" alone: most messages labelled spam, exit 0).
+        ("# prizes\nfree\n".encode("utf-16-le"), r"spam\.txt:1: NUL byte \(U\+0000\): not UTF-8 text \(UTF-16 saved without a byte order mark\?\)"),
+        ("ok\n£5\n".encode("latin-1"), r"spam\.txt:2: not UTF-8 text \(byte 0xa3\); save the file as UTF-8"),
+        (b"ok\nfr\x00ee\n", r"spam\.txt:2: NUL byte"),
+        (b"ok\n# a comment with a \x00\n", r"spam\.txt:2: NUL byte"),
+        (b"ok\nfr\x01ee\n", r"spam\.txt:2: control character \(U\+0001\) in the rule"),
+        (b"ok\nfree\tprize\n", r"spam\.txt:2: control character \(U\+0009\) in the rule: rule texts never contain"),
+        (b"ok\nfree\rprize\n", r"spam\.txt:2: control character \(U\+000D\)"),
+        ("ok\nfree\u200bprize\n".encode(), r"spam\.txt:2: ZERO WIDTH SPACE \(U\+200B\) in the rule"),
+        ("ok\nfree\u00a0prize\n".encode(), r"spam\.txt:2: NO-BREAK SPACE \(U\+00A0\) in the rule"),
+        ("ok\nfree\u2028prize\n".encode(), r"spam\.txt:2: LINE SEPARATOR \(U\+2028\)"),
+        ("ok\nwin\x85\n".encode(), r"spam\.txt:2: control character \(U\+0085\)"),
+        # A form feed is a line break for str.splitlines, not for an editor: the rule id stays line 3.
+        (b"ok\n\x0c\nfr\x0cee\n", r"spam\.txt:3: control character \(U\+000C\)"),
+    ],
+)
+def test_rule_files_are_strict_utf8_text_without_control_characters(tmp_path, content, message):
+    (tmp_path / "spam.txt").write_bytes(content)
+    with pytest.raises(RuleError, match=message):
+        load_rules(tmp_path)
+
+
+def test_rule_file_byte_order_mark_and_crlf_are_accepted(tmp_path):
+    (tmp_path / "spam.txt").write_bytes(b"\xef\xbb\xbf\\bfree\\b\r\n# comment\r\n\\bwin\\b\r\n")
+    assert [(r.rule_id, r.pattern) for r in load_rules(tmp_path)] == [("spam.txt:1", "\\bfree\\b"), ("spam.txt:3", "\\bwin\\b")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["spam\n.txt", "spam\r.txt", "-spam.txt", "=spam.txt", "sp am.txt", "café.txt", "a" * 65 + ".txt", "spam.x.txt", "_x.txt"],
+)
+def test_class_names_have_one_plain_form(tmp_path, name):
+    (tmp_path / "ok.txt").write_text("free\n")
+    (tmp_path / name).write_text("win\n")
+    with pytest.raises(RuleError, match=r"class name .* must be 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit") as caught:
+        load_rules(tmp_path)
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cell", ["-spam", "spam\nham", "a" * 65, "spamé"])
+def test_label_cells_use_the_same_class_name_form(cell):
+    with pytest.raises(LabelColumnError, match="is not a class name"):
+        parse_label_cell(cell if "\n" not in cell else cell.replace("\n", "\x0b"), "|")
+
+
+def test_non_rule_files_are_listed_and_empty_classes_reported(tmp_path):
+    (tmp_path / "spam.txt").write_text("free\n")
+    (tmp_path / "promo.txt").write_text("# to do\n\n")
+    (tmp_path / "empty.txt").write_text("")
+    for other in ("README.md", "spam.txt~", ".spam.txt.swp", "ham.TXT", ".hidden.txt"):
+        (tmp_path / other).write_text("win\n")
+    (tmp_path / "old.txt").mkdir()
+    files = read_rule_files(tmp_path)
+    assert [r.rule_id for r in files.rules] == ["spam.txt:1"]
+    assert files.empty_classes == {"empty": "no rules: empty.txt is empty or holds only comments", "promo": "no rules: promo.txt is empty or holds only comments"}
+    assert files.ignored == [".hidden.txt", ".spam.txt.swp", "README.md", "ham.TXT", "old.txt", "spam.txt~"]
+    before = rules_fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("changed\n")  # not a rule file: no rerun
+    assert rules_fingerprint(tmp_path) == before
