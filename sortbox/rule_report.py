@@ -18,25 +18,18 @@ def _number(value: float | None, percent: bool = True) -> str:
     return f"{100 * value:.1f}%" if percent else f"{value:,}"
 
 
-def csv_cell(value: str) -> str:
-    """A data cell a spreadsheet shows as the text it is: `csv_safe` (formulas: =, +, -, @, tab,
-    CR get a leading '), and a value that itself starts with ' gets one more, so `=x` and `'=x`
-    stay different cells. Reading back: drop one leading ' when there is one."""
-    return "'" + value if value[:1] == "'" else csv_safe(value)
-
-
 def render_rule_report_csv(stats: dict) -> str:
     """One row per rule: RULE_COLUMNS plus the first example; precision empty without truth.
 
     Every cell that comes from data (rule id, class, pattern, example id and text) goes through
-    `csv_cell`. Lines end in CRLF (RFC 4180), so a CR or LF inside an id or text is quoted."""
+    `csv_safe` (the same escaping as scores.csv). Lines end in CRLF (RFC 4180), so a CR or LF inside an id or text is quoted."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*RULE_COLUMNS, "example_id", "example_text"])
     for row in stats["rules"]:
         example = row["examples"][0] if row["examples"] else {"id": "", "text": ""}
         values = [_csv_value(row.get(column)) for column in RULE_COLUMNS]
-        writer.writerow([*values, csv_cell(example["id"]), csv_cell(example["text"])])
+        writer.writerow([*values, csv_safe(example["id"]), csv_safe(example["text"])])
     return buffer.getvalue()
 
 
@@ -47,7 +40,7 @@ def _csv_value(value) -> str:
         return f"{value:.6f}"
     if isinstance(value, int):
         return str(value)
-    return csv_cell(value)
+    return csv_safe(value)
 
 
 def _clipped(text: str, limit: int, tag: str = "span") -> str:

@@ -6,7 +6,8 @@ import re
 import pytest
 
 from sortbox.label import Rule, RuleStats
-from sortbox.rule_report import csv_cell, render_rule_report_csv, render_rule_report_html
+from sortbox.portable_scorer import csv_safe
+from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 
 HOSTILE_IDS = [
     "plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "crlf\r\nend", "\r", "\n", "=1+1", "'=1+1", "''x",
@@ -41,7 +42,7 @@ def test_every_id_round_trips_through_the_csv():
      ("'", "''"), ("abc", "abc"), ("", "")],
 )
 def test_csv_cells_are_spreadsheet_safe_and_unambiguous(value, cell):
-    assert csv_cell(value) == cell
+    assert csv_safe(value) == cell
 
 
 def test_every_data_cell_of_the_csv_is_escaped():
