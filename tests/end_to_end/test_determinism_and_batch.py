@@ -3,7 +3,11 @@ window with a published model, without retraining."""
 import csv
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from luigi.execution_summary import _summary_dict
 
@@ -33,6 +37,20 @@ def test_two_runs_are_byte_identical(sample_sqlite, pipeline_env, luigi_config, 
     assert outputs[0] == outputs[1]
     model = json.loads(outputs[0]["model_json"])
     assert "T" not in model["run_date"] and model["model_id"]  # a date, no wall-clock time
+
+    # What demo.sh prints after the run, for the same arguments: absolute paths, the manifest last.
+    arguments = ["--run-date", RUN_DATE.isoformat(), "--paths-output-root", str(tmp_path / "second"), "--source-sample-fraction", "0.3",
+                 "--source-sample-seed", "5", "--source-since", "-", "--source-until", "-", "--lsi-num-topics", "40",
+                 "--training-folds", "3", "--training-param-grid", '{"C": [0.1, 1.0]}']
+    printed = subprocess.run([sys.executable, "scripts/print_manifest_path.py", *arguments], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=120, env={k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"})
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines[:-1]] == ["report", "rule report", "scores"]
+    assert lines[-1] == str(manifest_path.resolve())
+    for line in lines[:-1]:
+        path = Path(line.split(": ", 1)[1])
+        assert path.is_absolute() and path.is_file(), line
 
 
 def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config, tmp_path, capsys):
