@@ -72,6 +72,9 @@ RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "statement_timeout_seconds": number(0),
     },
     "source": {
+        "table": text(),
+        "id_column": text(),
+        "text_column": text(),
         "sample_fraction": number(0, 1, low_open=True),
         "sample_seed": integer(0),
         "chunk_size": integer(1),

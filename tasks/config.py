@@ -78,7 +78,8 @@ def check_settings() -> None:
         except SettingsError:
             raise
         except (ValueError, TypeError) as exc:
-            raise SettingsError(f"[{section.__name__}] {_explain_parse_error(exc)}") from None
+            message = _explain_parse_error(exc)
+            raise SettingsError(message if message.startswith(f"[{section.__name__}]") else f"[{section.__name__}] {message}") from None
 
 
 def _explain_parse_error(exc: Exception) -> str:
@@ -221,9 +222,11 @@ class tokenize(CheckedConfig):
     def stopwords_path(self) -> Path:
         return _project_path(self.stopwords_dir)
 
-    def check(self) -> None:
+    def check_stemmer(self) -> None:
+        """The Snowball stemmer knows `language` (nltk is loaded only when there is tokenising to do:
+        TokenizeMessages.check_before_run)."""
         if self.stem:
-            from nltk.stem.snowball import SnowballStemmer  # loaded by tokenisation anyway
+            from nltk.stem.snowball import SnowballStemmer
 
             if self.language not in SnowballStemmer.languages:
                 raise refuse("tokenize", "language", self.language, f"a Snowball stemmer language ({', '.join(SnowballStemmer.languages)}), or stem = false")

@@ -36,7 +36,10 @@ BAD_SETTINGS = [
     ("cleaning", "unicode_normalization", "NFX", "[cleaning] unicode_normalization = 'NFX' is not allowed: must be one of NFC, NFKC, NFD, NFKD"),
     ("cleaning", "digits", "nope", "[cleaning] digits: cannot be read: nope is not a valid choice"),
     ("dictionary", "no_above", "0", "[dictionary] no_above = 0.0 is not allowed: must be a number in (0, 1]"),
-    ("tokenize", "language", "klingon", "[tokenize] language = 'klingon' is not allowed: must be a Snowball stemmer language"),
+    ("tokenize", "language", "klingon", "no stopword list for language 'klingon' (available: english)"),
+    ("tokenize", "stem", "maybe", "[tokenize] stem: cannot be read: cannot interpret 'maybe' as boolean"),
+    ("source", "since", "2026-13-01", "[source] since = '2026-13-01' is not an ISO date or date-time"),
+    ("source", "table", "", "[source] table = '' is not allowed: must be a non-empty text"),
     ("tokenize", "min_word_frequency", "0", "[tokenize] min_word_frequency = 0 is not allowed"),
     ("source", "sample_fraction", "0", "[source] sample_fraction = 0.0 is not allowed: must be a number in (0, 1]"),
     ("database", "statement_timeout_seconds", "-1", "[database] statement_timeout_seconds = -1.0 is not allowed: must be a finite number >= 0"),
@@ -53,6 +56,17 @@ def test_a_bad_setting_stops_the_run_while_scheduling(tiny_sqlite, pipeline_env,
     assert not result.scheduling_succeeded
     assert message in caplog.text
     assert not root.exists() or not any(root.rglob("*")), "nothing may be extracted or written"
+
+
+def test_a_language_without_a_snowball_stemmer_is_refused_unless_stem_is_off(tiny_sqlite, pipeline_env, luigi_config, caplog, tmp_path):
+    root = pipeline_env(tiny_sqlite)
+    stopwords = tmp_path / "stopwords"
+    stopwords.mkdir()
+    (stopwords / "klingon.txt").write_text("qapla\n")
+    luigi_config({"tokenize": {"language": "klingon", "stopwords_dir": str(stopwords)}})
+    assert not run_luigi([TrainPipeline(run_date=RUN_DATE)]).scheduling_succeeded
+    assert "[tokenize] language = 'klingon' is not allowed: must be a Snowball stemmer language (arabic, danish" in caplog.text
+    assert not root.exists() or not any(root.rglob("*"))
 
 
 def test_column_labels_need_a_label_column(tiny_sqlite, pipeline_env, luigi_config, caplog):
