@@ -82,22 +82,25 @@ class SortboxTask(luigi.Task):
         check_settings()
         if super().complete():
             return True
-        for task in self.incomplete_upstream():
-            task.check_before_run()
+        for task in self.upstream_with_checks():
+            if not task.output().exists():
+                task.check_before_run()
         return False
 
     def check_before_run(self) -> None:
         """Settings this task needs that are worth checking only when it will run."""
 
-    def incomplete_upstream(self) -> list["SortboxTask"]:
-        """The sortbox tasks upstream of this one (static dependencies) whose output is missing."""
+    def upstream_with_checks(self) -> list["SortboxTask"]:
+        """The sortbox tasks upstream of this one (static dependencies) that have a
+        `check_before_run` of their own (finding them costs no output hash)."""
         found, stack, seen = [], list(flatten(self.requires())), set()
         while stack:
             task = stack.pop()
-            if not isinstance(task, SortboxTask) or task.task_id in seen or task.output().exists():
+            if not isinstance(task, SortboxTask) or task.task_id in seen:
                 continue
             seen.add(task.task_id)
-            found.append(task)
+            if type(task).check_before_run is not SortboxTask.check_before_run:
+                found.append(task)
             stack.extend(flatten(task.requires()))
         return found
 
