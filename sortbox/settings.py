@@ -76,7 +76,6 @@ RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "id_column": text(),
         "text_column": text(),
         "sample_fraction": number(0, 1, low_open=True),
-        "sample_seed": integer(0),
         "chunk_size": integer(1),
         "label_separator": text(),
     },
