@@ -22,7 +22,9 @@
 #   SORTBOX_CONFIG     luigi config file (default: config/luigi.cfg); exported as LUIGI_CONFIG_PATH
 #   SORTBOX_LOCK_DIR   lock directory (default var/lock; created mode 0700), lock file nightly.lock
 #   SORTBOX_LOG_DIR    log directory (default var/log; created mode 0700), log nightly-DATE.log
-#   SORTBOX_SCHEDULER  read by scripts/_scheduler.sh when present (local or central luigid)
+#   SORTBOX_SCHEDULER, LUIGID_PORT, SORTBOX_LUIGID_DIR, LUIGID_HOST
+#                      read by scripts/_scheduler.sh: this checkout's own luigid when it runs, else
+#                      the local scheduler (the log says why); never another user's or checkout's luigid
 set -euo pipefail
 # cron starts jobs with a minimal PATH: make sure the usual system directories are searched too.
 export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"
