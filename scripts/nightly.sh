@@ -11,6 +11,7 @@
 #   1   setup error: config file missing, lock or log directory unusable, venv could not be made
 #   2   usage error: DATE is not a valid YYYY-MM-DD date (or luigi refused its arguments)
 #   75  another nightly run (or scripts/rollback.sh) holds the lock; nothing was done (EX_TEMPFAIL)
+#   143 (129, 130) stopped by SIGTERM (SIGHUP, SIGINT): luigi and its task processes were stopped too
 #   other: luigi's own exit code, per the [retcode] section of the config (config/luigi.cfg:
 #       30 a task failed, 35 scheduling error, 20 missing data, 25 not run, 10 already running,
 #       40 unhandled exception). A failure before publishing leaves the published model unchanged;
@@ -21,7 +22,9 @@
 #   SORTBOX_CONFIG     luigi config file (default: config/luigi.cfg); exported as LUIGI_CONFIG_PATH
 #   SORTBOX_LOCK_DIR   lock directory (default var/lock; created mode 0700), lock file nightly.lock
 #   SORTBOX_LOG_DIR    log directory (default var/log; created mode 0700), log nightly-DATE.log
-#   SORTBOX_SCHEDULER  read by scripts/_scheduler.sh when present (local or central luigid)
+#   SORTBOX_SCHEDULER, LUIGID_PORT, SORTBOX_LUIGID_DIR, LUIGID_HOST
+#                      read by scripts/_scheduler.sh: this checkout's own luigid when it runs, else
+#                      the local scheduler (the log says why); never another user's or checkout's luigid
 set -euo pipefail
 # cron starts jobs with a minimal PATH: make sure the usual system directories are searched too.
 export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"
@@ -77,6 +80,33 @@ finish() {
   echo "$ME: night $DATE finished with exit code $code (log: $LOG)" >&3
 }
 trap finish EXIT
+
+# Stopped from outside (SIGTERM from timeout, cron or systemd; Ctrl-C; a hang-up): stop luigi and
+# every process it started (its task processes), so that none goes on writing outputs or holding
+# the lock, and end with 128 + the signal number (143 for SIGTERM) in the log's end line.
+LUIGI_PID=""
+stopped() {
+  local name="$1" code="$2"
+  trap - TERM INT HUP
+  if [ -n "$LUIGI_PID" ] && kill -0 -- "-$LUIGI_PID" 2>/dev/null; then
+    log "$name received: stopping luigi (process group $LUIGI_PID)"
+    kill -TERM -- "-$LUIGI_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do   # 10 s to end, then SIGKILL
+      kill -0 -- "-$LUIGI_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 -- "-$LUIGI_PID" 2>/dev/null; then
+      log "luigi did not stop within 10 s of $name: killing process group $LUIGI_PID"
+      kill -KILL -- "-$LUIGI_PID" 2>/dev/null || true
+    fi
+  else
+    log "$name received"
+  fi
+  exit "$code"
+}
+trap 'stopped SIGTERM 143' TERM
+trap 'stopped SIGINT 130' INT
+trap 'stopped SIGHUP 129' HUP
 log "start: date $DATE, config $CONFIG, luigi arguments: ${LUIGI_ARGS[*]:-(none)}"
 echo "$ME: night $DATE running, log: $LOG" >&3
 
@@ -97,7 +127,12 @@ fi
 # when it runs again); a day old at least, and we hold the lock, so none belongs to a live run.
 python "$ROOT/scripts/sweep_outputs.py" --older-than-hours 24 || log "sweeping stale temporary outputs failed (not fatal)"
 
+# In the background, in a process group of its own (setsid: its pid is the group's id), so that
+# a signal reaches this script at once (bash runs a trap only between commands, and `wait`
+# returns on a signal) and `stopped` can end the whole group.
 code=0
-luigi --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
-  ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} || code=$?
+setsid luigi --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
+  ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} &
+LUIGI_PID=$!
+wait "$LUIGI_PID" || code=$?
 exit "$code"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Print the run manifest path of TrainPipeline for the same luigi arguments demo.sh was given.
+"""Print what a user opens after demo.sh: the absolute paths of the training report, the rule
+report and the scores, then, last, the run manifest of TrainPipeline (same luigi arguments).
 
-    python scripts/print_manifest_path.py [--run-date 2026-11-23] [--source-table reviews] ...
+    python scripts/print_manifest_path.py [--run-date 2026-01-28] [--source-table reviews] ...
 """
+import json
 import sys
 
 from luigi.cmdline_parser import CmdlineParser
@@ -14,6 +16,10 @@ def main(argv: list[str]) -> int:
     if not path.is_file():
         print(f"the run manifest {path} does not exist: the run did not complete", file=sys.stderr)
         return 1
+    artifacts = json.loads(path.read_text(encoding="utf-8"))["artifacts"]
+    for label, key in (("report", "report_html"), ("rule report", "rule_report_html"), ("scores", "scores_csv")):
+        if key in artifacts:
+            print(f"{label}: {(path.parent / artifacts[key]).resolve()}")
     print(path.resolve())
     return 0
 

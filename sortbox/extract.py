@@ -11,8 +11,9 @@ import datetime as dt
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +41,7 @@ MESSAGE_SCHEMA = pa.schema(
 # Both databases compute it the same way (Postgres natively, sqlite through a registered function),
 # compared as fixed-width lowercase hex strings, so the same seed selects the same ids everywhere.
 _HASH_HEX_DIGITS = 8
+T = TypeVar("T")
 #: The application_name of sortbox's Postgres sessions.
 APPLICATION_NAME = "sortbox-extract"
 
@@ -254,6 +256,57 @@ def explain_database_error(exc: sa.exc.DBAPIError, *, url: str, table: str, stat
         return (f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
                 f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}")
     return f"database error while reading table {table!r} from {describe_url(url)}: {detail}"
+
+
+# Postgres error classes worth a second attempt: connection exceptions (08xxx), the server shutting
+# down or starting up (57P01-57P03), a serialization failure or deadlock (40001, 40P01), too many
+# connections or out of memory (53300, 53200). Not 57014, the statement timeout: the same query on
+# the same rows would run as long again.
+_TRANSIENT_PGCODES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300", "53200")
+# Driver messages of transient failures that carry no SQLSTATE (the connection never got that far,
+# or it died under the driver), and sqlite's lock held by a writer.
+_TRANSIENT_MESSAGES = (
+    "server closed the connection", "connection refused", "could not connect to server", "timeout expired",
+    "connection timed out", "could not receive data", "could not send data", "connection reset",
+    "connection already closed", "the database system is starting up", "the database system is shutting down",
+    "terminating connection", "ssl syscall error", "database is locked",
+)
+# ... except these, which no retry mends.
+_PERMANENT_MESSAGES = ("authentication failed", "pg_hba.conf", "does not exist", "permission denied", "no such table")
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Whether a failed extraction may succeed if simply tried again: a dropped connection, a
+    connection timeout, a server restarting, a locked sqlite file. Everything else (bad
+    credentials, a missing table or column, no rows, the statement timeout, a type error, any
+    SourceError) is permanent: one attempt, one line."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    message = str(exc.orig if exc.orig is not None else exc).lower()
+    if any(marker in message for marker in _PERMANENT_MESSAGES):
+        return False
+    code = getattr(exc.orig, "pgcode", None) or ""
+    if code:
+        return code.startswith(_TRANSIENT_PGCODES)
+    return bool(exc.connection_invalidated) or any(marker in message for marker in _TRANSIENT_MESSAGES)
+
+
+def with_retries(attempt: Callable[[], T], *, retries: int, delay_seconds: float, on_retry: Callable[[BaseException, int, int], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """`attempt()`, tried again up to `retries` more times, `delay_seconds` apart, while it fails
+    with a transient error (`is_transient_error`); any other error, or the last one, is raised
+    at once. `on_retry(error, attempt number, attempts)` is called before each wait."""
+    attempts = retries + 1
+    for number in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Exception as exc:
+            if number == attempts or not is_transient_error(exc):
+                raise
+            if on_retry is not None:
+                on_retry(exc, number, attempts)
+            sleep(delay_seconds)
+    raise AssertionError("unreachable")
 
 
 def reflect_source(conn: Connection, spec: SourceSpec) -> sa.Table:

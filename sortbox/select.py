@@ -32,7 +32,7 @@ def make_estimator(params: dict, random_state: int) -> Pipeline:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = LogisticRegression(max_iter=2000, random_state=random_state, **params)
+    model = LogisticRegression(**{"max_iter": 2000, **params}, random_state=random_state)  # the grid may set max_iter
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 

@@ -35,12 +35,15 @@ def render_training_report(
     messages: int,
     rule_report_href: str | None,
     run_info: dict,
+    training_sample: dict | None = None,
 ) -> Path:
     """Write report.html and PNG plots into out_dir (exists, empty); return the HTML path.
 
     classes is the content of classes.json: class name -> {status "trained" | "skipped", reason, grid, cv}.
     label_counts maps a class to its number of training messages; messages is the total number of messages.
     rule_report_href is a link to the rule report relative to out_dir, or None when there is none.
+    training_sample is EmbedMessages' summary (messages, held_out, without_known_terms, eligible,
+    trained_on, max_rows): it explains why a class's positives are fewer than its labelled messages.
     """
     out_dir = Path(out_dir)
     for name in classes:
@@ -60,7 +63,7 @@ def render_training_report(
     page = _page(
         run_info=run_info,
         labels_section=_labels_section(labels_png, label_counts, messages),
-        summary=_summary_table(classes),
+        summary=_summary_table(classes) + _training_sample_note(training_sample),
         sections="".join(sections),
         rule_report_href=rule_report_href,
     )
@@ -259,6 +262,21 @@ def _summary_table(classes: dict) -> str:
         "<table><tr><th>class</th><th>status</th><th>positives</th><th>CV ROC AUC</th><th>CV PR AUC</th>"
         "<th>ROC AUC against truth</th><th>threshold</th><th>policy</th><th>precision</th><th>recall</th><th>F1</th>"
         f"<th>best params</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _training_sample_note(sample: dict | None) -> str:
+    """Why the positives column is smaller than the labelled messages of the label table."""
+    if not sample:
+        return ""
+    beyond = sample["eligible"] - sample["trained_on"]
+    capped = f", and {beyond:,} beyond <code>[training] max_rows</code> ({sample['max_rows']:,})" if beyond else ""
+    return (
+        f"<p class='note'>Positives count the labelled messages the classifiers were trained on: "
+        f"{sample['trained_on']:,} of the {sample['messages']:,} messages. Not trained on: "
+        f"{sample['held_out']:,} held-out ids (<code>[training] holdout_fraction</code>, by id hash: the publish gate "
+        f"compares the new and the published model on them), {sample['without_known_terms']:,} messages with no known term"
+        f"{capped}. So a class has fewer positives here than labelled messages in the table above.</p>"
     )
 
 

@@ -22,7 +22,7 @@ import luigi
 from luigi.task import flatten
 
 from sortbox.sweep import TEMPORARY_MARK
-from tasks.config import paths
+from tasks.config import check_settings, paths
 
 logger = logging.getLogger("luigi-interface")
 
@@ -33,6 +33,15 @@ class SortboxTask(luigi.Task):
     """A task whose output is one directory, renamed into place once everything is written."""
 
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
+
+    @property
+    def retry_count(self) -> int:
+        """Failures before the scheduler disables this task: [scheduler] retry_count of the
+        project's configuration (1: no retry), sent with the task to whichever scheduler runs
+        it, so that a luigid with other settings cannot keep a failed night alive retrying."""
+        from luigi.scheduler import scheduler
+
+        return scheduler().retry_count
 
     def significant_config(self) -> dict:
         """Configuration values (not parameters) that change this task's result."""
@@ -63,6 +72,37 @@ class SortboxTask(luigi.Task):
         """Where this task's output directory lives once complete."""
         label = f"{self.path_label()}-" if self.path_label() else ""
         return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{label}{self.output_hash()}"
+
+    def complete(self) -> bool:
+        """luigi asks this first of the task it is given, while it schedules the DAG: a bad
+        setting raises here, which stops the whole run (exit 35, [retcode] scheduling_error)
+        before anything is read or written. Checks that only matter when a task is going to run
+        (`check_before_run`, e.g. the training grid, which loads scikit-learn) are made for every
+        task of the DAG that is not complete yet, so a no-op rerun pays for none of them."""
+        check_settings()
+        if super().complete():
+            return True
+        for task in self.upstream_with_checks():
+            if not task.output().exists():
+                task.check_before_run()
+        return False
+
+    def check_before_run(self) -> None:
+        """Settings this task needs that are worth checking only when it will run."""
+
+    def upstream_with_checks(self) -> list["SortboxTask"]:
+        """The sortbox tasks upstream of this one (static dependencies) that have a
+        `check_before_run` of their own (finding them costs no output hash)."""
+        found, stack, seen = [], list(flatten(self.requires())), set()
+        while stack:
+            task = stack.pop()
+            if not isinstance(task, SortboxTask) or task.task_id in seen:
+                continue
+            seen.add(task.task_id)
+            if type(task).check_before_run is not SortboxTask.check_before_run:
+                found.append(task)
+            stack.extend(flatten(task.requires()))
+        return found
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.output_dir()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from luigi.freezing import recursively_unfreeze
 
 from sortbox.clean import CleaningOptions
 from sortbox.extract import SourceError, SourceSpec
+from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT
 
@@ -37,27 +39,92 @@ def _parse_moment(name: str, value: str | None) -> dt.datetime | None:
         raise SourceError(f"[source] {name} = {value!r} is not an ISO date or date-time (e.g. 2026-11-23 or 2026-11-23T06:00)") from None
 
 
-class database(luigi.Config):
+class UnsettableParameter(luigi.OptionalParameter):
+    """An optional text option that `-` unsets: luigi takes an empty command-line value for "not
+    given" and would keep the configuration file's value (`--source-timestamp-column -`)."""
+
+    def parse(self, x):
+        return None if isinstance(x, str) and x.strip() == UNSET else super().parse(x)
+
+
+class UnsettableFloatParameter(luigi.OptionalFloatParameter):
+    """An optional number that `-` unsets (see UnsettableParameter)."""
+
+    def parse(self, x):
+        return None if isinstance(x, str) and x.strip() == UNSET else super().parse(x)
+
+
+class CheckedConfig(luigi.Config):
+    """A configuration section whose values are checked when it is first read (while the DAG is
+    scheduled): a bad value stops the run at once with one line naming the option and what is
+    allowed (sortbox.settings.RULES), instead of failing hours later or silently."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_section(self.get_task_family(), {name: getattr(self, name) for name, _ in self.get_params()})
+        self.check()
+
+    def check(self) -> None:
+        """Checks that need more than the value (a file that must exist)."""
+
+
+def check_settings() -> None:
+    """Read every section, so that any bad value stops the run while it is scheduled (exit 35).
+
+    luigi's own parse errors (`--lsi-num-topics many`) are given the section's name."""
+    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish):
+        try:
+            section()
+        except SettingsError:
+            raise
+        except (ValueError, TypeError) as exc:
+            message = _explain_parse_error(exc)
+            raise SettingsError(message if message.startswith(f"[{section.__name__}]") else f"[{section.__name__}] {message}") from None
+
+
+def _explain_parse_error(exc: Exception) -> str:
+    """luigi says `lsi[args=(), kwargs={}]: Error when parsing the default value of 'num_topics'`;
+    say which option and why (the underlying error names the bad value)."""
+    message = " ".join(str(exc).split())
+    option = re.search(r"value of '(\w+)'", message)
+    cause = exc.__cause__ or exc.__context__
+    if option and cause is not None:
+        return f"{option.group(1)}: cannot be read: {' '.join(str(cause).split())}"
+    return message
+
+
+def require_holdout_rows() -> None:
+    """The publish gate compares models on held-out rows: a night needs some."""
+    fraction = training().holdout_fraction
+    if fraction <= 0:
+        raise refuse("training", "holdout_fraction", fraction, "> 0 for a nightly run: the publish gate compares the new and the published model on the held-out rows")
+
+
+class database(CheckedConfig):
     """[database]: how extraction treats a flaky database (the URL itself comes from SORTBOX_DB_URL)."""
 
-    retries = luigi.IntParameter(default=2, description="Times a failed extraction is retried within the run.")
+    retries = luigi.IntParameter(default=2, description="Times a transient database error (dropped connection, timeout) is retried within the task.")
+    retry_delay_seconds = luigi.FloatParameter(default=10.0, description="Seconds between two attempts of an extraction.")
     statement_timeout_seconds = luigi.FloatParameter(default=600.0, description="Postgres cancels any extraction statement running longer (0: no limit).")
 
 
-class source(luigi.Config):
+class source(CheckedConfig):
     """[source]: which table and columns hold the messages, and which rows to read."""
 
     table = luigi.Parameter(default="messages", description="Table (or view) holding the messages.")
     id_column = luigi.Parameter(default="id", description="Unique message id column.")
     text_column = luigi.Parameter(default="body", description="Message text column.")
-    timestamp_column = luigi.OptionalParameter(default=None, description="Timestamp column for since/until windows.")
-    label_column = luigi.OptionalParameter(default=None, description="Column with known labels (feedback or ground truth).")
+    timestamp_column = UnsettableParameter(default=None, description="Timestamp column for since/until windows (- unsets it).")
+    label_column = UnsettableParameter(default=None, description="Column with known labels, feedback or ground truth (- unsets it).")
     label_separator = luigi.Parameter(default="|", description="Separator between several labels in one label cell.")
     sample_fraction = luigi.FloatParameter(default=1.0, description="Fraction of ids to sample, in (0, 1].")
     sample_seed = luigi.IntParameter(default=0, description="Seed of the deterministic id sample.")
-    since = luigi.OptionalParameter(default=None, description="Read rows with timestamp >= since (ISO).")
-    until = luigi.OptionalParameter(default=None, description="Read rows with timestamp < until (ISO).")
+    since = UnsettableParameter(default=None, description="Read rows with timestamp >= since (ISO; - unsets it).")
+    until = UnsettableParameter(default=None, description="Read rows with timestamp < until (ISO; - unsets it).")
     chunk_size = luigi.IntParameter(default=50_000, description="Rows per streamed chunk.")
+
+    def check(self) -> None:
+        self.spec()  # windows, fractions and sizes: SourceError names the option
 
     def spec(self) -> SourceSpec:
         """The validated source description handed to sortbox.extract."""
@@ -90,13 +157,13 @@ class source(luigi.Config):
         }
 
 
-class paths(luigi.Config):
+class paths(CheckedConfig):
     """[paths]: where outputs go."""
 
     output_root = luigi.Parameter(default="runs", description="Root directory of all task outputs.")
 
 
-class cleaning(luigi.Config):
+class cleaning(CheckedConfig):
     """[cleaning]: how texts are normalised and which rows are quarantined."""
 
     unicode_normalization = luigi.Parameter(default="NFKC", description="NFC, NFKC, NFD or NFKD.")
@@ -130,7 +197,7 @@ def _project_path(value: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-class labelling(luigi.Config):
+class labelling(CheckedConfig):
     """[labelling]: where training labels come from."""
 
     source = luigi.ChoiceParameter(default="rules", choices=["rules", "column"], description="rules (regexes) or column ([source] label_column).")
@@ -139,8 +206,12 @@ class labelling(luigi.Config):
     def rules_path(self) -> Path:
         return _project_path(self.rules_dir)
 
+    def check(self) -> None:
+        if self.source == "column" and not source().label_column:
+            raise refuse("labelling", "source", self.source, "rules when [source] label_column is unset (column trains on that column)")
 
-class tokenize(luigi.Config):
+
+class tokenize(CheckedConfig):
     """[tokenize]: how cleaned texts become terms."""
 
     language = luigi.Parameter(default="english", description="Stopword list and Snowball stemmer language.")
@@ -151,15 +222,24 @@ class tokenize(luigi.Config):
     def stopwords_path(self) -> Path:
         return _project_path(self.stopwords_dir)
 
+    def check_stemmer(self) -> None:
+        """The Snowball stemmer knows `language` (nltk is loaded only when there is tokenising to do:
+        TokenizeMessages.check_before_run)."""
+        if self.stem:
+            from nltk.stem.snowball import SnowballStemmer
 
-class dictionary(luigi.Config):
+            if self.language not in SnowballStemmer.languages:
+                raise refuse("tokenize", "language", self.language, f"a Snowball stemmer language ({', '.join(SnowballStemmer.languages)}), or stem = false")
+
+
+class dictionary(CheckedConfig):
     """[dictionary]: which terms the model knows."""
 
     no_above = luigi.FloatParameter(default=0.5, description="Drop terms found in more than this share of messages.")
     keep_n = luigi.IntParameter(default=100_000, description="Keep at most this many (most frequent) terms.")
 
 
-class lsi(luigi.Config):
+class lsi(CheckedConfig):
     """[lsi]: the latent semantic space."""
 
     num_topics = luigi.IntParameter(default=500, description="LSI dimensions.")
@@ -168,7 +248,7 @@ class lsi(luigi.Config):
     chunk_size = luigi.IntParameter(default=100_000, description="Messages per sparse chunk merged into the SVD (not significant).")
 
 
-class training(luigi.Config):
+class training(CheckedConfig):
     """[training]: per-class model selection."""
 
     param_grid = luigi.DictParameter(
@@ -180,7 +260,7 @@ class training(luigi.Config):
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
     n_jobs = luigi.IntParameter(default=1, description="joblib workers inside one grid search (not significant).")
     threshold_policy = luigi.ChoiceParameter(default="max_f1", choices=["max_f1", "precision", "recall"], description="How the decision threshold is chosen.")
-    threshold_target = luigi.OptionalFloatParameter(default=None, description="Target precision or recall for those policies.")
+    threshold_target = UnsettableFloatParameter(default=None, description="Target precision or recall for those policies (- unsets it).")
     holdout_fraction = luigi.FloatParameter(default=0.1, description="Share of ids never trained on (the publish gate's held-out rows).")
     holdout_seed = luigi.IntParameter(default=1, description="Seed of the held-out id hash.")
     max_rows = luigi.IntParameter(default=100_000, description="At most this many messages are trained on (a deterministic id-hash sample); bounds training time and memory.")
@@ -203,7 +283,7 @@ class training(luigi.Config):
         }
 
 
-class publish(luigi.Config):
+class publish(CheckedConfig):
     """[publish]: where published models live and when a new one may replace them."""
 
     root = luigi.Parameter(default="published", description="Publish root: releases/, current, history.json.")

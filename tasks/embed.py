@@ -8,6 +8,8 @@ saved into the task's temporary directory, which is renamed into place once.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pyarrow as pa
 
@@ -21,6 +23,7 @@ DICTIONARY_FILE = "dictionary.gensim"
 TFIDF_FILE = "tfidf.gensim"
 LSI_FILE = "lsi.gensim"
 CHUNK_ROWS = 100_000
+logger = logging.getLogger("luigi-interface")
 
 
 def save_gensim(model, path) -> None:
@@ -94,6 +97,8 @@ class FitLsi(SortboxTask):
         from sortbox.embed import fit_lsi, lsi_basis, term_array, tfidf_arrow
 
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
+        if lsi().num_topics > len(vocabulary):
+            logger.warning("[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics", lsi().num_topics, len(vocabulary), len(vocabulary))
         total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
         done = 0
 

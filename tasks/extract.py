@@ -18,6 +18,7 @@ from sortbox.extract import (
     iter_message_chunks,
     make_engine,
     snapshot_connection,
+    with_retries,
 )
 from tasks.base import SortboxTask
 from tasks.config import database, database_url, source
@@ -35,12 +36,6 @@ class ExtractMessages(SortboxTask):
     since = luigi.OptionalParameter(default=None, description="Rows with timestamp >= since (ISO); overrides [source] since.")
     until = luigi.OptionalParameter(default=None, description="Rows with timestamp < until (ISO); overrides [source] until.")
 
-    @property
-    def retry_count(self) -> int:
-        # Only extraction talks to the database, so only it is retried (a dropped connection);
-        # every other failure fails the run at once.
-        return database().retries + 1  # luigi counts attempts: failures before the task is disabled
-
     def source_config(self) -> source:
         overrides = {key: value for key, value in (("since", self.since), ("until", self.until)) if value}
         return source(**overrides)
@@ -53,11 +48,29 @@ class ExtractMessages(SortboxTask):
         config = self.source_config()
         spec = config.spec()
         url = database_url()
+        settings = database()
+
+        def retrying(error, attempt, attempts):
+            logger.warning("%s; a transient error: retrying in %g s (attempt %d of %d, [database] retries)",
+                           self.explain(error, spec), settings.retry_delay_seconds, attempt + 1, attempts)
+
+        try:
+            # Only transient errors (a dropped connection, a timeout) are tried again, here in the
+            # task, the same way on any scheduler; luigi itself retries no task.
+            with_retries(lambda: self.extract(config, spec, url), retries=settings.retries, delay_seconds=settings.retry_delay_seconds, on_retry=retrying)
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseError(self.explain(exc, spec)) from None
+
+    def explain(self, exc: Exception, spec) -> str:
+        """One clear line for a database error: no URL, no bound values."""
+        return explain_database_error(exc, url=database_url(), table=spec.table, statement_timeout_seconds=database().statement_timeout_seconds)
+
+    def extract(self, config: source, spec, url: str) -> None:
+        """One attempt: the whole table into a fresh temporary output, renamed once complete."""
         logger.info("Extracting table %r from %s", spec.table, describe_url(url))
         engine = make_engine(url)
-        timeout = database().statement_timeout_seconds
         try:
-            with snapshot_connection(engine, statement_timeout_seconds=timeout) as conn, self.atomic_output() as out:
+            with snapshot_connection(engine, statement_timeout_seconds=database().statement_timeout_seconds) as conn, self.atomic_output() as out:
                 total = count_source_rows(conn, spec)
                 if total == 0:
                     raise SourceError(f"no rows to extract from table {spec.table!r} with {config.significant()}")
@@ -75,10 +88,6 @@ class ExtractMessages(SortboxTask):
                 if no_time:
                     logger.warning("%d rows of table %r have no %s and belong to no since/until window: not extracted", no_time, spec.table, spec.timestamp_column)
                 write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})
-        except sa.exc.DBAPIError as exc:
-            # A dropped connection, Postgres down, a statement timeout: one clear line (no URL, no
-            # bound values), and the task fails; luigi retries it [database] retries times.
-            raise DatabaseError(explain_database_error(exc, url=url, table=spec.table, statement_timeout_seconds=timeout)) from None
         finally:
             engine.dispose()
 

@@ -11,7 +11,7 @@ from sortbox.model_file import read_model_file
 from sortbox.publish import current_release, gate, publish_release, release_files, release_models
 from sortbox.select import holdout_mask
 from tasks.base import SortboxTask
-from tasks.config import publish, training
+from tasks.config import publish, require_holdout_rows, training
 from tasks.export import MODEL_FILE, ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
@@ -32,6 +32,7 @@ class GateModels(SortboxTask):
         return {"model": ExportModelJson(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "messages": ExtractMessages(run_date=self.run_date)}
 
     def significant_config(self) -> dict:
+        require_holdout_rows()
         return {"publish_root": str(Path(publish().root).resolve()), "margin": publish().margin}
 
     def run(self):

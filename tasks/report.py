@@ -6,6 +6,7 @@ import os
 from sortbox.checkpoint import read_json
 from tasks.base import SortboxTask
 from tasks.config import labelling, lsi, training
+from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages, RuleReport
 from tasks.train import TrainClassifiers
 
@@ -14,7 +15,7 @@ class TrainingReport(SortboxTask):
     """Output: report.html and its PNG plots."""
 
     def requires(self):
-        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date)}
+        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date), "features": EmbedMessages(run_date=self.run_date)}
 
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
@@ -29,6 +30,7 @@ class TrainingReport(SortboxTask):
                 label_counts=labels["classes"],
                 messages=labels["messages"],
                 rule_report_href=rule_report,
+                training_sample=read_json(self.input_dir("features") / "summary.json"),
                 run_info={
                     "run_date": self.run_date.isoformat(),
                     "label source": labelling().source,

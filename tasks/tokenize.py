@@ -16,6 +16,9 @@ class TokenizeMessages(SortboxTask):
     def requires(self):
         return {"clean": CleanMessages(run_date=self.run_date)}
 
+    def check_before_run(self) -> None:
+        tokenize().check_stemmer()
+
     def significant_config(self) -> dict:
         config = tokenize()
         return {

@@ -5,6 +5,8 @@ its reason at every step; the other classes go on and the run still succeeds.
 """
 from __future__ import annotations
 
+import functools
+import json
 import logging
 
 import luigi
@@ -23,6 +25,7 @@ from sortbox.select import (
     linear_form,
     untrainable_reason,
 )
+from sortbox.settings import check_param_grid, check_scoring
 from tasks.base import SortboxTask
 from tasks.config import training
 from tasks.embed import EmbedMessages
@@ -143,12 +146,25 @@ class FitClassifier(ClassTask):
             write_json(out / "classifier.json", {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
 
 
+@functools.lru_cache(maxsize=8)
+def check_training_grid(grid_json: str, scoring: str) -> None:
+    """check_param_grid and check_scoring, once per grid and scorer."""
+    check_param_grid(json.loads(grid_json))
+    check_scoring(scoring)
+
+
 class TrainClassifiers(SortboxTask):
     """Fans out one FitClassifier chain per class found by labelling (dynamic dependencies, so
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
     def requires(self):
         return {"labels": LabelMessages(run_date=self.run_date)}
+
+    def check_before_run(self) -> None:
+        # While the DAG is scheduled (see SortboxTask.complete), loading scikit-learn only when
+        # there is training to do: a bad candidate stops the run before extraction, not in GridSearch.
+        config = training()
+        check_training_grid(json.dumps(config.grid(), sort_keys=True), config.scoring)
 
     def significant_config(self) -> dict:
         return {"training": training().significant()}

@@ -85,7 +85,7 @@ def sample_sqlite(tmp_path_factory) -> str:
 @pytest.fixture
 def pipeline_env(tmp_path, luigi_config, monkeypatch):
     """Point the pipeline at a fresh output root; returns a function that selects the database."""
-    # Permanent errors under test must fail at once, not after luigi's retry delay.
+    # Errors under test must fail at once, not after extraction's retries.
     luigi_config({"paths": {"output_root": str(tmp_path / "runs")}, "database": {"retries": 0}})
 
     def use_database(url: str) -> Path:

@@ -1,7 +1,11 @@
 """ScoreBatch: score rows of the configured source with an already exported model, no retraining.
 
-    luigi --module workflows.score ScoreBatch --model-json runs/.../model.json --local-scheduler \
-          [--source-since 2026-11-22 --source-until 2026-11-23]
+    luigi --module workflows.score ScoreBatch --model-json published/current --local-scheduler \
+          [--source-since 2026-01-27 --source-until 2026-01-28]
+
+`--model-json` is a model file (a run's `model.json`, a release's `model-<class>.json`) or a
+release directory (`published/current`, `published/releases/<name>`): every class in it scores.
+When it has run, it prints the absolute paths of scores.csv, unscorable.csv and, last, batch.json.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import luigi
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
+from sortbox.publish import RELEASE_FILE
 from tasks.base import SortboxTask
 from tasks.config import source
 from tasks.export import ScoreMessages
@@ -19,11 +24,14 @@ from tasks.export import ScoreMessages
 class ScoreBatch(SortboxTask):
     """Output: batch.json (model id, row counts, paths of scores.csv and unscorable.csv)."""
 
-    model_json = luigi.Parameter(description="The published model JSON to score with.")
+    model_json = luigi.Parameter(description="The model JSON, or a release directory (published/current), to score with.")
 
     def requires(self):
-        if not Path(self.model_json).is_file():
-            raise FileNotFoundError(f"model JSON {self.model_json!r} does not exist")
+        path = Path(self.model_json)
+        if path.is_dir() and not (path / RELEASE_FILE).is_file():
+            raise FileNotFoundError(f"--model-json {self.model_json!r} is a directory but not a release (it has no {RELEASE_FILE}): give a model JSON file or a release directory such as published/current")
+        if not path.exists():
+            raise FileNotFoundError(f"--model-json {self.model_json!r} does not exist (a model JSON file or a release directory such as published/current)")
         return {"scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json)}
 
     def run(self):
@@ -41,3 +49,7 @@ class ScoreBatch(SortboxTask):
                     "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
                 }),
             })
+        # What a user opens next, the batch record last (as demo.sh prints the run manifest last).
+        for name in ("scores.csv", "unscorable.csv"):
+            print(f"{name}: {(self.input_dir('scores') / name).resolve()}")
+        print(f"batch.json: {(self.output_dir() / 'batch.json').resolve()}")

@@ -155,6 +155,10 @@ def test_luigid_directory_is_private(luigid):
     config = (directory / "luigid.cfg").read_text()
     assert "record_task_history = true" in config
     assert f"db_connection = sqlite:///{directory}/task_history.sqlite" in config
+    # luigid reads only this file: the project's [scheduler] settings were copied into it.
+    for setting in ("retry_count = 1", "retry_delay = 10", "disable_persist = 60", "remove_delay = 600", "worker_disconnect_delay = 60"):
+        assert setting in config.splitlines(), setting
+    assert int((directory / "luigid.pid").read_text()) == luigid["pid"]  # the foreground luigid too
 
 
 def test_luigid_refuses_a_port_in_use(luigid, tmp_path):
@@ -174,19 +178,19 @@ def choose_scheduler(port: int, **env) -> subprocess.CompletedProcess:
 
 
 def test_scheduler_choice(luigid):
-    port = luigid["port"]
-    central = choose_scheduler(port)
+    port, ours = luigid["port"], {"SORTBOX_LUIGID_DIR": luigid["dir"]}
+    central = choose_scheduler(port, **ours)
     assert central.returncode == 0, central.stderr
     assert central.stdout.split() == ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)]
-    assert f"using the central scheduler at http://127.0.0.1:{port}" in central.stderr
+    assert f"using the central scheduler at http://127.0.0.1:{port} (this checkout's luigid" in central.stderr
 
     closed = free_port()
-    local = choose_scheduler(closed)
+    local = choose_scheduler(closed, **ours)
     assert local.returncode == 0, local.stderr
     assert local.stdout.split() == ["--local-scheduler"]
-    assert f"no luigid on 127.0.0.1:{closed}: using the local scheduler" in local.stderr
+    assert f"using the local scheduler: the luigid of this checkout (pid {luigid['pid']}) does not listen on 127.0.0.1:{closed}" in local.stderr
 
-    assert choose_scheduler(port, SORTBOX_SCHEDULER="local").stdout.split() == ["--local-scheduler"]
-    forced = choose_scheduler(closed, SORTBOX_SCHEDULER="central")
+    assert choose_scheduler(port, SORTBOX_SCHEDULER="local", **ours).stdout.split() == ["--local-scheduler"]
+    forced = choose_scheduler(closed, SORTBOX_SCHEDULER="central", LUIGID_HOST="127.0.0.1")
     assert forced.returncode != 0 and forced.stdout == ""
     assert "no luigid answers" in forced.stderr

@@ -57,8 +57,8 @@ class Site:
             "lsi": {"num_topics": "40"},
             "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'},
             "labelling": {"source": "column"},
-            # Extraction is retried (a dropped connection): keep the waits short under test.
-            "scheduler": {"retry_delay": "1"},
+            # Extraction retries a transient error (a dropped connection): keep the waits short under test.
+            "database": {"retry_delay_seconds": "1"},
         }
         for section, options in overrides.items():
             if not config.has_section(section):

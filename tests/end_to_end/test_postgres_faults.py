@@ -24,7 +24,7 @@ TIMEOUT = 300
 
 def luigi_command(root: Path, table: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "luigi", "--module", "tasks.extract", "ExtractMessages", "--local-scheduler", "--run-date", "2026-11-24",
-            "--paths-output-root", str(root), "--source-table", table, "--source-chunk-size", "500", "--scheduler-retry-delay", "1", *extra]
+            "--paths-output-root", str(root), "--source-table", table, "--source-chunk-size", "500", "--database-retry-delay-seconds", "0.5", *extra]
 
 
 def env_for(url: str) -> dict:
@@ -68,10 +68,14 @@ def test_connection_terminated_mid_extract_is_retried_with_the_same_result(postg
     assert extracted(chaos_root).equals(extracted(clean_root))
 
 
+RETRIED = "a transient error: retrying"
+
+
 def test_postgres_down_is_a_clear_error_and_nothing_is_written(tmp_path):
     down = "postgresql+psycopg2://sortbox:s3cret-password@127.0.0.1:1/test"
-    done = subprocess.run(luigi_command(tmp_path / "runs", "messages", "--database-retries", "0"), cwd=REPO_ROOT, env=env_for(down), capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(luigi_command(tmp_path / "runs", "messages", "--database-retries", "1"), cwd=REPO_ROOT, env=env_for(down), capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 30  # [retcode] task_failed
+    assert done.stderr.count(RETRIED) == 1, done.stderr[-3000:]  # a refused connection may be a restart: tried again once
     assert "database error while reading table 'messages' from postgresql" in done.stderr, done.stderr[-3000:]
     assert "Connection refused" in done.stderr
     assert "s3cret-password" not in done.stdout + done.stderr
@@ -85,11 +89,23 @@ def test_statement_timeout_is_a_clear_error(postgres_engine, postgres_table, tmp
     with postgres_engine.begin() as conn:
         conn.execute(sa.text(f'CREATE VIEW "{view}" AS SELECT id, body, received_at, truth FROM "{postgres_table}" WHERE pg_sleep(1) IS NOT NULL'))
     try:
-        done = subprocess.run(luigi_command(tmp_path / "runs", view, "--database-retries", "0", "--database-statement-timeout-seconds", "1"),
+        done = subprocess.run(luigi_command(tmp_path / "runs", view, "--database-retries", "2", "--database-statement-timeout-seconds", "1"),
                               cwd=REPO_ROOT, env=env_for(_postgres_url()), capture_output=True, text=True, timeout=TIMEOUT)
     finally:
         with postgres_engine.begin() as conn:
             conn.execute(sa.text(f'DROP VIEW IF EXISTS "{view}"'))
     assert done.returncode == 30, done.stderr[-3000:]
     assert f"reading table '{view}'" in done.stderr and "took longer than the statement timeout of 1 s" in done.stderr, done.stderr[-3000:]
+    assert RETRIED not in done.stderr  # the same query would run as long again: one attempt
     assert not list(tmp_path.rglob("ExtractMessages-*"))
+
+
+@pytest.mark.parametrize("problem", ["unknown role", "unknown database"])
+def test_bad_credentials_are_tried_once(postgres_engine, tmp_path, problem):
+    url = sa.engine.make_url(_postgres_url())
+    url = url.set(username="sortbox_nobody") if problem == "unknown role" else url.set(database="sortbox_no_such_database")
+    done = subprocess.run(luigi_command(tmp_path / "runs", "messages", "--database-retries", "2"), cwd=REPO_ROOT,
+                          env=env_for(url.render_as_string(hide_password=False)), capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 30, done.stderr[-3000:]
+    assert "does not exist" in done.stderr and "database error while reading table 'messages'" in done.stderr, done.stderr[-3000:]
+    assert RETRIED not in done.stderr

@@ -115,3 +115,12 @@ def test_operating_point_is_nearest_tpr_with_lowest_fpr():
     tpr = np.array([0.0, 0.8, 0.8, 0.95, 1.0])
     assert _operating_point(fpr, tpr, 0.82) == (0.0, 0.8)
     assert _operating_point(fpr, tpr, 0.94) == (0.3, 0.95)
+
+
+def test_the_report_explains_why_positives_are_fewer_than_labelled_messages(tmp_path):
+    sample = {"messages": 5556, "held_out": 561, "without_known_terms": 40, "eligible": 4955, "trained_on": 4000, "max_rows": 4000}
+    page = render_training_report(tmp_path, classes=CLASSES, label_counts={"spam": 706, "tiny": 2}, messages=5556,
+                                  rule_report_href=None, run_info=RUN_INFO, training_sample=sample).read_text(encoding="utf-8")
+    assert "trained on: 4,000 of the 5,556 messages" in page
+    assert "561 held-out ids (<code>[training] holdout_fraction</code>" in page
+    assert "40 messages with no known term, and 955 beyond <code>[training] max_rows</code> (4,000)" in page
