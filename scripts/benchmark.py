@@ -40,9 +40,11 @@ import pyarrow as pa  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
-from sortbox.label import HyperscanMatcher, RuleMatcher, label_chunk, load_rules, match_with_re  # noqa: E402
+from sortbox.label import label_chunk  # noqa: E402
 from sortbox.model_file import read_model_file  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
+from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re  # noqa: E402
+from sortbox.rules import load_rules  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
 from sortbox.tokenize import Tokenizer, tokenize_chunk  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402

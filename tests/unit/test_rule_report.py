@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from sortbox.label import Rule, RuleStats
+from sortbox.label import RuleStats
+from sortbox.rules import Rule
 from sortbox.portable_scorer import csv_safe
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 
