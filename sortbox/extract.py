@@ -20,6 +20,9 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sortbox.sampling import HASH_HEX_DIGITS, sample_cutoff
+from sortbox.timestamps import as_utc, parse_timestamp, utc_text
+
 #: Arrow schema of every extracted chunk (and of the ExtractMessages checkpoint).
 MESSAGE_SCHEMA = pa.schema(
     [
@@ -36,10 +39,6 @@ MESSAGE_SCHEMA = pa.schema(
     ]
 )
 
-# Sampling keeps a row when the first 32 bits of md5("<seed>:<id>") fall below fraction * 2**32.
-# Both databases compute it the same way (Postgres natively, sqlite through a registered function),
-# compared as fixed-width lowercase hex strings, so the same seed selects the same ids everywhere.
-_HASH_HEX_DIGITS = 8
 #: The application_name of sortbox's Postgres sessions.
 APPLICATION_NAME = "sortbox-extract"
 
@@ -74,36 +73,8 @@ class SourceSpec:
             raise SourceError(f"empty window: since {self.since} is not before until {self.until}")
 
 
-# The timestamp forms sortbox reads: an ISO 8601 date, or date and time (' ' or 'T', minutes, optional seconds and fraction) with an
-# optional 'Z' or +HH:MM offset; surrounding spaces allowed. Only the day of the month is not
-# checked here (2026-02-30): see `bad_timestamps`.
-_ISO_TIMESTAMP = re.compile(
-    r" *\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)? *",
-    re.ASCII,
-)
-
-
-def parse_timestamp(value: str) -> dt.datetime | None:
-    """A timestamp value as a naive UTC datetime, or None when it is not one of the ISO 8601
-    forms above. A date alone is the midnight that starts its day, so it belongs to that day."""
-    if not _ISO_TIMESTAMP.fullmatch(value):
-        return None
-    text = value.strip(" ")
-    try:
-        return as_utc(dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text))
-    except ValueError:  # a day the month does not have
-        return None
-
-
-def _utc_text(moment: dt.datetime) -> str:
-    """A naive UTC datetime as `YYYY-MM-DD HH:MM:SS[.ffffff]` (the fraction only when there is
-    one): such texts sort like the datetimes (for sqlite)."""
-    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
-
-
 def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
-    """`_utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
+    """`utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
 
     The usual shapes are recognised by sqlite's own C functions: a value is canonical when it comes
     back unchanged through julianday() (which, unlike datetime() alone, carries 2026-02-30 over to
@@ -128,39 +99,14 @@ def _trim_zero_fraction(ts: sa.ColumnElement) -> sa.ColumnElement:
 
 def _sqlite_utc(value: object) -> str | None:
     """sqlite function sortbox_utc(value): `parse_timestamp` of a value of any storage type, as
-    `_utc_text`, or NULL when it is not a timestamp."""
+    `utc_text`, or NULL when it is not a timestamp."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return None
     moment = parse_timestamp(value) if isinstance(value, str) else None
-    return _utc_text(moment) if moment else None
-
-
-def bad_timestamps(stamps: pa.Array) -> np.ndarray:
-    """Per value of a string array, whether it is set and `parse_timestamp` cannot read it; in
-    Arrow (the shape) and once per distinct date (the day of the month), not row by row."""
-    stamps = stamps.combine_chunks() if isinstance(stamps, pa.ChunkedArray) else stamps
-    shaped = pc.fill_null(pc.match_substring_regex(stamps, f"^(?:{_ISO_TIMESTAMP.pattern})$"), True).to_numpy(zero_copy_only=False)
-    days = pc.utf8_slice_codeunits(pc.utf8_ltrim(stamps, " "), 0, 10)
-    distinct = pc.unique(days.filter(pa.array(shaped))).to_pylist()
-    invalid = [day for day in distinct if day is not None and not _is_date(day)]
-    impossible = pc.fill_null(pc.is_in(days, pa.array(invalid, pa.string())), False).to_numpy(zero_copy_only=False)
-    return ~shaped | impossible
-
-
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """A datetime as naive UTC (a naive one is taken to be UTC already)."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return utc_text(moment) if moment else None
 
 
 def describe_url(url: str) -> str:
@@ -174,16 +120,6 @@ def fingerprint_url(url: str) -> str:
     """A short stable digest of the URL without its password: tells sources apart in output hashes."""
     masked = sa.engine.make_url(url).render_as_string(hide_password=True)
     return hashlib.sha256(masked.encode()).hexdigest()[:16]
-
-
-def sample_hash(seed: int, message_id: object) -> str:
-    """The sampling key of one id, exactly as the databases compute it (see module comment)."""
-    return hashlib.md5(f"{seed}:{message_id}".encode()).hexdigest()[:_HASH_HEX_DIGITS]
-
-
-def sample_cutoff(fraction: float) -> str:
-    """Hex cutoff: a row is sampled when its `sample_hash` sorts strictly below this string."""
-    return format(min(int(fraction * 16**_HASH_HEX_DIGITS), 16**_HASH_HEX_DIGITS - 1), f"0{_HASH_HEX_DIGITS}x")
 
 
 def _sqlite_md5(value: object) -> str | None:
@@ -288,7 +224,8 @@ def _configured_columns(spec: SourceSpec) -> list[tuple[str, str]]:
 def _where_clauses(conn: Connection, spec: SourceSpec, table: sa.Table) -> list[sa.ColumnElement]:
     clauses: list[sa.ColumnElement] = []
     if spec.sample_fraction < 1.0:
-        key = sa.func.substr(sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)), 1, _HASH_HEX_DIGITS)
+        # The key of sortbox.sampling.sample_hash, computed by the database (sqlite: a registered md5).
+        key = sa.func.substr(sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)), 1, HASH_HEX_DIGITS)
         if conn.dialect.name == "postgresql":
             key = key.collate("C")
         clauses.append(key < sa.literal(sample_cutoff(spec.sample_fraction)))
@@ -306,7 +243,7 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
     if conn.dialect.name == "sqlite":
         # A value that is not a timestamp (key NULL) counts as inside, and the key is written so
         # that sqlite computes it once a row (BETWEEN), twice only for the rows in the window.
-        low, high = _utc_text(since) if since else "", _utc_text(until) if until else None
+        low, high = utc_text(since) if since else "", utc_text(until) if until else None
         key = sa.func.coalesce(_sqlite_utc_key(ts), low)
         inside = key.between(low, high) & (key != high) if high is not None else key >= low
         return sa.and_(ts.is_not(None), inside)
