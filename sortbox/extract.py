@@ -4,19 +4,17 @@ Everything here takes an SQLAlchemy connection (or URL) as an argument; nothing 
 configuration or the environment. Table and column names are only ever looked up in the
 database's own schema (reflection) and handed to SQLAlchemy as objects, never pasted into SQL.
 """
+
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -85,8 +83,16 @@ def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
     day = sa.func.julianday(ts)
     return sa.case(
         (sa.and_(text, year_ok, sa.func.length(ts) == 19, sa.func.datetime(day) == ts), ts),
-        (sa.and_(text, year_ok, sa.func.length(ts) == 26, sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
-                 sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]")), _trim_zero_fraction(ts)),
+        (
+            sa.and_(
+                text,
+                year_ok,
+                sa.func.length(ts) == 26,
+                sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
+                sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]"),
+            ),
+            _trim_zero_fraction(ts),
+        ),
         (sa.and_(text, year_ok, sa.func.length(ts) == 10, sa.func.date(day) == ts), sa.func.printf("%s 00:00:00", ts)),
         else_=sa.func.sortbox_utc(ts),  # registered by make_engine: parse_timestamp, in SQL
     )
@@ -187,8 +193,10 @@ def explain_database_error(exc: sa.exc.DBAPIError, *, url: str, table: str, stat
     the password or the SQL's bound values."""
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
     if getattr(exc.orig, "pgcode", None) == "57014":  # query_canceled: the statement timeout fired
-        return (f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
-                f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}")
+        return (
+            f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
+            f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}"
+        )
     return f"database error while reading table {table!r} from {describe_url(url)}: {detail}"
 
 
@@ -225,7 +233,11 @@ def _where_clauses(conn: Connection, spec: SourceSpec, table: sa.Table) -> list[
     clauses: list[sa.ColumnElement] = []
     if spec.sample_fraction < 1.0:
         # The key of sortbox.sampling.sample_hash, computed by the database (sqlite: a registered md5).
-        key = sa.func.substr(sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)), 1, HASH_HEX_DIGITS)
+        key = sa.func.substr(
+            sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)),
+            1,
+            HASH_HEX_DIGITS,
+        )
         if conn.dialect.name == "postgresql":
             key = key.collate("C")
         clauses.append(key < sa.literal(sample_cutoff(spec.sample_fraction)))
@@ -249,9 +261,9 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
         return sa.and_(ts.is_not(None), inside)
     if not isinstance(ts.type, (sa.DateTime, sa.Date)):
         raise SourceError(
-            f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: a since/until window needs one "
-            f"(convert the column, e.g. ALTER TABLE ... ALTER COLUMN {ts.name} TYPE timestamptz USING {ts.name}::timestamptz, "
-            "or read from a view that casts it)"
+            f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: "
+            "a since/until window needs one (convert the column, e.g. ALTER TABLE ... ALTER COLUMN "
+            f"{ts.name} TYPE timestamptz USING {ts.name}::timestamptz, or read from a view that casts it)"
         )
     return sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
 
@@ -263,7 +275,11 @@ def count_null_timestamps(conn: Connection, spec: SourceSpec) -> int:
         return 0
     table = reflect_source(conn, spec)
     no_window = SourceSpec(**{**spec.__dict__, "since": None, "until": None})
-    stmt = sa.select(sa.func.count()).select_from(table).where(*_where_clauses(conn, no_window, table), table.c[spec.timestamp_column].is_(None))
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(table)
+        .where(*_where_clauses(conn, no_window, table), table.c[spec.timestamp_column].is_(None))
+    )
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -276,14 +292,24 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
 
     columns = [read(spec.id_column).label("id"), read(spec.text_column).label("text")]
     if spec.timestamp_column:
-        columns.append((read(spec.timestamp_column) if conn.dialect.name == "sqlite" else sa.type_coerce(table.c[spec.timestamp_column], sa.String)).label("timestamp"))
+        columns.append(
+            (
+                read(spec.timestamp_column)
+                if conn.dialect.name == "sqlite"
+                else sa.type_coerce(table.c[spec.timestamp_column], sa.String)
+            ).label("timestamp")
+        )
     if spec.label_column:
         columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
     # Ordered by id so that the output is deterministic and duplicate ids are adjacent. sqlite
     # sorts integers before texts, so where the id column mixes storage types (1 and '1') it is
     # ordered by the bytes read instead (a sort that cannot use the index: only then).
-    order = read(spec.id_column) if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column]) else table.c[spec.id_column]
+    order = (
+        read(spec.id_column)
+        if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column])
+        else table.c[spec.id_column]
+    )
     return stmt.order_by(order)
 
 

@@ -3,6 +3,7 @@
 The reports (sortbox.rule_report, sortbox.training_report) are single self-contained files,
 so each carries its style sheet inline: the shared rules here, then the report's own.
 """
+
 from __future__ import annotations
 
 import html

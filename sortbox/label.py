@@ -3,6 +3,7 @@
 Training labels come from the rules (the classes of the rules that hit a message) or from a
 label column. The rule hits are kept either way, for the rule report (`RuleStats`).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 class LabelColumnError(ValueError):
     """A label cell cannot be read as a list of class names."""
-
 
 
 def parse_label_cell(cell: str | None, separator: str) -> list[str]:
@@ -89,7 +89,13 @@ class RuleStats:
     other_by_rules: Counter = field(default_factory=Counter)
     other_by_truth: Counter = field(default_factory=Counter)
 
-    def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: "Sequence[Sequence[int]] | pa.Array", truth: "Sequence[Sequence[str]] | pa.Array | None") -> None:
+    def update(
+        self,
+        ids: Sequence[str],
+        texts: "Sequence[str | bytes] | pa.Array",
+        hits: "Sequence[Sequence[int]] | pa.Array",
+        truth: "Sequence[Sequence[str]] | pa.Array | None",
+    ) -> None:
         """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true
         classes, as Python lists or Arrow list columns. Counted with numpy over (message, rule)
         and (message, class) pairs, not message by message."""
@@ -99,7 +105,11 @@ class RuleStats:
         rule_class = np.array([self._class_code(rule.label) for rule in self.rules], dtype=np.int64)
         true_rows, true_codes = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if truth is not None:
-            true_lists = truth if isinstance(truth, (pa.Array, pa.ChunkedArray)) else pa.array(list(truth), type=pa.list_(pa.string()))
+            true_lists = (
+                truth
+                if isinstance(truth, (pa.Array, pa.ChunkedArray))
+                else pa.array(list(truth), type=pa.list_(pa.string()))
+            )
             true_lists = true_lists.combine_chunks() if isinstance(true_lists, pa.ChunkedArray) else true_lists
             names = pc.list_flatten(true_lists).to_pylist()
             self.truth_classes.update(names)
@@ -132,7 +142,15 @@ class RuleStats:
         self._add_other_classes(self.other_by_rules, rows, indices, rule_class, predicted, messages)
         self._add_examples(ids, texts, rows, indices)
 
-    def _add_other_classes(self, counter: Counter, rows: np.ndarray, indices: np.ndarray, rule_class: np.ndarray, keys: np.ndarray, messages: int) -> None:
+    def _add_other_classes(
+        self,
+        counter: Counter,
+        rows: np.ndarray,
+        indices: np.ndarray,
+        rule_class: np.ndarray,
+        keys: np.ndarray,
+        messages: int,
+    ) -> None:
         """counter[(rule, class)] += hits of the rule whose message has `class` among `keys`
         (sorted message * width + class codes), for every class other than the rule's own."""
         width = len(self._class_names)
@@ -288,7 +306,9 @@ def label_chunk(
         labels = pa.array(truth, pa.list_(pa.string()))
     truth_column = pa.array(truth if truth is not None else [None] * len(ids), pa.list_(pa.string()))
     id_column = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(ids, pa.string())
-    return pa.table({"id": id_column, "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA)
+    return pa.table(
+        {"id": id_column, "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA
+    )
 
 
 def hits_to_csr(hits: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -306,4 +326,6 @@ def class_lists(indptr: np.ndarray, indices: np.ndarray, rules: Sequence[Rule]) 
     owners = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     pairs = sorted_unique(owners * len(classes) + class_of_rule[indices])
     offsets = np.searchsorted(pairs // len(classes), np.arange(len(indptr)))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes))))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes)))
+    )

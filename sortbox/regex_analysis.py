@@ -10,6 +10,7 @@ no public API exposes it (the `sre_parse` alias is deprecated since 3.11). The p
 are confined to this one file so that a change in a future CPython breaks one module, and
 tests/unit/test_label.py and tests/unit/test_rule_engines_fuzz.py would show it.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -32,6 +33,7 @@ def backtracking_risk(pattern: str) -> str | None:
     unbounded repetition, e.g. `(a+)+`, `(\\w+\\s?)*`, `(?:x*y?)+`. Possessive repetitions and
     atomic groups never backtrack into themselves, so they are not counted.
     """
+
     def walk(items, inside_unbounded: bool) -> str | None:
         for op, arg in items:
             if op in _REPEATS:
@@ -55,14 +57,15 @@ def backtracking_risk(pattern: str) -> str | None:
     return walk(re._parser.parse(pattern, RULE_FLAGS), False)
 
 
-
 def has_non_ascii_letters(pattern: str) -> bool:
     """Whether `pattern` names a non-ASCII cased character: written as itself (é), as an escape
     (\\xe9, \\u00e9) or inside a range ([\\xc0-\\xff]). RE2 and Hyperscan case-fold those (É, and ẞ
     for ß), `re.ASCII` does not."""
     if pattern.isascii() and "\\" not in pattern:
         return False  # fast path: no non-ASCII character can be named
-    return any(_range_has_non_ascii_cased(low, high) for low, high in _literal_ranges(re._parser.parse(pattern, RULE_FLAGS)))
+    return any(
+        _range_has_non_ascii_cased(low, high) for low, high in _literal_ranges(re._parser.parse(pattern, RULE_FLAGS))
+    )
 
 
 def can_match_empty(pattern: str) -> bool:

@@ -16,6 +16,7 @@ A pattern naming a non-ASCII letter (itself, an escape, a range) is always match
 the engines case-fold it differently from `re.ASCII`. So is, for every rule, a text holding one
 of `_ENGINE_UNSAFE_CHARS` (tests/unit/test_rule_engines_fuzz.py compares the engines with `re`).
 """
+
 from __future__ import annotations
 
 import re
@@ -163,7 +164,9 @@ class HyperscanMatcher:
     def _scan(self, mode: str, texts: pa.StringArray, rows: np.ndarray) -> np.ndarray:
         """Packed (message row << 16 | rule) pairs found in `texts` (the messages `rows`)."""
         database, scratch = self._databases[mode]
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")[0].as_buffer()
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")[
+            0
+        ].as_buffer()
         if np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 10) != len(texts) - 1:
             raise ValueError("rule texts must not contain newlines (use sortbox.textnorm.rule_view)")
         found: list[int] = []
@@ -176,7 +179,9 @@ class HyperscanMatcher:
         if not found:
             return np.zeros(0, dtype=np.int64)
         packed = np.asarray(found, dtype=np.int64)
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=4 * texts.offset).astype(np.int64)
+        offsets = np.frombuffer(
+            texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=4 * texts.offset
+        ).astype(np.int64)
         starts = offsets[:-1] - offsets[0] + np.arange(len(texts))  # each newline adds one byte
         # The message holding a match's last byte (`end` is exclusive).
         owners = np.searchsorted(starts, (packed >> 16) - 1, side="right") - 1
@@ -200,7 +205,11 @@ class HyperscanMatcher:
                     pairs.append(self._scan(mode, array.take(pa.array(rows)), rows))
             for row in np.flatnonzero(unsafe).tolist():
                 text = array[row].as_py()
-                pairs.append(np.array([row << 16 | index for index, pattern in self._scanned if pattern.search(text)], dtype=np.int64))
+                pairs.append(
+                    np.array(
+                        [row << 16 | index for index, pattern in self._scanned if pattern.search(text)], dtype=np.int64
+                    )
+                )
         packed = sorted_unique(np.concatenate(pairs))
         if self._verify and len(packed):
             keep = np.ones(len(packed), dtype=bool)
@@ -211,7 +220,12 @@ class HyperscanMatcher:
             packed = packed[keep]
         if self._alone:
             decoded = array.to_pylist()
-            extra = [row << 16 | index for index, pattern in self._alone for row, text in enumerate(decoded) if pattern.search(text)]
+            extra = [
+                row << 16 | index
+                for index, pattern in self._alone
+                for row, text in enumerate(decoded)
+                if pattern.search(text)
+            ]
             packed = sorted_unique(np.concatenate([packed, np.asarray(extra, dtype=np.int64)]))
         indptr = np.searchsorted(packed >> 16, np.arange(count + 1))
         return indptr, packed & 0xFFFF
@@ -249,4 +263,3 @@ def match_with_re(rules: Sequence[Rule], texts: Iterable[str]) -> list[list[int]
     """The reference: a Python loop over `re.search` per rule (slow; for checks and benchmarks)."""
     compiled = [re.compile(rule.pattern, RULE_FLAGS) for rule in rules]
     return [[i for i, pattern in enumerate(compiled) if pattern.search(text)] for text in texts]
-

@@ -5,6 +5,7 @@ A rule is one regex a line, matched like `re.search(pattern, rule_text, RULE_FLA
 when Python cannot compile it, when it holds a control or invisible character, or when only
 Python's backtracking `re` can match it and it nests unbounded repetitions.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -28,7 +29,6 @@ RULE_FILE_SUFFIX = ".txt"
 
 class RuleError(ValueError):
     """A rule file or pattern is invalid; the message starts with `path:line:`."""
-
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,10 @@ def load_rules(rules_dir: Path) -> list[Rule]:
 
 
 _OTHER_ENCODINGS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
 )
 
 
@@ -128,18 +131,25 @@ def _rule_file_lines(path: Path) -> list[str]:
         raise RuleError(f"{path}: cannot be read: {exc.strerror}") from None
     for mark, encoding in _OTHER_ENCODINGS:
         if data.startswith(mark):
-            raise RuleError(f"{path}: the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8")
+            raise RuleError(
+                f"{path}: the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8"
+            )
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise RuleError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+        raise RuleError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     for line_no, line in enumerate(lines, start=1):
         if "\0" in line:  # NUL anywhere, comments included: the file is not what it looks like
-            raise RuleError(f"{path}:{line_no}: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?); save the file as UTF-8")
+            raise RuleError(
+                f"{path}:{line_no}: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?); "
+                "save the file as UTF-8"
+            )
     return lines
 
 
@@ -163,8 +173,10 @@ def check_rule(pattern: str) -> str | None:
     char = _invisible_character(pattern)
     if char is not None:
         name = unicodedata.name(char, "control character")
-        return (f"{name} (U+{ord(char):04X}) in the rule: rule texts never contain control or invisible characters "
-                "(cleaning makes every run of white space one space); write a space or \\s, or remove it")
+        return (
+            f"{name} (U+{ord(char):04X}) in the rule: rule texts never contain control or invisible characters "
+            "(cleaning makes every run of white space one space); write a space or \\s, or remove it"
+        )
     try:
         re.compile(pattern, RULE_FLAGS)
     except re.error as exc:
@@ -172,9 +184,11 @@ def check_rule(pattern: str) -> str | None:
     if needs_backtracking_engine(pattern):
         risk = backtracking_risk(pattern)
         if risk:
-            return (f"{risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
-                    "where a hostile message could make it run for hours; rewrite it without the nested repetition "
-                    "or make the inner one possessive, e.g. (?:\\w+)++")
+            return (
+                f"{risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
+                "where a hostile message could make it run for hours; rewrite it without the nested repetition "
+                "or make the inner one possessive, e.g. (?:\\w+)++"
+            )
     return None
 
 

@@ -6,6 +6,7 @@ below a cutoff. Postgres computes the key natively and sqlite through a register
 (sortbox.select) uses the same key in Python. Standard library only: scoring, export and publish
 import it without pulling in a database driver.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Light (standard library, numpy, pyarrow): extraction builds its SQL window on these, cleaning
 quarantines the values they refuse, and neither scoring nor export needs the database layer.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The timestamp forms sortbox reads: an ISO 8601 date, or date and time (' ' or 'T', minutes, optional seconds and fraction) with an
-# optional 'Z' or +HH:MM offset; surrounding spaces allowed. Only the day of the month is not
-# checked here (2026-02-30): see `bad_timestamps`.
+# The timestamp forms sortbox reads: an ISO 8601 date, or date and time (' ' or 'T', minutes,
+# optional seconds and fraction) with an optional 'Z' or +HH:MM offset; surrounding spaces allowed.
+# Only the day of the month is not checked here (2026-02-30): see `bad_timestamps`.
 _ISO_TIMESTAMP = re.compile(
     r" *\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)? *",
@@ -44,7 +45,9 @@ def bad_timestamps(stamps: pa.Array) -> np.ndarray:
     """Per value of a string array, whether it is set and `parse_timestamp` cannot read it; in
     Arrow (the shape) and once per distinct date (the day of the month), not row by row."""
     stamps = stamps.combine_chunks() if isinstance(stamps, pa.ChunkedArray) else stamps
-    shaped = pc.fill_null(pc.match_substring_regex(stamps, f"^(?:{_ISO_TIMESTAMP.pattern})$"), True).to_numpy(zero_copy_only=False)
+    shaped = pc.fill_null(pc.match_substring_regex(stamps, f"^(?:{_ISO_TIMESTAMP.pattern})$"), True).to_numpy(
+        zero_copy_only=False
+    )
     days = pc.utf8_slice_codeunits(pc.utf8_ltrim(stamps, " "), 0, 10)
     distinct = pc.unique(days.filter(pa.array(shaped))).to_pylist()
     invalid = [day for day in distinct if day is not None and not _is_date(day)]

@@ -4,13 +4,15 @@ Runs on the cleaned text (lower-cased, digits zeroed). The tokenizer implements 
 `TokenizerI` with the standard library's `re`: nltk 3.10's own `RegexpTokenizer` routes every
 pattern through the third-party `regex` engine under a per-call timeout, which measured 5x slower
 here, and whose Unicode tables are not those of the stdlib `re` that the portable scorer (and so
-every client) uses: the same pattern must split text the same way in both places. The message vocabulary is Zipfian, so each
-distinct surface form is stemmed once and remembered (a cache: it never changes a result).
+every client) uses: the same pattern must split text the same way in both places. The message
+vocabulary is Zipfian, so each distinct surface form is stemmed once and remembered (a cache: it
+never changes a result).
 
 What tokenising a corpus learns (term counts, the surface-form -> term table exported with the
 model so that a client needs no stemmer) is gathered in an explicit `TermTally` the caller passes
 in, chunk after chunk; a `Tokenizer` holds nothing learned from the texts it has seen.
 """
+
 from __future__ import annotations
 
 import re
@@ -183,10 +185,15 @@ class Tokenizer:
             self._stopword_values = pa.array(sorted(self.stopwords), pa.string())
         return self._stopword_values
 
-TOKENS_SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("terms", pa.list_(pa.string()), nullable=False)])
+
+TOKENS_SCHEMA = pa.schema(
+    [pa.field("id", pa.string(), nullable=False), pa.field("terms", pa.list_(pa.string()), nullable=False)]
+)
 
 
 def tokenize_chunk(chunk: pa.Table, tokenizer: Tokenizer, tally: TermTally | None = None) -> pa.Table:
     """Terms of a chunk of cleaned messages (columns id, text) as a TOKENS_SCHEMA table; their
     counts and surface forms are added to `tally`."""
-    return pa.table({"id": chunk.column("id"), "terms": tokenizer.tokenize_arrow(chunk.column("text"), tally)}, schema=TOKENS_SCHEMA)
+    return pa.table(
+        {"id": chunk.column("id"), "terms": tokenizer.tokenize_arrow(chunk.column("text"), tally)}, schema=TOKENS_SCHEMA
+    )

@@ -6,9 +6,9 @@ import re
 import pytest
 
 from sortbox.label import RuleStats
-from sortbox.rules import Rule
 from sortbox.portable_scorer import csv_safe
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
+from sortbox.rules import Rule
 
 HOSTILE_IDS = [
     "plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "crlf\r\nend", "\r", "\n", "=1+1", "'=1+1", "''x",
