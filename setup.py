@@ -26,5 +26,6 @@ setup(
         "matplotlib>=3.8",
         "psutil>=5.9",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # ruff: the linter scripts/test.sh runs before the tests (configuration in pyproject.toml).
+    extras_require={"test": ["pytest>=8", "ruff>=0.17,<0.18"]},
 )

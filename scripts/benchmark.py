@@ -40,11 +40,13 @@ import pyarrow as pa  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
-from sortbox.label import HyperscanMatcher, RuleMatcher, label_chunk, load_rules, match_with_re  # noqa: E402
+from sortbox.label import label_chunk  # noqa: E402
 from sortbox.model_file import read_model_file  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
+from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re  # noqa: E402
+from sortbox.rules import load_rules  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
-from sortbox.tokenize import Tokenizer, tokenize_chunk  # noqa: E402
+from sortbox.tokenizer import TermTally, Tokenizer, tokenize_chunk  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -126,14 +128,14 @@ def bench_labelling(clean: Path, rules_dir: Path, verify_rows: int, engine: type
 
 def bench_tokenising(clean: Path) -> dict:
     """Tokenise every cleaned message, timing `tokenize_chunk`."""
-    tokenizer = Tokenizer(load_stopwords(ROOT / "dictionaries" / "stopwords", "english"))
+    tokenizer, tally = Tokenizer(load_stopwords(ROOT / "dictionaries" / "stopwords", "english")), TermTally()
     seconds, rows = 0.0, 0
     for chunk in iter_parquet_chunks(clean, batch_size=50_000, columns=["id", "text"]):
         start = time.perf_counter()
-        tokenize_chunk(chunk, tokenizer)
+        tokenize_chunk(chunk, tokenizer, tally)
         seconds += time.perf_counter() - start
         rows += chunk.num_rows
-    return {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds), "distinct_words": len(tokenizer.stems_)}
+    return {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds), "distinct_words": len(tally.forms)}
 
 
 def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: int) -> dict:

@@ -13,8 +13,8 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sortbox.extract import bad_timestamps
 from sortbox.textnorm import TextCleaner, rule_view, unusable_text_reason
+from sortbox.timestamps import bad_timestamps
 
 #: Quarantine reason codes, in the order they are checked (a row gets the first that applies).
 REASONS = (

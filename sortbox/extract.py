@@ -4,6 +4,7 @@ Everything here takes an SQLAlchemy connection (or URL) as an argument; nothing 
 configuration or the environment. Table and column names are only ever looked up in the
 database's own schema (reflection) and handed to SQLAlchemy as objects, never pasted into SQL.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,11 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from sortbox.sampling import HASH_HEX_DIGITS, sample_cutoff
+from sortbox.timestamps import as_utc, parse_timestamp, utc_text
 
 #: Arrow schema of every extracted chunk (and of the ExtractMessages checkpoint).
 MESSAGE_SCHEMA = pa.schema(
@@ -37,10 +39,6 @@ MESSAGE_SCHEMA = pa.schema(
     ]
 )
 
-# Sampling keeps a row when the first 32 bits of md5("<seed>:<id>") fall below fraction * 2**32.
-# Both databases compute it the same way (Postgres natively, sqlite through a registered function),
-# compared as fixed-width lowercase hex strings, so the same seed selects the same ids everywhere.
-_HASH_HEX_DIGITS = 8
 T = TypeVar("T")
 #: The application_name of sortbox's Postgres sessions.
 APPLICATION_NAME = "sortbox-extract"
@@ -76,36 +74,8 @@ class SourceSpec:
             raise SourceError(f"empty window: since {self.since} is not before until {self.until}")
 
 
-# The timestamp forms sortbox reads: an ISO 8601 date, or date and time (' ' or 'T', minutes, optional seconds and fraction) with an
-# optional 'Z' or +HH:MM offset; surrounding spaces allowed. Only the day of the month is not
-# checked here (2026-02-30): see `bad_timestamps`.
-_ISO_TIMESTAMP = re.compile(
-    r" *\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)? *",
-    re.ASCII,
-)
-
-
-def parse_timestamp(value: str) -> dt.datetime | None:
-    """A timestamp value as a naive UTC datetime, or None when it is not one of the ISO 8601
-    forms above. A date alone is the midnight that starts its day, so it belongs to that day."""
-    if not _ISO_TIMESTAMP.fullmatch(value):
-        return None
-    text = value.strip(" ")
-    try:
-        return as_utc(dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text))
-    except ValueError:  # a day the month does not have
-        return None
-
-
-def _utc_text(moment: dt.datetime) -> str:
-    """A naive UTC datetime as `YYYY-MM-DD HH:MM:SS[.ffffff]` (the fraction only when there is
-    one): such texts sort like the datetimes (for sqlite)."""
-    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
-
-
 def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
-    """`_utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
+    """`utc_text(parse_timestamp(ts))` in sqlite SQL, NULL for a value that is not a timestamp.
 
     The usual shapes are recognised by sqlite's own C functions: a value is canonical when it comes
     back unchanged through julianday() (which, unlike datetime() alone, carries 2026-02-30 over to
@@ -116,8 +86,16 @@ def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
     day = sa.func.julianday(ts)
     return sa.case(
         (sa.and_(text, year_ok, sa.func.length(ts) == 19, sa.func.datetime(day) == ts), ts),
-        (sa.and_(text, year_ok, sa.func.length(ts) == 26, sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
-                 sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]")), _trim_zero_fraction(ts)),
+        (
+            sa.and_(
+                text,
+                year_ok,
+                sa.func.length(ts) == 26,
+                sa.func.datetime(day) == sa.func.substr(ts, 1, 19),
+                sa.func.substr(ts, 20).op("GLOB")(".[0-9][0-9][0-9][0-9][0-9][0-9]"),
+            ),
+            _trim_zero_fraction(ts),
+        ),
         (sa.and_(text, year_ok, sa.func.length(ts) == 10, sa.func.date(day) == ts), sa.func.printf("%s 00:00:00", ts)),
         else_=sa.func.sortbox_utc(ts),  # registered by make_engine: parse_timestamp, in SQL
     )
@@ -130,39 +108,14 @@ def _trim_zero_fraction(ts: sa.ColumnElement) -> sa.ColumnElement:
 
 def _sqlite_utc(value: object) -> str | None:
     """sqlite function sortbox_utc(value): `parse_timestamp` of a value of any storage type, as
-    `_utc_text`, or NULL when it is not a timestamp."""
+    `utc_text`, or NULL when it is not a timestamp."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return None
     moment = parse_timestamp(value) if isinstance(value, str) else None
-    return _utc_text(moment) if moment else None
-
-
-def bad_timestamps(stamps: pa.Array) -> np.ndarray:
-    """Per value of a string array, whether it is set and `parse_timestamp` cannot read it; in
-    Arrow (the shape) and once per distinct date (the day of the month), not row by row."""
-    stamps = stamps.combine_chunks() if isinstance(stamps, pa.ChunkedArray) else stamps
-    shaped = pc.fill_null(pc.match_substring_regex(stamps, f"^(?:{_ISO_TIMESTAMP.pattern})$"), True).to_numpy(zero_copy_only=False)
-    days = pc.utf8_slice_codeunits(pc.utf8_ltrim(stamps, " "), 0, 10)
-    distinct = pc.unique(days.filter(pa.array(shaped))).to_pylist()
-    invalid = [day for day in distinct if day is not None and not _is_date(day)]
-    impossible = pc.fill_null(pc.is_in(days, pa.array(invalid, pa.string())), False).to_numpy(zero_copy_only=False)
-    return ~shaped | impossible
-
-
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """A datetime as naive UTC (a naive one is taken to be UTC already)."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return utc_text(moment) if moment else None
 
 
 def describe_url(url: str) -> str:
@@ -176,16 +129,6 @@ def fingerprint_url(url: str) -> str:
     """A short stable digest of the URL without its password: tells sources apart in output hashes."""
     masked = sa.engine.make_url(url).render_as_string(hide_password=True)
     return hashlib.sha256(masked.encode()).hexdigest()[:16]
-
-
-def sample_hash(seed: int, message_id: object) -> str:
-    """The sampling key of one id, exactly as the databases compute it (see module comment)."""
-    return hashlib.md5(f"{seed}:{message_id}".encode()).hexdigest()[:_HASH_HEX_DIGITS]
-
-
-def sample_cutoff(fraction: float) -> str:
-    """Hex cutoff: a row is sampled when its `sample_hash` sorts strictly below this string."""
-    return format(min(int(fraction * 16**_HASH_HEX_DIGITS), 16**_HASH_HEX_DIGITS - 1), f"0{_HASH_HEX_DIGITS}x")
 
 
 def _sqlite_md5(value: object) -> str | None:
@@ -253,8 +196,10 @@ def explain_database_error(exc: sa.exc.DBAPIError, *, url: str, table: str, stat
     the password or the SQL's bound values."""
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
     if getattr(exc.orig, "pgcode", None) == "57014":  # query_canceled: the statement timeout fired
-        return (f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
-                f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}")
+        return (
+            f"reading table {table!r} from {describe_url(url)} took longer than the statement timeout of "
+            f"{statement_timeout_seconds:g} s ([database] statement_timeout_seconds): {detail}"
+        )
     return f"database error while reading table {table!r} from {describe_url(url)}: {detail}"
 
 
@@ -341,7 +286,12 @@ def _configured_columns(spec: SourceSpec) -> list[tuple[str, str]]:
 def _where_clauses(conn: Connection, spec: SourceSpec, table: sa.Table) -> list[sa.ColumnElement]:
     clauses: list[sa.ColumnElement] = []
     if spec.sample_fraction < 1.0:
-        key = sa.func.substr(sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)), 1, _HASH_HEX_DIGITS)
+        # The key of sortbox.sampling.sample_hash, computed by the database (sqlite: a registered md5).
+        key = sa.func.substr(
+            sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)),
+            1,
+            HASH_HEX_DIGITS,
+        )
         if conn.dialect.name == "postgresql":
             key = key.collate("C")
         clauses.append(key < sa.literal(sample_cutoff(spec.sample_fraction)))
@@ -359,15 +309,15 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
     if conn.dialect.name == "sqlite":
         # A value that is not a timestamp (key NULL) counts as inside, and the key is written so
         # that sqlite computes it once a row (BETWEEN), twice only for the rows in the window.
-        low, high = _utc_text(since) if since else "", _utc_text(until) if until else None
+        low, high = utc_text(since) if since else "", utc_text(until) if until else None
         key = sa.func.coalesce(_sqlite_utc_key(ts), low)
         inside = key.between(low, high) & (key != high) if high is not None else key >= low
         return sa.and_(ts.is_not(None), inside)
     if not isinstance(ts.type, (sa.DateTime, sa.Date)):
         raise SourceError(
-            f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: a since/until window needs one "
-            f"(convert the column, e.g. ALTER TABLE ... ALTER COLUMN {ts.name} TYPE timestamptz USING {ts.name}::timestamptz, "
-            "or read from a view that casts it)"
+            f"timestamp_column {ts.name!r} is {ts.type} in the database, not a timestamp or date: "
+            "a since/until window needs one (convert the column, e.g. ALTER TABLE ... ALTER COLUMN "
+            f"{ts.name} TYPE timestamptz USING {ts.name}::timestamptz, or read from a view that casts it)"
         )
     return sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
 
@@ -379,7 +329,11 @@ def count_null_timestamps(conn: Connection, spec: SourceSpec) -> int:
         return 0
     table = reflect_source(conn, spec)
     no_window = SourceSpec(**{**spec.__dict__, "since": None, "until": None})
-    stmt = sa.select(sa.func.count()).select_from(table).where(*_where_clauses(conn, no_window, table), table.c[spec.timestamp_column].is_(None))
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(table)
+        .where(*_where_clauses(conn, no_window, table), table.c[spec.timestamp_column].is_(None))
+    )
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -392,14 +346,24 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
 
     columns = [read(spec.id_column).label("id"), read(spec.text_column).label("text")]
     if spec.timestamp_column:
-        columns.append((read(spec.timestamp_column) if conn.dialect.name == "sqlite" else sa.type_coerce(table.c[spec.timestamp_column], sa.String)).label("timestamp"))
+        columns.append(
+            (
+                read(spec.timestamp_column)
+                if conn.dialect.name == "sqlite"
+                else sa.type_coerce(table.c[spec.timestamp_column], sa.String)
+            ).label("timestamp")
+        )
     if spec.label_column:
         columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
     # Ordered by id so that the output is deterministic and duplicate ids are adjacent. sqlite
     # sorts integers before texts, so where the id column mixes storage types (1 and '1') it is
     # ordered by the bytes read instead (a sort that cannot use the index: only then).
-    order = read(spec.id_column) if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column]) else table.c[spec.id_column]
+    order = (
+        read(spec.id_column)
+        if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column])
+        else table.c[spec.id_column]
+    )
     return stmt.order_by(order)
 
 

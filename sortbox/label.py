@@ -1,591 +1,28 @@
-"""Labelling: regular-expression rules from dictionaries/labels/<class>.txt, or labels from a column.
+"""Labelling: a chunk of messages -> rule hits and training labels; statistics of the rules over chunks.
 
-The semantics are those of Python `re.search(pattern, rule_text, re.IGNORECASE | re.ASCII)` for
-every rule; no engine loops over rules in Python per message:
-
-- `HyperscanMatcher` (preferred): all rules in one Hyperscan database, and a whole chunk of
-  messages scanned in one call, joined by newlines (rule texts hold none). A match is given to
-  the message its last byte lies in. Only a rule that can match a newline could straddle two
-  messages; its hits are confirmed with `re` on the message alone. A rule Hyperscan cannot
-  compile, or that can match an empty string or uses a whole-string anchor, is matched with `re` on its own.
-- `RuleMatcher`: one RE2 set, one call per message (the fallback where hyperscan is missing).
-  On the benchmark data its lazy DFA keeps building new states (novel words), so it ran at
-  ~60-130k messages/s there, against ~400k+ for Hyperscan.
-
-A pattern naming a non-ASCII letter (itself, an escape, a range) is always matched with `re`:
-the engines case-fold it differently from `re.ASCII`. So is, for every rule, a text holding one
-of `_ENGINE_UNSAFE_CHARS` (tests/unit/test_rule_engines_fuzz.py compares the engines with `re`).
+Training labels come from the rules (the classes of the rules that hit a message) or from a
+label column. The rule hits are kept either way, for the rule report (`RuleStats`).
 """
+
 from __future__ import annotations
 
-import bisect
-import codecs
-import hashlib
-import re
-import sys
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import re2
 
-try:  # optional at import: the RE2 engine serves where the wheel is unavailable
-    import hyperscan
-except ImportError:  # pragma: no cover - exercised only on platforms without the wheel
-    hyperscan = None
+from sortbox.rule_engines import sorted_unique
+from sortbox.rules import CLASS_NAME_FORM, Rule, is_class_name
 
-#: Flags of the reference semantics (and of the fallback engine).
-RULE_FLAGS = re.IGNORECASE | re.ASCII
-#: Class names become file names, JSON keys, CSV column headers and command-line values, so they
-#: are plain: ASCII letters, digits, '_' and '-', starting with a letter or digit, at most 64
-#: characters (no way to smuggle a newline, a path separator or a leading '-' or '=').
-CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-CLASS_NAME_FORM = "1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit"
-#: Rule files are `<class>.txt`, UTF-8 (a byte order mark is allowed and dropped).
-RULE_FILE_SUFFIX = ".txt"
-
-
-class RuleError(ValueError):
-    """A rule file or pattern is invalid; the message starts with `path:line:`."""
+if TYPE_CHECKING:
+    from sortbox.rule_engines import HyperscanMatcher, RuleMatcher
 
 
 class LabelColumnError(ValueError):
     """A label cell cannot be read as a list of class names."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One regex rule: `rule_id` is `<file>:<line>`, `label` the class (the file's stem)."""
-
-    rule_id: str
-    label: str
-    pattern: str
-
-
-@dataclass(frozen=True)
-class RuleFiles:
-    """What a rules directory holds: the rules, the classes whose file has none (class -> why:
-    they are reported as skipped, never silently missing) and the names of the entries that are
-    not rule files (ignored, listed in a warning)."""
-
-    rules: list[Rule]
-    empty_classes: dict[str, str]
-    ignored: list[str]
-
-
-def is_class_name(name: str) -> bool:
-    """Whether `name` has the allowed form of a class name (CLASS_NAME_FORM)."""
-    return CLASS_NAME.fullmatch(name) is not None
-
-
-def rule_file_paths(rules_dir: Path) -> tuple[list[Path], list[str]]:
-    """(rule files, names of the other entries) of `rules_dir`, both sorted by name.
-
-    A rule file is a regular file named `*.txt` not starting with '.'; anything else (README.md,
-    spam.txt~, .spam.txt.swp, spam.TXT, sub-directories) is not read.
-    """
-    rule_files, others = [], []
-    for path in sorted(Path(rules_dir).iterdir()):
-        name = path.name
-        if name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".") and path.is_file():
-            rule_files.append(path)
-        else:
-            others.append(name)
-    return rule_files, others
-
-
-def read_rule_files(rules_dir: Path) -> RuleFiles:
-    """Read every `<class>.txt` under `rules_dir` (sorted), checking each pattern (`check_rule`).
-
-    Blank lines and lines starting with `#` are ignored. Raises RuleError `<path>[:<line>]: <why>`
-    for the first file that is not UTF-8 text, a class name of another form than CLASS_NAME_FORM
-    or an invalid rule, and when there are no rules at all.
-    """
-    rules_dir = Path(rules_dir)
-    if not rules_dir.is_dir():
-        raise RuleError(f"{rules_dir}: rules directory does not exist")
-    paths, ignored = rule_file_paths(rules_dir)
-    rules: list[Rule] = []
-    empty: dict[str, str] = {}
-    for path in paths:
-        label = path.name[: -len(RULE_FILE_SUFFIX)]
-        if not is_class_name(label):
-            raise RuleError(f"{rules_dir}/{path.name!r}: class name {label!r} must be {CLASS_NAME_FORM}")
-        found = 0
-        for line_no, line in enumerate(_rule_file_lines(path), start=1):
-            # Only spaces and tabs are trimmed: any other invisible character is refused, not
-            # silently dropped, even at the end of a line.
-            pattern = line.strip(" \t")
-            if not pattern.strip() or pattern.startswith("#"):
-                continue
-            problem = check_rule(pattern)
-            if problem:
-                raise RuleError(f"{path}:{line_no}: {problem}")
-            rules.append(Rule(rule_id=f"{path.name}:{line_no}", label=label, pattern=pattern))
-            found += 1
-        if not found:
-            empty[label] = f"no rules: {path.name} is empty or holds only comments"
-    if not rules:
-        raise RuleError(f"{rules_dir}: no rules found (expected <class>.txt files, one regex a line)")
-    return RuleFiles(rules=rules, empty_classes=empty, ignored=ignored)
-
-
-def load_rules(rules_dir: Path) -> list[Rule]:
-    """The rules of `read_rule_files` (raises RuleError the same way)."""
-    return read_rule_files(rules_dir).rules
-
-
-_OTHER_ENCODINGS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
-)
-
-
-def _rule_file_lines(path: Path) -> list[str]:
-    """The lines of a rule file read strictly as UTF-8 (a UTF-8 byte order mark dropped, CRLF
-    accepted). Split on newlines only: str.splitlines would also split on form feeds and U+2028,
-    and the line numbers (rule ids) would no longer be those an editor shows."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot be read: {exc.strerror}") from None
-    for mark, encoding in _OTHER_ENCODINGS:
-        if data.startswith(mark):
-            raise RuleError(f"{path}: the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RuleError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    for line_no, line in enumerate(lines, start=1):
-        if "\0" in line:  # NUL anywhere, comments included: the file is not what it looks like
-            raise RuleError(f"{path}:{line_no}: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?); save the file as UTF-8")
-    return lines
-
-
-def _invisible_character(pattern: str) -> str | None:
-    """The first control, format or non-ASCII space/separator character of `pattern`, or None.
-
-    Rule texts never contain one (cleaning turns every run of white space and control characters
-    into one space), and some engines would misread it (Hyperscan stops a pattern at a NUL)."""
-    for char in pattern:
-        if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
-            return char
-    return None
-
-
-def check_rule(pattern: str) -> str | None:
-    """Why `pattern` (a stripped rule line) cannot be a rule, or None when it is accepted.
-
-    Refused: a control or invisible character; a pattern Python `re` cannot compile with
-    RULE_FLAGS; one that needs Python's backtracking `re` and nests unbounded repetitions.
-    """
-    char = _invisible_character(pattern)
-    if char is not None:
-        name = unicodedata.name(char, "control character")
-        return (f"{name} (U+{ord(char):04X}) in the rule: rule texts never contain control or invisible characters "
-                "(cleaning makes every run of white space one space); write a space or \\s, or remove it")
-    try:
-        re.compile(pattern, RULE_FLAGS)
-    except re.error as exc:
-        return str(exc)
-    if _needs_backtracking_engine(pattern):
-        risk = backtracking_risk(pattern)
-        if risk:
-            return (f"{risk}: this rule needs Python's backtracking `re` (RE2 cannot compile it), "
-                    "where a hostile message could make it run for hours; rewrite it without the nested repetition "
-                    "or make the inner one possessive, e.g. (?:\\w+)++")
-    return None
-
-
-_UNBOUNDED = re._constants.MAXREPEAT
-_REPEATS = {re._constants.MAX_REPEAT, re._constants.MIN_REPEAT}
-
-
-def backtracking_risk(pattern: str) -> str | None:
-    """Why `pattern` may take exponential time in a backtracking engine, or None.
-
-    The classic catastrophic shape: an unbounded repetition of something that itself contains an
-    unbounded repetition, e.g. `(a+)+`, `(\\w+\\s?)*`, `(?:x*y?)+`. Possessive repetitions and
-    atomic groups never backtrack into themselves, so they are not counted.
-    """
-    def walk(items, inside_unbounded: bool) -> str | None:
-        for op, arg in items:
-            if op in _REPEATS:
-                low, high, sub = arg
-                unbounded = high == _UNBOUNDED
-                if unbounded and inside_unbounded:
-                    return "nested unbounded repetition (catastrophic backtracking)"
-                found = walk(sub, inside_unbounded or unbounded)
-            elif op == re._constants.SUBPATTERN:
-                found = walk(arg[-1], inside_unbounded)
-            elif op == re._constants.BRANCH:
-                found = next((r for r in (walk(branch, inside_unbounded) for branch in arg[1]) if r), None)
-            elif op in (re._constants.ASSERT, re._constants.ASSERT_NOT):
-                found = walk(arg[1], inside_unbounded)
-            else:  # literals, classes, anchors, POSSESSIVE_REPEAT and ATOMIC_GROUP (no backtracking)
-                found = None
-            if found:
-                return found
-        return None
-
-    return walk(re._parser.parse(pattern, RULE_FLAGS), False)
-
-
-def _needs_backtracking_engine(pattern: str) -> bool:
-    """Whether a rule is matched with Python `re` instead of a linear-time engine (see the matchers)."""
-    if _has_non_ascii_letters(pattern) or _can_match_empty(pattern):
-        return True
-    try:
-        re2.compile(pattern, _re2_options())
-    except re2.error:
-        return True
-    return False
-
-
-def rules_fingerprint(rules_dir: Path) -> str:
-    """Digest of the rule files' names and contents (part of LabelMessages' output hash)."""
-    digest = hashlib.sha256()
-    for path in rule_file_paths(rules_dir)[0]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _re2_options() -> re2.Options:
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False  # RE2 would print every rejected pattern to stderr
-    options.max_mem = 256 << 20  # room for the DFA of several hundred patterns
-    return options
-
-
-def _has_non_ascii_letters(pattern: str) -> bool:
-    """Whether `pattern` names a non-ASCII cased character: written as itself (é), as an escape
-    (\\xe9, \\u00e9) or inside a range ([\\xc0-\\xff]). RE2 and Hyperscan case-fold those (É, and ẞ
-    for ß), `re.ASCII` does not."""
-    if pattern.isascii() and "\\" not in pattern:
-        return False  # fast path: no non-ASCII character can be named
-    return any(_range_has_non_ascii_cased(low, high) for low, high in _literal_ranges(re._parser.parse(pattern, RULE_FLAGS)))
-
-
-def _can_match_empty(pattern: str) -> bool:
-    return re._parser.parse(pattern, RULE_FLAGS).getwidth()[0] == 0
-
-
-def _literal_ranges(items) -> Iterable[tuple[int, int]]:
-    """Every (low, high) code point range a parsed pattern names, single characters as (c, c)."""
-    for op, arg in items:
-        if op in (re._constants.LITERAL, re._constants.NOT_LITERAL):
-            yield arg, arg
-        elif op is re._constants.RANGE:
-            yield arg
-        elif op is re._constants.IN:
-            yield from _literal_ranges(arg)
-        else:  # groups, repetitions, branches, lookarounds: look inside
-            for sub in _sub_patterns(arg):
-                yield from _literal_ranges(sub)
-
-
-def _sub_patterns(arg) -> Iterable:
-    if isinstance(arg, re._parser.SubPattern):
-        yield arg
-    elif isinstance(arg, (tuple, list)):
-        for item in arg:
-            yield from _sub_patterns(item)
-
-
-def _is_cased(char: str) -> bool:
-    return char.lower() != char or char.upper() != char or char.casefold() != char
-
-
-@lru_cache(maxsize=1)
-def _non_ascii_cased() -> list[int]:
-    """Sorted code points above U+007F that have a case (for the range check; built once, ~0.5 s)."""
-    return [code for code in range(0x80, sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF and _is_cased(chr(code))]
-
-
-def _range_has_non_ascii_cased(low: int, high: int) -> bool:
-    if high < 0x80:
-        return False
-    if low == high:
-        return _is_cased(chr(low))
-    cased = _non_ascii_cased()
-    position = bisect.bisect_left(cased, max(low, 0x80))
-    return position < len(cased) and cased[position] <= high
-
-
-# Texts the linear engines read differently from `re.search(..., re.IGNORECASE | re.ASCII)`, found
-# by tests/unit/test_rule_engines_fuzz.py: both case-fold U+017F (long s) with s and U+212A (Kelvin
-# sign) with k, and RE2's \\s does not include \\v. A text holding one is matched with `re`
-# (cleaning's NFKC removes the first two, and every control character, so in practice: never).
-_ENGINE_UNSAFE_CHARS = "\u017f\u212a\x0b"
-_ENGINE_UNSAFE = re.compile(f"[{_ENGINE_UNSAFE_CHARS}]")
-_ENGINE_UNSAFE_BYTES = re.compile(b"\xc5\xbf|\xe2\x84\xaa|\x0b")
-
-
-class RuleMatcher:
-    """Finds, for a text, the indices of every rule that matches it (in `rules` order).
-
-    `fallback_rule_ids` lists the rules matched with Python `re` instead of the RE2 set.
-    """
-
-    def __init__(self, rules: Sequence[Rule]):
-        self.rules = list(rules)
-        self._set = re2.Set.SearchSet(_re2_options())
-        self._set_to_rule: list[int] = []
-        self._fallback: list[tuple[int, re.Pattern]] = []
-        for index, rule in enumerate(self.rules):
-            # An empty match is position-dependent (RE2 finds \\B in an empty text, re does not).
-            if not _has_non_ascii_letters(rule.pattern) and not _can_match_empty(rule.pattern):
-                try:
-                    self._set.Add(rule.pattern)
-                    self._set_to_rule.append(index)
-                    continue
-                except re2.error:
-                    pass
-            self._fallback.append((index, re.compile(rule.pattern, RULE_FLAGS)))
-        self._set.Compile()
-        # When every rule is in the set, set index == rule index and no mapping is needed.
-        self._identity = self._set_to_rule == list(range(len(self.rules)))
-        self.fallback_rule_ids = [self.rules[i].rule_id for i, _ in self._fallback]
-        self._in_set = [(index, re.compile(self.rules[index].pattern, RULE_FLAGS)) for index in self._set_to_rule]
-
-    def match(self, text: str | bytes) -> list[int]:
-        """Indices of the rules whose pattern is found in `text` (str, or its UTF-8 bytes), unordered."""
-        if (_ENGINE_UNSAFE if isinstance(text, str) else _ENGINE_UNSAFE_BYTES).search(text):
-            decoded = text if isinstance(text, str) else text.decode("utf-8")
-            return [index for index, pattern in self._in_set + self._fallback if pattern.search(decoded)]
-        found = self._set.Match(text)
-        hits = [self._set_to_rule[i] for i in found] if found and not self._identity else list(found or ())
-        if self._fallback:
-            decoded = text if isinstance(text, str) else text.decode("utf-8")
-            hits.extend(index for index, pattern in self._fallback if pattern.search(decoded))
-        return hits
-
-    def match_many(self, texts: Iterable[str | bytes]) -> list[list[int]]:
-        """`match` for each text. Passing UTF-8 bytes (e.g. from an Arrow binary column) saves
-        one encoding per message; with no fallback rule this is one RE2 call per message."""
-        if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-            texts = _as_string_array(texts).cast(pa.binary()).to_pylist()
-        return [self.match(text) for text in texts]
-
-
-def _can_match_newline(items, dotall: bool) -> bool:
-    """Whether a parsed regex (re._parser items) can consume a newline anywhere. Conservative:
-    anything not understood counts as yes."""
-    from re import _constants as c
-
-    def item_matches(op, arg) -> bool:
-        if op is c.LITERAL:
-            return arg == 10
-        if op is c.NOT_LITERAL:
-            return arg != 10
-        if op is c.ANY:
-            return dotall
-        if op is c.RANGE:
-            return arg[0] <= 10 <= arg[1]
-        if op is c.CATEGORY:
-            return arg in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD, c.CATEGORY_NOT_DIGIT, c.CATEGORY_LINEBREAK)
-        return True
-
-    for op, arg in items:
-        if op is c.IN:
-            negate = bool(arg) and arg[0][0] is c.NEGATE
-            members = arg[1:] if negate else arg
-            if any(item_matches(o, a) for o, a in members) != negate:
-                return True
-        elif op in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.CATEGORY):
-            if item_matches(op, arg):
-                return True
-        elif op is c.AT:
-            continue
-        elif op is c.SUBPATTERN:
-            _, add_flags, del_flags, inner = arg
-            inner_dotall = (dotall or bool(add_flags & re.DOTALL)) and not del_flags & re.DOTALL
-            if _can_match_newline(inner, inner_dotall):
-                return True
-        elif op is c.BRANCH:
-            if any(_can_match_newline(branch, dotall) for branch in arg[1]):
-                return True
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-            if _can_match_newline(arg[2], dotall):
-                return True
-        else:
-            return True  # lookarounds, back references, conditionals: assume it can
-    return False
-
-
-def _chunk_scannable(pattern: str) -> str:
-    """'exact', 'verify' (may straddle two messages) or 'alone' (must be matched per message)."""
-    from re import _constants as c
-    from re import _parser
-
-    parsed = _parser.parse(pattern, RULE_FLAGS)
-    if parsed.getwidth()[0] == 0:
-        return "alone"  # can match an empty string: position-dependent, rare, keep it simple
-
-    def has_string_anchor(items) -> bool:
-        for op, arg in items:
-            if op is c.AT and arg in (c.AT_BEGINNING_STRING, c.AT_END_STRING):
-                return True
-            if op is c.SUBPATTERN and has_string_anchor(arg[3]):
-                return True
-            if op is c.BRANCH and any(has_string_anchor(b) for b in arg[1]):
-                return True
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT) and has_string_anchor(arg[2]):
-                return True
-        return False
-
-    if has_string_anchor(parsed.data):
-        return "alone"
-    return "verify" if _can_match_newline(parsed.data, bool(parsed.state.flags & re.DOTALL)) else "exact"
-
-
-class HyperscanMatcher:
-    """All rules in Hyperscan databases; a chunk of messages is scanned in one call.
-
-    Two compilations of the same rules: byte mode for ASCII messages (most of them; for ASCII
-    text it is exactly UTF-8 mode, and faster) and UTF-8 mode for the others.
-    `fallback_rule_ids` lists the rules matched with Python `re` on each message instead.
-    """
-
-    _BASE_FLAGS = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE if hyperscan is not None else 0
-
-    def __init__(self, rules: Sequence[Rule]):
-        if hyperscan is None:
-            raise RuntimeError("the hyperscan package is not installed")
-        self.rules = list(rules)
-        modes = {"ascii": self._BASE_FLAGS, "utf8": self._BASE_FLAGS | hyperscan.HS_FLAG_UTF8}
-        expressions, ids = [], []
-        self._alone: list[tuple[int, re.Pattern]] = []
-        self._verify: dict[int, re.Pattern] = {}
-        self._scanned: list[tuple[int, re.Pattern]] = []  # for the texts the engine would misread
-        for index, rule in enumerate(self.rules):
-            kind = "alone" if _has_non_ascii_letters(rule.pattern) else _chunk_scannable(rule.pattern)
-            if kind == "alone" or not all(self._compiles(rule.pattern, flags) for flags in modes.values()):
-                self._alone.append((index, re.compile(rule.pattern, RULE_FLAGS)))
-                continue
-            if kind == "verify":
-                self._verify[index] = re.compile(rule.pattern, RULE_FLAGS)
-            self._scanned.append((index, re.compile(rule.pattern, RULE_FLAGS)))
-            expressions.append(rule.pattern.encode())
-            ids.append(index)
-        self._databases: dict[str, tuple] = {}
-        if expressions:
-            for mode, flags in modes.items():
-                # Byte mode would read a non-ASCII literal as separate bytes ("£?" makes only its
-                # last byte optional): such a rule keeps UTF-8 mode in the ASCII database too.
-                per_rule = [flags if mode == "utf8" or e.isascii() else modes["utf8"] for e in expressions]
-                database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-                database.compile(expressions=expressions, ids=ids, flags=per_rule)
-                self._databases[mode] = (database, hyperscan.Scratch(database))
-        self.fallback_rule_ids = [self.rules[i].rule_id for i, _ in self._alone]
-
-    @staticmethod
-    def _compiles(pattern: str, flags: int) -> bool:
-        try:
-            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[pattern.encode()], flags=[flags])
-            return True
-        except hyperscan.error:
-            return False
-
-    def _scan(self, mode: str, texts: pa.StringArray, rows: np.ndarray) -> np.ndarray:
-        """Packed (message row << 16 | rule) pairs found in `texts` (the messages `rows`)."""
-        database, scratch = self._databases[mode]
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")[0].as_buffer()
-        if np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 10) != len(texts) - 1:
-            raise ValueError("rule texts must not contain newlines (use sortbox.textnorm.rule_view)")
-        found: list[int] = []
-        add = found.append
-
-        def on_match(rule_index, _start, end, _flags, _context):
-            add(end << 16 | rule_index)  # one append per match: this callback is the hot spot
-
-        database.scan(memoryview(joined), match_event_handler=on_match, scratch=scratch)
-        if not found:
-            return np.zeros(0, dtype=np.int64)
-        packed = np.asarray(found, dtype=np.int64)
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=4 * texts.offset).astype(np.int64)
-        starts = offsets[:-1] - offsets[0] + np.arange(len(texts))  # each newline adds one byte
-        # The message holding a match's last byte (`end` is exclusive).
-        owners = np.searchsorted(starts, (packed >> 16) - 1, side="right") - 1
-        return rows[owners] << 16 | (packed & 0xFFFF)
-
-    def match_csr(self, texts) -> tuple[np.ndarray, np.ndarray]:
-        """(offsets, sorted rule indices) of the hits of each text: an Arrow string array, or a
-        sequence of str / UTF-8 bytes. Texts must not contain newlines (see `rule_view`)."""
-        if len(self.rules) >= 1 << 16:
-            raise ValueError("at most 65,535 rules")
-        array = _as_string_array(texts)
-        count = len(array)
-        pairs = [np.zeros(0, dtype=np.int64)]
-        if self._databases and count:
-            # ASCII exactly when bytes == characters (much faster than pc.string_is_ascii here).
-            is_ascii = pc.equal(pc.binary_length(array), pc.utf8_length(array)).to_numpy(zero_copy_only=False)
-            unsafe = pc.match_substring_regex(array, _ENGINE_UNSAFE.pattern).to_numpy(zero_copy_only=False)
-            for mode, wanted in (("ascii", True), ("utf8", False)):
-                rows = np.flatnonzero((is_ascii == wanted) & ~unsafe)
-                if len(rows):
-                    pairs.append(self._scan(mode, array.take(pa.array(rows)), rows))
-            for row in np.flatnonzero(unsafe).tolist():
-                text = array[row].as_py()
-                pairs.append(np.array([row << 16 | index for index, pattern in self._scanned if pattern.search(text)], dtype=np.int64))
-        packed = _sorted_unique(np.concatenate(pairs))
-        if self._verify and len(packed):
-            keep = np.ones(len(packed), dtype=bool)
-            to_check = np.flatnonzero(np.isin(packed & 0xFFFF, np.fromiter(self._verify, dtype=np.int64)))
-            for position in to_check.tolist():
-                row, rule_index = int(packed[position] >> 16), int(packed[position] & 0xFFFF)
-                keep[position] = self._verify[rule_index].search(array[row].as_py()) is not None
-            packed = packed[keep]
-        if self._alone:
-            decoded = array.to_pylist()
-            extra = [row << 16 | index for index, pattern in self._alone for row, text in enumerate(decoded) if pattern.search(text)]
-            packed = _sorted_unique(np.concatenate([packed, np.asarray(extra, dtype=np.int64)]))
-        indptr = np.searchsorted(packed >> 16, np.arange(count + 1))
-        return indptr, packed & 0xFFFF
-
-    def match_many(self, texts) -> list[list[int]]:
-        """Indices of the rules matching each text, sorted (lists; `match_csr` is the fast form)."""
-        indptr, indices = self.match_csr(texts)
-        flat = indices.tolist()
-        return [flat[indptr[row] : indptr[row + 1]] for row in range(len(indptr) - 1)]
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    # Sorting and dropping repeats: several times faster here than np.unique (hash based).
-    ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-
-
-def _as_string_array(texts) -> pa.StringArray:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if isinstance(texts, pa.Array):
-        return texts.cast(pa.string())
-    items = list(texts)
-    if items and isinstance(items[0], (bytes, bytearray)):
-        return pa.array(items, pa.binary()).cast(pa.string())
-    return pa.array(items, pa.string())
-
-
-def best_matcher(rules: Sequence[Rule]) -> "HyperscanMatcher | RuleMatcher":
-    """Hyperscan when installed, else the RE2 set (same hits either way)."""
-    return HyperscanMatcher(rules) if hyperscan is not None else RuleMatcher(rules)
-
-
-def match_with_re(rules: Sequence[Rule], texts: Iterable[str]) -> list[list[int]]:
-    """The reference: a Python loop over `re.search` per rule (slow; for checks and benchmarks)."""
-    compiled = [re.compile(rule.pattern, RULE_FLAGS) for rule in rules]
-    return [[i for i, pattern in enumerate(compiled) if pattern.search(text)] for text in texts]
 
 
 def parse_label_cell(cell: str | None, separator: str) -> list[str]:
@@ -652,7 +89,13 @@ class RuleStats:
     other_by_rules: Counter = field(default_factory=Counter)
     other_by_truth: Counter = field(default_factory=Counter)
 
-    def update(self, ids: Sequence[str], texts: "Sequence[str | bytes] | pa.Array", hits: "Sequence[Sequence[int]] | pa.Array", truth: "Sequence[Sequence[str]] | pa.Array | None") -> None:
+    def update(
+        self,
+        ids: Sequence[str],
+        texts: "Sequence[str | bytes] | pa.Array",
+        hits: "Sequence[Sequence[int]] | pa.Array",
+        truth: "Sequence[Sequence[str]] | pa.Array | None",
+    ) -> None:
         """Add one chunk: message ids, rule texts (str or UTF-8), rule hits and (optionally) true
         classes, as Python lists or Arrow list columns. Counted with numpy over (message, rule)
         and (message, class) pairs, not message by message."""
@@ -662,7 +105,11 @@ class RuleStats:
         rule_class = np.array([self._class_code(rule.label) for rule in self.rules], dtype=np.int64)
         true_rows, true_codes = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if truth is not None:
-            true_lists = truth if isinstance(truth, (pa.Array, pa.ChunkedArray)) else pa.array(list(truth), type=pa.list_(pa.string()))
+            true_lists = (
+                truth
+                if isinstance(truth, (pa.Array, pa.ChunkedArray))
+                else pa.array(list(truth), type=pa.list_(pa.string()))
+            )
             true_lists = true_lists.combine_chunks() if isinstance(true_lists, pa.ChunkedArray) else true_lists
             names = pc.list_flatten(true_lists).to_pylist()
             self.truth_classes.update(names)
@@ -695,7 +142,15 @@ class RuleStats:
         self._add_other_classes(self.other_by_rules, rows, indices, rule_class, predicted, messages)
         self._add_examples(ids, texts, rows, indices)
 
-    def _add_other_classes(self, counter: Counter, rows: np.ndarray, indices: np.ndarray, rule_class: np.ndarray, keys: np.ndarray, messages: int) -> None:
+    def _add_other_classes(
+        self,
+        counter: Counter,
+        rows: np.ndarray,
+        indices: np.ndarray,
+        rule_class: np.ndarray,
+        keys: np.ndarray,
+        messages: int,
+    ) -> None:
         """counter[(rule, class)] += hits of the rule whose message has `class` among `keys`
         (sorted message * width + class codes), for every class other than the rule's own."""
         width = len(self._class_names)
@@ -851,7 +306,9 @@ def label_chunk(
         labels = pa.array(truth, pa.list_(pa.string()))
     truth_column = pa.array(truth if truth is not None else [None] * len(ids), pa.list_(pa.string()))
     id_column = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(ids, pa.string())
-    return pa.table({"id": id_column, "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA)
+    return pa.table(
+        {"id": id_column, "labels": labels, "truth": truth_column, "rule_hits": rule_hits}, schema=LABELS_SCHEMA
+    )
 
 
 def hits_to_csr(hits: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -867,6 +324,8 @@ def class_lists(indptr: np.ndarray, indices: np.ndarray, rules: Sequence[Rule]) 
     classes = sorted({rule.label for rule in rules})
     class_of_rule = np.array([classes.index(rule.label) for rule in rules], dtype=np.int64)
     owners = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    pairs = _sorted_unique(owners * len(classes) + class_of_rule[indices])
+    pairs = sorted_unique(owners * len(classes) + class_of_rule[indices])
     offsets = np.searchsorted(pairs // len(classes), np.arange(len(indptr)))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes))))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(classes).take(pa.array(pairs % len(classes)))
+    )

@@ -5,9 +5,18 @@ import csv
 import html
 import io
 
+from sortbox.html_page import page_head
 from sortbox.portable_scorer import csv_safe
 
 RULE_COLUMNS = ("rule_id", "class", "pattern", "hits", "coverage", "overlap", "conflict", "precision", "mostly_other_class", "other_class_share", "judged_by")
+# The rule report's own style rules (on top of sortbox.html_page.BASE_CSS).
+_CSS = """body { max-width: 1600px; } table { margin-bottom: 2em; } td.pattern, td.examples { overflow-wrap: anywhere; }
+th { position: sticky; top: 0; } tr.silent { background: #fff3f3; } tr.flagged { background: #fff8e1; }
+code { font-size: 12px; } td.num { white-space: nowrap; } [title] { text-decoration: underline dotted #999; cursor: help; }
+table#rules { table-layout: fixed; width: 100%; } table#rules th { cursor: pointer; user-select: none; }
+table#rules th.sorted-asc::after { content: " ▲"; } table#rules th.sorted-desc::after { content: " ▼"; }
+.alert { border: 2px solid #e0a800; background: #fffbea; padding: 0 1em; margin-bottom: 2em; } .ok { color: #2e7d32; }
+.controls { margin: 0.5em 0; } .controls label { margin-right: 1.5em; }"""
 #: Characters of a pattern or an example shown in a table cell; the whole text is in its tooltip.
 PATTERN_CHARS, EXAMPLE_CHARS = 90, 120
 
@@ -110,19 +119,7 @@ def render_rule_report_html(stats: dict) -> str:
         if stats["has_truth"]
         else "No label column is configured, so precision and recall cannot be measured."
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>sortbox rule report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 1600px; }} table {{ border-collapse: collapse; margin-bottom: 2em; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; font-size: 13px; }} td.pattern, td.examples {{ overflow-wrap: anywhere; }}
-th {{ background: #f0f0f0; position: sticky; top: 0; }} tr.silent {{ background: #fff3f3; }} tr.flagged {{ background: #fff8e1; }}
-code {{ font-size: 12px; }} td.num {{ text-align: right; white-space: nowrap; }} [title] {{ text-decoration: underline dotted #999; cursor: help; }}
-table#rules {{ table-layout: fixed; width: 100%; }} table#rules th {{ cursor: pointer; user-select: none; }}
-table#rules th.sorted-asc::after {{ content: " ▲"; }} table#rules th.sorted-desc::after {{ content: " ▼"; }}
-.alert {{ border: 2px solid #e0a800; background: #fffbea; padding: 0 1em; margin-bottom: 2em; }} .ok {{ color: #2e7d32; }}
-.controls {{ margin: 0.5em 0; }} .controls label {{ margin-right: 1.5em; }}
-</style></head><body>
-<h1>Rule report</h1>
+    return page_head("sortbox rule report", _CSS) + f"""<h1>Rule report</h1>
 <p>{messages:,} messages, {len(rules)} rules, {len(silent)} never fire, {len(flagged)} work mostly for another class. {esc(truth_note)}
 Coverage: share of messages a rule (or class) labels. Overlap: share of a rule's hits that another rule also hits.
 Conflict: share of its hits that a rule of another class also hits. Precision: share of its hits whose truth includes its class.</p>

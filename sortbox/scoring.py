@@ -24,7 +24,7 @@ from sortbox.clean import CleaningOptions
 from sortbox.portable_scorer import PortableModel, csv_safe, scores_header
 from sortbox.select import sigmoid
 
-# The pattern the fast path reimplements (sortbox.tokenize.DEFAULT_TOKEN_PATTERN, copied rather
+# The pattern the fast path reimplements (sortbox.wordlists.DEFAULT_TOKEN_PATTERN, copied rather
 # than imported: the fast path is right for exactly this text, whatever the default becomes).
 FAST_PATH_PATTERN = r"\w+(?:'\w+)*|[$£€¥]"
 _CURRENCY_SIGNS = "$£€¥"  # the pattern's second alternative: each sign is a word of its own

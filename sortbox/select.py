@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 
-from sortbox.extract import sample_cutoff, sample_hash
+from sortbox.sampling import sample_cutoff, sample_hash
 
 if TYPE_CHECKING:
     from sklearn.model_selection import StratifiedKFold

@@ -18,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sortbox.html_page import page_head  # noqa: E402
+
 FIGSIZE = (5, 4)
 DPI = 100
 # Class names become file names (roc_<class>.png), so anything else could escape out_dir or break the link.
@@ -334,18 +336,12 @@ def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, r
         if rule_report_href is not None
         else "<p>No rule report for this run.</p>"
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>sortbox training report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; font-size: 13px; }}
-th {{ background: #f0f0f0; text-align: left; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-tr.best {{ background: #e8f5e9; font-weight: bold; }} tr.skipped {{ background: #fff3f3; }}
-td.reason {{ color: #a40000; font-weight: bold; }}
-.skip {{ border-left: 5px solid #c44e52; background: #fff3f3; padding: 0.6em 1em; margin-bottom: 1.5em; }}
-.plots {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }}
-</style></head><body>
-<h1>Training report</h1>
+    return page_head("sortbox training report", """table { margin-bottom: 1.5em; }
+th { text-align: left; } td.num { font-variant-numeric: tabular-nums; }
+tr.best { background: #e8f5e9; font-weight: bold; } tr.skipped { background: #fff3f3; }
+td.reason { color: #a40000; font-weight: bold; }
+.skip { border-left: 5px solid #c44e52; background: #fff3f3; padding: 0.6em 1em; margin-bottom: 1.5em; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }""") + f"""<h1>Training report</h1>
 <table>{info_rows}</table>
 {rule_link}
 <h2>Label distribution</h2>

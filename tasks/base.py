@@ -8,8 +8,8 @@ a new directory, so exactly the tasks that depend on the change run again.
 from __future__ import annotations
 
 import contextlib
-import glob
 import datetime as dt
+import glob
 import hashlib
 import json
 import logging

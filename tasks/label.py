@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.label import LABELS_SCHEMA, RuleStats, best_matcher, label_chunk, load_rules, read_rule_files, rules_fingerprint
+from sortbox.label import LABELS_SCHEMA, RuleStats, label_chunk
+from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
+from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import labelling, source

@@ -29,18 +29,18 @@ class TokenizeMessages(SortboxTask):
         }
 
     def run(self):
-        from sortbox.tokenize import TOKENS_SCHEMA, Tokenizer, tokenize_chunk  # nltk: only when tokenising
+        from sortbox.tokenizer import TOKENS_SCHEMA, TermTally, Tokenizer, tokenize_chunk  # nltk: only when tokenising
 
         config = tokenize()
-        tokenizer = Tokenizer(load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem)
+        tokenizer, tally = Tokenizer(load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem), TermTally()
         clean = self.input_dir("clean") / "clean.parquet"
         total = parquet_row_count(clean)
         with self.atomic_output() as out:
             with ParquetSink(out / "tokens.parquet", TOKENS_SCHEMA) as sink:
                 for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "text"]):
-                    sink.write(tokenize_chunk(chunk, tokenizer))
+                    sink.write(tokenize_chunk(chunk, tokenizer, tally))
                     self.report_progress(sink.rows, total, f"tokenised {sink.rows:,} of {total:,} messages")
-            vocabulary = tokenizer.vocabulary(config.min_word_frequency)
+            vocabulary = tally.vocabulary(config.min_word_frequency)
             write_json(out / "vocabulary.json", vocabulary)
-            write_json(out / "surface_forms.json", tokenizer.surface_forms(vocabulary))
-            write_json(out / "summary.json", {"messages": sink.rows, "distinct_terms": len(tokenizer.term_counts_), "vocabulary": len(vocabulary), "pattern": tokenizer.pattern})
+            write_json(out / "surface_forms.json", tally.surface_forms(vocabulary))
+            write_json(out / "summary.json", {"messages": sink.rows, "distinct_terms": len(tally.term_counts), "vocabulary": len(vocabulary), "pattern": tokenizer.pattern})

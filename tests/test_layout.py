@@ -65,3 +65,13 @@ def test_pickles_are_loaded_only_from_the_runs_own_outputs(path):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_tfidf_inputs":
             assert all("input_dir(" in ast.get_source_segment(source, a) for a in node.args), f"{path}:{node.lineno}: load_tfidf_inputs from outside the run's inputs"
+
+
+@pytest.mark.parametrize("module", ["sortbox.scoring", "sortbox.export", "sortbox.portable_scorer", "sortbox.model_file"])
+def test_scoring_and_export_import_neither_the_database_layer_nor_scikit_learn(module):
+    """Scoring, export and publishing are light: a scoring job needs no database driver, and
+    importing scikit-learn alone costs ~0.5 s (sampling and sigmoid live apart from both)."""
+    code = f"import sys, {module}; print(' '.join(m for m in ('sqlalchemy', 'sklearn') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"importing {module} imports {done.stdout.strip()}"

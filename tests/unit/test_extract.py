@@ -14,10 +14,9 @@ from sortbox.extract import (
     fingerprint_url,
     iter_message_chunks,
     make_engine,
-    sample_cutoff,
-    sample_hash,
     snapshot_connection,
 )
+from sortbox.sampling import sample_cutoff, sample_hash
 from tests.conftest import TINY_CORPUS
 
 SPEC = SourceSpec(table="messages", id_column="id", text_column="body", timestamp_column="received_at", label_column="truth", chunk_size=4)
@@ -250,7 +249,8 @@ def test_sqlite_window_key_is_the_python_parser(tmp_path):
     # valid and not: day 30 of February, hour 24, year 0, fractions, offsets, spaces, T, garbage).
     import random
 
-    from sortbox.extract import _sqlite_utc_key, _utc_text, parse_timestamp
+    from sortbox.extract import _sqlite_utc_key
+    from sortbox.timestamps import parse_timestamp, utc_text
 
     rng = random.Random(3)
 
@@ -273,6 +273,6 @@ def test_sqlite_window_key_is_the_python_parser(tmp_path):
     with engine.connect() as conn:
         got = [key for _, key in conn.execute(sa.select(table.c.n, _sqlite_utc_key(table.c.v)).order_by(table.c.n))]
     engine.dispose()
-    expected = [None if not isinstance(v, str) or parse_timestamp(v) is None else _utc_text(parse_timestamp(v)) for v in values]
+    expected = [None if not isinstance(v, str) or parse_timestamp(v) is None else utc_text(parse_timestamp(v)) for v in values]
     assert [(v, g) for v, g, e in zip(values, got, expected) if g != e] == []
     assert sum(e is not None for e in expected) > 300  # both kinds are well represented

@@ -1,25 +1,12 @@
-"""Regex rules (sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+"""Regex rules (sortbox.rules, sortbox.rule_engines, sortbox.label): loading, matching like Python re, labels from a column, statistics."""
 import subprocess
 import sys
 
 import pytest
 
-from sortbox.label import (
-    HyperscanMatcher,
-    LabelColumnError,
-    Rule,
-    RuleError,
-    RuleMatcher,
-    RuleStats,
-    label_chunk,
-    class_lists,
-    hits_to_csr,
-    load_rules,
-    match_with_re,
-    parse_label_cell,
-    read_rule_files,
-    rules_fingerprint,
-)
+from sortbox.label import LabelColumnError, RuleStats, class_lists, hits_to_csr, label_chunk, parse_label_cell
+from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re
+from sortbox.rules import Rule, RuleError, load_rules, read_rule_files, rules_fingerprint
 from tests.conftest import REPO_ROOT
 
 
@@ -207,7 +194,7 @@ def test_a_nested_rule_the_linear_engines_take_cannot_hang_on_a_hostile_message(
     # (a+)+$ against 'aaa…a!' takes exponential time in Python's re; RE2 and Hyperscan are linear.
     # Run in a subprocess with a timeout, so a regression fails instead of hanging the suite.
     script = (
-        "from sortbox.label import Rule, RuleMatcher, best_matcher\n"
+        "from sortbox.rule_engines import RuleMatcher, best_matcher\nfrom sortbox.rules import Rule\n"
         "rules = [Rule('x.txt:1', 'x', '(a+)+$')]\n"
         "text = 'a' * 5000 + '!'\n"
         "assert RuleMatcher(rules).match(text) == []\n"

@@ -15,7 +15,8 @@ import re
 
 import pytest
 
-from sortbox.label import HyperscanMatcher, Rule, RuleMatcher, check_rule, match_with_re
+from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re
+from sortbox.rules import Rule, check_rule
 
 WORDS = ["win", "free", "call", "k", "s", "ok", "sk", "£5", "x1", "stop"]
 NON_ASCII = ["é", "É", "ß", "ẞ", "ſ", "K", "ı", "İ", "£", "€", "😀", "ω", "Ω", "ﬀ", "Å", "Å"]

@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from sortbox.label import Rule, RuleStats
+from sortbox.label import RuleStats
 from sortbox.portable_scorer import csv_safe
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
+from sortbox.rules import Rule
 
 HOSTILE_IDS = [
     "plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "crlf\r\nend", "\r", "\n", "=1+1", "'=1+1", "''x",
@@ -89,3 +90,14 @@ def test_page_filters_by_class_sorts_and_needs_no_network():
     assert "sorted-asc" in page and "addEventListener(\"click\"" in page
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", page) and "http" not in page
     assert "<code>promo</code>: no rules: promo.txt is empty or holds only comments" in page and "Not rule files, ignored: &#x27;README.md&#x27;" in page
+
+
+def test_the_page_opens_with_the_shared_head_then_the_reports_own_style():
+    from sortbox.html_page import BASE_CSS, page_head
+
+    page = render_rule_report_html(stats_for(["1"]))
+    head = page[: page.index("<body>") + len("<body>")]
+    assert head.startswith('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>sortbox rule report</title>')
+    style = head[head.index("<style>") + len("<style>") : head.index("</style>")]
+    assert style.strip().startswith(BASE_CSS) and "th { position: sticky; top: 0; }" in style[len(BASE_CSS):]
+    assert "<title>a &lt;b&gt; &amp; c</title>" in page_head("a <b> & c", "")

@@ -1,18 +1,18 @@
-"""Tokenisation (sortbox.tokenize): terms, stopwords, stem cache, vocabulary."""
+"""Tokenisation (sortbox.tokenizer): terms, stopwords, stem cache, vocabulary."""
 import pyarrow as pa
 import pytest
 
-from sortbox.tokenize import Tokenizer, tokenize_chunk
+from sortbox.tokenizer import TermTally, Tokenizer, tokenize_chunk
 from sortbox.wordlists import StopwordsError, load_stopwords
 
 STOPWORDS = frozenset({"the", "you", "to", "a", "don't"})
 
 
 def test_terms_stopwords_and_stems():
-    tokenizer = Tokenizer(STOPWORDS)
-    terms = tokenizer.tokenize(["you have won the prizes!", "don't call £0000 winning", ""])
+    tally = TermTally()
+    terms = Tokenizer(STOPWORDS).tokenize(["you have won the prizes!", "don't call £0000 winning", ""], tally)
     assert terms == [["have", "won", "prize"], ["call", "£", "0000", "win"], []]
-    assert tokenizer.stems_["prizes"] == "prize" and tokenizer.stems_["winning"] == "win"
+    assert tally.forms["prizes"] == "prize" and tally.forms["winning"] == "win" and "the" not in tally.forms
 
 
 def test_without_stemming():
@@ -20,10 +20,25 @@ def test_without_stemming():
 
 
 def test_vocabulary_and_surface_forms():
-    tokenizer = Tokenizer(STOPWORDS)
-    tokenizer.tokenize(["win wins winning", "prize", "win"])
-    assert tokenizer.vocabulary(2) == {"win": 4}
-    assert tokenizer.surface_forms(tokenizer.vocabulary(2)) == {"win": "win", "winning": "win", "wins": "win"}
+    tally = TermTally()
+    Tokenizer(STOPWORDS).tokenize(["win wins winning", "prize", "win"], tally)
+    assert tally.vocabulary(2) == {"win": 4}
+    assert tally.surface_forms(tally.vocabulary(2)) == {"win": "win", "winning": "win", "wins": "win"}
+
+
+@pytest.mark.parametrize("method", ["tokenize", "tokenize_arrow"])
+def test_a_tokenizer_learns_nothing_from_what_it_tokenised_before(method):
+    """fit/transform: earlier texts neither change the terms of later ones nor leak into a new tally."""
+    def run(tokenizer, texts, tally=None):
+        found = getattr(tokenizer, method)(texts if method == "tokenize" else pa.array(texts, pa.string()), tally)
+        return found if method == "tokenize" else found.to_pylist()
+
+    used = Tokenizer(STOPWORDS)
+    run(used, ["winning prizes", "café wins"], TermTally())
+    later, fresh = TermTally(), TermTally()
+    texts = ["winning again", "café", "prizes"]
+    assert run(used, texts, later) == run(Tokenizer(STOPWORDS), texts, fresh)
+    assert later == fresh and later.forms == {"again": "again", "café": "café", "prizes": "prize", "winning": "win"}
 
 
 def test_chunk_boundaries_never_merge_messages():
@@ -60,10 +75,10 @@ ADVERSARIAL = ["'hello'", "don't", "rock'n'roll", "a''b", "'''", "x'", "'x", "it
 
 @pytest.mark.parametrize("texts", [ADVERSARIAL, ["plain words only", "no apostrophe here"], ["don't", "won't stop"], []])
 def test_arrow_path_equals_the_python_path(texts):
-    python, arrow = Tokenizer(STOPWORDS), Tokenizer(STOPWORDS)
-    expected = python.tokenize(texts)
-    assert arrow.tokenize_arrow(pa.array(texts, pa.string())).to_pylist() == expected
-    assert arrow.term_counts_ == python.term_counts_ and arrow.stems_ == python.stems_
+    python, arrow = TermTally(), TermTally()
+    expected = Tokenizer(STOPWORDS).tokenize(texts, python)
+    assert Tokenizer(STOPWORDS).tokenize_arrow(pa.array(texts, pa.string()), arrow).to_pylist() == expected
+    assert arrow == python
 
 
 def test_arrow_path_on_the_sample(sms_pairs):
@@ -74,6 +89,7 @@ def test_arrow_path_on_the_sample(sms_pairs):
     texts = [cleaner.clean(text) for _, text in sms_pairs]
     stopwords = load_stopwords(REPO_ROOT / "dictionaries" / "stopwords", "english")
     python, arrow = Tokenizer(stopwords), Tokenizer(stopwords)
-    expected = python.tokenize(texts[:3000]) + python.tokenize(texts[3000:])
-    got = arrow.tokenize_arrow(pa.array(texts[:3000])).to_pylist() + arrow.tokenize_arrow(pa.array(texts[3000:])).to_pylist()
-    assert got == expected and arrow.term_counts_ == python.term_counts_
+    python_tally, arrow_tally = TermTally(), TermTally()
+    expected = python.tokenize(texts[:3000], python_tally) + python.tokenize(texts[3000:], python_tally)
+    got = arrow.tokenize_arrow(pa.array(texts[:3000]), arrow_tally).to_pylist() + arrow.tokenize_arrow(pa.array(texts[3000:]), arrow_tally).to_pylist()
+    assert got == expected and arrow_tally == python_tally
