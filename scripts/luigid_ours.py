@@ -9,6 +9,7 @@ process is luigi's luigid, it listens on 127.0.0.1:PORT, and it answers there. A
 another checkout's luigid on the same port has its settings and sees our tasks: never joined.
 Linux only (reads /proc); elsewhere nothing is ours.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ def socket_inodes(pid: int) -> set[str]:
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
+            inodes.add(target[len("socket:[") : -1])
     return inodes
 
 
@@ -59,7 +60,10 @@ def why_not_ours(pidfile: Path, port: int) -> str | None:
     try:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
-        return f"no luigid started from this checkout (no pid file {pidfile}; start one with scripts/luigid.sh --background)"
+        return (
+            f"no luigid started from this checkout (no pid file {pidfile}; "
+            "start one with scripts/luigid.sh --background)"
+        )
     proc = Path(f"/proc/{pid}")
     try:
         owner = proc.stat().st_uid
@@ -72,7 +76,10 @@ def why_not_ours(pidfile: Path, port: int) -> str | None:
         return f"pid {pid} of {pidfile} is not a luigid"
     try:
         if not listening_inodes(port) & socket_inodes(pid):
-            return f"the luigid of this checkout (pid {pid}) does not listen on 127.0.0.1:{port}; another program may (LUIGID_PORT)"
+            return (
+                f"the luigid of this checkout (pid {pid}) does not listen on 127.0.0.1:{port}; "
+                "another program may (LUIGID_PORT)"
+            )
     except OSError as exc:
         return f"cannot check the sockets of pid {pid}: {exc.strerror}"
     if not answers(port):

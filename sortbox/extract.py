@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
@@ -211,10 +210,20 @@ _TRANSIENT_PGCODES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300"
 # Driver messages of transient failures that carry no SQLSTATE (the connection never got that far,
 # or it died under the driver), and sqlite's lock held by a writer.
 _TRANSIENT_MESSAGES = (
-    "server closed the connection", "connection refused", "could not connect to server", "timeout expired",
-    "connection timed out", "could not receive data", "could not send data", "connection reset",
-    "connection already closed", "the database system is starting up", "the database system is shutting down",
-    "terminating connection", "ssl syscall error", "database is locked",
+    "server closed the connection",
+    "connection refused",
+    "could not connect to server",
+    "timeout expired",
+    "connection timed out",
+    "could not receive data",
+    "could not send data",
+    "connection reset",
+    "connection already closed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "terminating connection",
+    "ssl syscall error",
+    "database is locked",
 )
 # ... except these, which no retry mends.
 _PERMANENT_MESSAGES = ("authentication failed", "pg_hba.conf", "does not exist", "permission denied", "no such table")
@@ -236,8 +245,14 @@ def is_transient_error(exc: BaseException) -> bool:
     return bool(exc.connection_invalidated) or any(marker in message for marker in _TRANSIENT_MESSAGES)
 
 
-def with_retries(attempt: Callable[[], T], *, retries: int, delay_seconds: float, on_retry: Callable[[BaseException, int, int], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> T:
+def with_retries(
+    attempt: Callable[[], T],
+    *,
+    retries: int,
+    delay_seconds: float,
+    on_retry: Callable[[BaseException, int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """`attempt()`, tried again up to `retries` more times, `delay_seconds` apart, while it fails
     with a transient error (`is_transient_error`); any other error, or the last one, is raised
     at once. `on_retry(error, attempt number, attempts)` is called before each wait."""

@@ -5,6 +5,7 @@ night) or silently; `check_section` applies it to one section's values. `check_p
 builds scikit-learn's LogisticRegression for each grid candidate (imported only there).
 Plain values in, SettingsError out; nothing here reads the configuration itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ def integer(minimum: int, maximum: int | None = None) -> tuple[Callable[[object]
     return (lambda v: _is_int(v) and v >= minimum and (maximum is None or v <= maximum)), allowed
 
 
-def number(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> tuple[Callable[[object], bool], str]:
+def number(
+    low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+) -> tuple[Callable[[object], bool], str]:
     def ok(v: object) -> bool:
         if not _is_number(v):
             return False
@@ -123,7 +126,12 @@ def check_section(section: str, values: Mapping[str, object]) -> None:
             raise refuse(section, option, values[option], allowed)
     if section == "training":
         if values.get("threshold_policy") in ("precision", "recall") and values.get("threshold_target") is None:
-            raise refuse(section, "threshold_target", None, f"a number in (0, 1] when threshold_policy = {values['threshold_policy']}")
+            raise refuse(
+                section,
+                "threshold_target",
+                None,
+                f"a number in (0, 1] when threshold_policy = {values['threshold_policy']}",
+            )
         grid = values.get("param_grid")
         if grid is not None:
             check_grid_shape(grid)
@@ -164,7 +172,10 @@ def check_param_grid(grid: Mapping[str, list]) -> None:
         if key in RESERVED_GRID_KEYS:
             raise SettingsError(f"[training] param_grid: {key!r} cannot be searched ({RESERVED_GRID_KEYS[key]})")
         if key not in known:
-            raise SettingsError(f"[training] param_grid: unknown LogisticRegression parameter {key!r} (known: {', '.join(k for k in known if k not in RESERVED_GRID_KEYS)})")
+            raise SettingsError(
+                f"[training] param_grid: unknown LogisticRegression parameter {key!r} "
+                f"(known: {', '.join(k for k in known if k not in RESERVED_GRID_KEYS)})"
+            )
     X = np.array([[0.0], [1.0], [0.2], [0.9]])
     y = np.array([0, 1, 0, 1], dtype=np.int8)
     for candidate in ParameterGrid(dict(grid)):
@@ -178,7 +189,9 @@ def check_param_grid(grid: Mapping[str, list]) -> None:
                 model.fit(X, y)  # combinations: solver and penalty, l1_ratio, class_weight
         except (ValueError, TypeError) as exc:
             detail = " ".join(str(exc).split())
-            raise SettingsError(f"[training] param_grid: candidate {dict(candidate)} is refused by LogisticRegression: {detail}") from None
+            raise SettingsError(
+                f"[training] param_grid: candidate {dict(candidate)} is refused by LogisticRegression: {detail}"
+            ) from None
 
 
 def check_scoring(scoring: str) -> None:
@@ -187,4 +200,9 @@ def check_scoring(scoring: str) -> None:
 
     names = get_scorer_names()
     if scoring not in names:
-        raise refuse("training", "scoring", scoring, "a scikit-learn scorer name such as roc_auc, average_precision, f1, neg_log_loss")
+        raise refuse(
+            "training",
+            "scoring",
+            scoring,
+            "a scikit-learn scorer name such as roc_auc, average_precision, f1, neg_log_loss",
+        )

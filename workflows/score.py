@@ -7,6 +7,7 @@
 release directory (`published/current`, `published/releases/<name>`): every class in it scores.
 When it has run, it prints the absolute paths of scores.csv, unscorable.csv and, last, batch.json.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,31 +25,45 @@ from tasks.export import ScoreMessages
 class ScoreBatch(SortboxTask):
     """Output: batch.json (model id, row counts, paths of scores.csv and unscorable.csv)."""
 
-    model_json = luigi.Parameter(description="The model JSON, or a release directory (published/current), to score with.")
+    model_json = luigi.Parameter(
+        description="The model JSON, or a release directory (published/current), to score with."
+    )
 
     def requires(self):
         path = Path(self.model_json)
         if path.is_dir() and not (path / RELEASE_FILE).is_file():
-            raise FileNotFoundError(f"--model-json {self.model_json!r} is a directory but not a release (it has no {RELEASE_FILE}): give a model JSON file or a release directory such as published/current")
+            raise FileNotFoundError(
+                f"--model-json {self.model_json!r} is a directory but not a release (it has no {RELEASE_FILE}): "
+                "give a model JSON file or a release directory such as published/current"
+            )
         if not path.exists():
-            raise FileNotFoundError(f"--model-json {self.model_json!r} does not exist (a model JSON file or a release directory such as published/current)")
+            raise FileNotFoundError(
+                f"--model-json {self.model_json!r} does not exist "
+                "(a model JSON file or a release directory such as published/current)"
+            )
         return {"scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json)}
 
     def run(self):
         summary = read_json(self.input_dir("scores") / "summary.json")
         with self.atomic_output() as out:
-            write_json(out / "batch.json", {
-                "run_date": self.run_date.isoformat(),
-                "model_json": str(Path(self.model_json).resolve()),
-                "model_id": summary["model_id"],
-                "source": source().significant(),
-                "rows": {key: summary[key] for key in ("extracted", "scored", "unscorable")},
-                "unscorable_reasons": summary["unscorable_reasons"],
-                "artifacts": relative_artifacts(self.output_dir(), {
-                    "scores_csv": self.input_dir("scores") / "scores.csv",
-                    "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
-                }),
-            })
+            write_json(
+                out / "batch.json",
+                {
+                    "run_date": self.run_date.isoformat(),
+                    "model_json": str(Path(self.model_json).resolve()),
+                    "model_id": summary["model_id"],
+                    "source": source().significant(),
+                    "rows": {key: summary[key] for key in ("extracted", "scored", "unscorable")},
+                    "unscorable_reasons": summary["unscorable_reasons"],
+                    "artifacts": relative_artifacts(
+                        self.output_dir(),
+                        {
+                            "scores_csv": self.input_dir("scores") / "scores.csv",
+                            "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
+                        },
+                    ),
+                },
+            )
         # What a user opens next, the batch record last (as demo.sh prints the run manifest last).
         for name in ("scores.csv", "unscorable.csv"):
             print(f"{name}: {(self.input_dir('scores') / name).resolve()}")

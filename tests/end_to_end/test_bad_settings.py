@@ -1,6 +1,7 @@
 """A bad setting stops the run while the DAG is scheduled: one line naming the option and the
 allowed values, exit 35 ([retcode] scheduling_error), nothing read or written. As the invalid
 regex does (tests/end_to_end/test_cli.py::test_bad_regex_stops_the_run_before_extraction)."""
+
 import datetime as dt
 import json
 import os
@@ -22,18 +23,60 @@ BAD_SETTINGS = [
     ("lsi", "num_topics", "0", "[lsi] num_topics = 0 is not allowed: must be an integer >= 1"),
     ("lsi", "num_topics", "many", "[lsi] num_topics: cannot be read: invalid literal for int() with base 10: 'many'"),
     ("training", "folds", "1", "[training] folds = 1 is not allowed: must be an integer >= 2"),
-    ("training", "param_grid", '{"C": [0]}', "[training] param_grid: candidate {'C': 0} is refused by LogisticRegression: The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]"),
-    ("training", "param_grid", '{"penalty": ["l3"]}', "[training] param_grid: candidate {'penalty': 'l3'} is refused by LogisticRegression: The 'penalty' parameter"),
-    ("training", "param_grid", '{"C": [1.0], "Cee": [1]}', "[training] param_grid: unknown LogisticRegression parameter 'Cee' (known: C, class_weight"),
-    ("training", "param_grid", '{"penalty": ["l1"], "solver": ["lbfgs"]}', "Solver lbfgs supports only 'l2' or None penalties, got l1 penalty"),
-    ("training", "scoring", "rocauc", "[training] scoring = 'rocauc' is not allowed: must be a scikit-learn scorer name"),
-    ("training", "threshold_policy", "precision", "[training] threshold_target = None is not allowed: must be a number in (0, 1] when threshold_policy = precision"),
+    (
+        "training",
+        "param_grid",
+        '{"C": [0]}',
+        "[training] param_grid: candidate {'C': 0} is refused by LogisticRegression: "
+        "The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]",
+    ),
+    (
+        "training",
+        "param_grid",
+        '{"penalty": ["l3"]}',
+        "[training] param_grid: candidate {'penalty': 'l3'} is refused by LogisticRegression: The 'penalty' parameter",
+    ),
+    (
+        "training",
+        "param_grid",
+        '{"C": [1.0], "Cee": [1]}',
+        "[training] param_grid: unknown LogisticRegression parameter 'Cee' (known: C, class_weight",
+    ),
+    (
+        "training",
+        "param_grid",
+        '{"penalty": ["l1"], "solver": ["lbfgs"]}',
+        "Solver lbfgs supports only 'l2' or None penalties, got l1 penalty",
+    ),
+    (
+        "training",
+        "scoring",
+        "rocauc",
+        "[training] scoring = 'rocauc' is not allowed: must be a scikit-learn scorer name",
+    ),
+    (
+        "training",
+        "threshold_policy",
+        "precision",
+        "[training] threshold_target = None is not allowed: "
+        "must be a number in (0, 1] when threshold_policy = precision",
+    ),
     ("training", "n_jobs", "0", "[training] n_jobs = 0 is not allowed: must be a non-zero integer"),
     ("training", "max_rows", "0", "[training] max_rows = 0 is not allowed"),
-    ("training", "holdout_fraction", "1.0", "[training] holdout_fraction = 1.0 is not allowed: must be a number in [0, 1)"),
+    (
+        "training",
+        "holdout_fraction",
+        "1.0",
+        "[training] holdout_fraction = 1.0 is not allowed: must be a number in [0, 1)",
+    ),
     ("training", "seed", "-1", "[training] seed = -1 is not allowed: must be an integer from 0 to 4294967295"),
     ("cleaning", "max_chars", "0", "[cleaning] max_chars = 0 is not allowed: must be an integer >= 1"),
-    ("cleaning", "unicode_normalization", "NFX", "[cleaning] unicode_normalization = 'NFX' is not allowed: must be one of NFC, NFKC, NFD, NFKD"),
+    (
+        "cleaning",
+        "unicode_normalization",
+        "NFX",
+        "[cleaning] unicode_normalization = 'NFX' is not allowed: must be one of NFC, NFKC, NFD, NFKD",
+    ),
     ("cleaning", "digits", "nope", "[cleaning] digits: cannot be read: nope is not a valid choice"),
     ("dictionary", "no_above", "0", "[dictionary] no_above = 0.0 is not allowed: must be a number in (0, 1]"),
     ("tokenize", "language", "klingon", "no stopword list for language 'klingon' (available: english)"),
@@ -42,14 +85,21 @@ BAD_SETTINGS = [
     ("source", "table", "", "[source] table = '' is not allowed: must be a non-empty text"),
     ("tokenize", "min_word_frequency", "0", "[tokenize] min_word_frequency = 0 is not allowed"),
     ("source", "sample_fraction", "0", "[source] sample_fraction = 0.0 is not allowed: must be a number in (0, 1]"),
-    ("database", "statement_timeout_seconds", "-1", "[database] statement_timeout_seconds = -1.0 is not allowed: must be a finite number >= 0"),
+    (
+        "database",
+        "statement_timeout_seconds",
+        "-1",
+        "[database] statement_timeout_seconds = -1.0 is not allowed: must be a finite number >= 0",
+    ),
     ("database", "retries", "-1", "[database] retries = -1 is not allowed: must be an integer >= 0"),
     ("publish", "keep", "0", "[publish] keep = 0 is not allowed: must be an integer >= 1"),
 ]
 
 
 @pytest.mark.parametrize("section, option, value, message", BAD_SETTINGS, ids=lambda v: str(v)[:30])
-def test_a_bad_setting_stops_the_run_while_scheduling(tiny_sqlite, pipeline_env, luigi_config, caplog, section, option, value, message):
+def test_a_bad_setting_stops_the_run_while_scheduling(
+    tiny_sqlite, pipeline_env, luigi_config, caplog, section, option, value, message
+):
     root = pipeline_env(tiny_sqlite)
     luigi_config({section: {option: value}})
     result = run_luigi([TrainPipeline(run_date=RUN_DATE)])
@@ -58,14 +108,19 @@ def test_a_bad_setting_stops_the_run_while_scheduling(tiny_sqlite, pipeline_env,
     assert not root.exists() or not any(root.rglob("*")), "nothing may be extracted or written"
 
 
-def test_a_language_without_a_snowball_stemmer_is_refused_unless_stem_is_off(tiny_sqlite, pipeline_env, luigi_config, caplog, tmp_path):
+def test_a_language_without_a_snowball_stemmer_is_refused_unless_stem_is_off(
+    tiny_sqlite, pipeline_env, luigi_config, caplog, tmp_path
+):
     root = pipeline_env(tiny_sqlite)
     stopwords = tmp_path / "stopwords"
     stopwords.mkdir()
     (stopwords / "klingon.txt").write_text("qapla\n")
     luigi_config({"tokenize": {"language": "klingon", "stopwords_dir": str(stopwords)}})
     assert not run_luigi([TrainPipeline(run_date=RUN_DATE)]).scheduling_succeeded
-    assert "[tokenize] language = 'klingon' is not allowed: must be a Snowball stemmer language (arabic, danish" in caplog.text
+    assert (
+        "[tokenize] language = 'klingon' is not allowed: must be a Snowball stemmer language (arabic, danish"
+        in caplog.text
+    )
     assert not root.exists() or not any(root.rglob("*"))
 
 
@@ -73,7 +128,9 @@ def test_column_labels_need_a_label_column(tiny_sqlite, pipeline_env, luigi_conf
     pipeline_env(tiny_sqlite)
     luigi_config({"labelling": {"source": "column"}, "source": {"label_column": "-"}})
     assert not run_luigi([TrainPipeline(run_date=RUN_DATE)]).scheduling_succeeded
-    assert "[labelling] source = 'column' is not allowed: must be rules when [source] label_column is unset" in caplog.text
+    assert (
+        "[labelling] source = 'column' is not allowed: must be rules when [source] label_column is unset" in caplog.text
+    )
 
 
 def test_a_night_needs_held_out_rows_for_its_gate(tiny_sqlite, pipeline_env, luigi_config, caplog):
@@ -94,12 +151,30 @@ def test_num_topics_above_the_vocabulary_is_capped_with_a_warning(tiny_sqlite, p
     assert f"[lsi] num_topics = 500 is more than the {summary['terms']} terms of the vocabulary" in caplog.text
 
 
-def cli(args: list[str], db_url: str, tmp_path: Path, module: str = "workflows.train", task: str = "TrainPipeline") -> subprocess.CompletedProcess:
+def cli(
+    args: list[str], db_url: str, tmp_path: Path, module: str = "workflows.train", task: str = "TrainPipeline"
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"}
     environment["SORTBOX_DB_URL"] = db_url
-    return subprocess.run([LUIGI, "--module", module, task, "--local-scheduler", "--run-date", RUN_DATE.isoformat(),
-                           "--paths-output-root", str(tmp_path / "runs"), *args],
-                          cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            LUIGI,
+            "--module",
+            module,
+            task,
+            "--local-scheduler",
+            "--run-date",
+            RUN_DATE.isoformat(),
+            "--paths-output-root",
+            str(tmp_path / "runs"),
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_bad_setting_on_the_command_line_exits_35_before_extraction(tiny_sqlite, tmp_path):
@@ -115,7 +190,13 @@ def test_a_dash_unsets_an_option_of_the_configuration_file(tiny_sqlite, tmp_path
     extracted = {}
     for value in ("", "-"):
         root = tmp_path / (value or "empty")
-        done = cli(["--source-timestamp-column", value, "--database-retries", "0"], tiny_sqlite, root, module="tasks.extract", task="ExtractMessages")
+        done = cli(
+            ["--source-timestamp-column", value, "--database-retries", "0"],
+            tiny_sqlite,
+            root,
+            module="tasks.extract",
+            task="ExtractMessages",
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         (summary,) = (root / "runs").rglob("ExtractMessages-*/summary.json")
         extracted[value] = json.loads(summary.read_text())["source"]["timestamp_column"]

@@ -5,6 +5,7 @@ night stopped by SIGTERM logs 143 and leaves no process behind; a luigid this ch
 start is never joined. The faults come from a `sitecustomize` put on PYTHONPATH for the night
 only (tests/end_to_end/night_hooks/), so production code carries none.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,12 @@ from tests.end_to_end.test_luigid import free_port, luigid, rpc, script_env  # n
 from tests.end_to_end.test_nightly_script import NIGHTLY, Site, lock_is_held
 
 HOOKS = Path(__file__).with_name("night_hooks")
-FAILING, NEXT, STOPPED, REFUSED = "2026-01-12", "2026-01-13", "2026-01-14", "2026-01-15"  # the sample covers 2026-01-01 to 2026-01-28
+FAILING, NEXT, STOPPED, REFUSED = (
+    "2026-01-12",
+    "2026-01-13",
+    "2026-01-14",
+    "2026-01-15",
+)  # the sample covers 2026-01-01 to 2026-01-28
 BOUND = 120  # seconds: a failed night must have ended by then (Must show: within 2 minutes)
 
 
@@ -38,8 +44,14 @@ def with_hook(site: Site, fault: str, **extra: str) -> dict:
 
 def test_a_night_whose_grid_search_fails_ends_and_frees_the_lock(site, luigid):  # noqa: F811
     started = time.monotonic()
-    done = subprocess.run([str(NIGHTLY), FAILING, "--source-sample-fraction", "0.3"], cwd=site.base,
-                          env=with_hook(site, "fail-grid-search"), capture_output=True, text=True, timeout=BOUND)
+    done = subprocess.run(
+        [str(NIGHTLY), FAILING, "--source-sample-fraction", "0.3"],
+        cwd=site.base,
+        env=with_hook(site, "fail-grid-search"),
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+    )
     elapsed = time.monotonic() - started
     log = site.log(FAILING).read_text(encoding="utf-8")
     assert f"using the central scheduler at http://127.0.0.1:{luigid['port']}" in log
@@ -86,13 +98,20 @@ def alive(pid: int) -> bool:
 
 def test_a_night_sent_sigterm_logs_143_and_leaves_no_process(site, tmp_path):
     mark = tmp_path / "grid-search-started"
-    night = subprocess.Popen([str(NIGHTLY), STOPPED, "--source-sample-fraction", "0.3"], cwd=site.base,
-                             env=with_hook(site, "hang-grid-search", SORTBOX_TEST_MARK=str(mark)),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    night = subprocess.Popen(
+        [str(NIGHTLY), STOPPED, "--source-sample-fraction", "0.3"],
+        cwd=site.base,
+        env=with_hook(site, "hang-grid-search", SORTBOX_TEST_MARK=str(mark)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not mark.exists():
-            assert night.poll() is None, f"the night ended early: {night.returncode}\n{site.log(STOPPED).read_text()[-3000:]}"
+            assert night.poll() is None, (
+                f"the night ended early: {night.returncode}\n{site.log(STOPPED).read_text()[-3000:]}"
+            )
             assert time.monotonic() < deadline, "GridSearch never started"
             time.sleep(0.2)
         processes = descendants(night.pid)
@@ -119,8 +138,14 @@ def foreign_luigid(tmp_path):
     """A luigid started from another directory (another checkout's): its pid file is not ours."""
     port = free_port()
     directory = tmp_path / "other-checkout-luigid"
-    started = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "luigid.sh"), "--background"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=120, env=script_env(LUIGID_PORT=port, SORTBOX_LUIGID_DIR=directory))
+    started = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "luigid.sh"), "--background"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=script_env(LUIGID_PORT=port, SORTBOX_LUIGID_DIR=directory),
+    )
     assert started.returncode == 0, started.stderr
     try:
         yield port
@@ -130,8 +155,14 @@ def foreign_luigid(tmp_path):
 
 
 def choose(port: int, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", 'set -euo pipefail; source scripts/_scheduler.sh; echo "${SCHEDULER_ARGS[@]}"'],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, env=script_env(LUIGID_PORT=port, **env))
+    return subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source scripts/_scheduler.sh; echo "${SCHEDULER_ARGS[@]}"'],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=script_env(LUIGID_PORT=port, **env),
+    )
 
 
 def test_a_luigid_this_checkout_did_not_start_is_not_joined(site, foreign_luigid, tmp_path, luigid):  # noqa: F811
@@ -147,16 +178,39 @@ def test_a_luigid_this_checkout_did_not_start_is_not_joined(site, foreign_luigid
     refused = choose(foreign_luigid, SORTBOX_SCHEDULER="central")
     assert refused.returncode != 0 and "needs LUIGID_HOST and LUIGID_PORT" in refused.stderr
     explicit = choose(foreign_luigid, SORTBOX_SCHEDULER="central", LUIGID_HOST="127.0.0.1")
-    assert explicit.stdout.split() == ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(foreign_luigid)], explicit.stderr
+    assert explicit.stdout.split() == ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(foreign_luigid)], (
+        explicit.stderr
+    )
 
     # nightly.sh and demo.sh (stopped at scheduling by a bad setting, exit 35) never reach it.
-    night = subprocess.run([str(NIGHTLY), REFUSED, "--lsi-num-topics", "0"], cwd=site.base, capture_output=True, text=True, timeout=300,
-                           env={**site.env, "LUIGID_PORT": str(foreign_luigid), **ours})
+    night = subprocess.run(
+        [str(NIGHTLY), REFUSED, "--lsi-num-topics", "0"],
+        cwd=site.base,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**site.env, "LUIGID_PORT": str(foreign_luigid), **ours},
+    )
     assert night.returncode == site.retcode["scheduling_error"], night.stderr
     night_log = site.log(REFUSED).read_text(encoding="utf-8")
     assert "using the local scheduler: the luigid of this checkout" in night_log and "[lsi] num_topics = 0" in night_log
-    demo = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "demo.sh"), "--lsi-num-topics", "0", "--paths-output-root", str(tmp_path / "runs")],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=script_env(LUIGID_PORT=foreign_luigid, **ours))
-    assert demo.returncode != 0 and "using the local scheduler: the luigid of this checkout" in demo.stderr, demo.stderr[-3000:]
+    demo = subprocess.run(
+        [
+            "bash",
+            str(REPO_ROOT / "scripts" / "demo.sh"),
+            "--lsi-num-topics",
+            "0",
+            "--paths-output-root",
+            str(tmp_path / "runs"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=script_env(LUIGID_PORT=foreign_luigid, **ours),
+    )
+    assert demo.returncode != 0 and "using the local scheduler: the luigid of this checkout" in demo.stderr, (
+        demo.stderr[-3000:]
+    )
     for status in ("PENDING", "RUNNING", "DONE", "FAILED", "DISABLED"):
         assert rpc(foreign_luigid, "task_list", status=status, upstream_status="", search="") == {}, status

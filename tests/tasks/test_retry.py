@@ -4,6 +4,7 @@ A dropped connection, a connection timeout, a locked sqlite file: tried again `[
 times. No rows, a missing table or column, bad credentials, the statement timeout, a type error:
 one attempt, one line. (Real Postgres faults: tests/end_to_end/test_postgres_faults.py.)
 """
+
 import datetime as dt
 import sqlite3
 
@@ -31,7 +32,9 @@ TRANSIENT = [
     operational("database is locked"),
 ]
 PERMANENT = [
-    operational('connection to server at "db", port 5432 failed: FATAL:  password authentication failed for user "sortbox"'),
+    operational(
+        'connection to server at "db", port 5432 failed: FATAL:  password authentication failed for user "sortbox"'
+    ),
     operational('FATAL:  role "nobody" does not exist'),
     sa.exc.ProgrammingError("SELECT", {}, Exception('relation "messages" does not exist')),
     sa.exc.OperationalError("SELECT", {}, Exception("no such table: messages")),
@@ -87,12 +90,17 @@ def test_a_permanent_error_is_tried_once(quick_retries, monkeypatch, caplog, err
     assert "a transient error: retrying" not in caplog.text
 
 
-@pytest.mark.parametrize("case, config, message", [
-    ("missing table", {"table": "nope"}, "table 'nope' does not exist in the database"),
-    ("missing column", {"text_column": "nope"}, "text_column 'nope' is not a column of table 'messages'"),
-    ("no rows", {"since": "2030-01-01"}, "no rows to extract"),
-])
-def test_real_permanent_sqlite_errors_are_tried_once(quick_retries, luigi_config, monkeypatch, caplog, case, config, message):
+@pytest.mark.parametrize(
+    "case, config, message",
+    [
+        ("missing table", {"table": "nope"}, "table 'nope' does not exist in the database"),
+        ("missing column", {"text_column": "nope"}, "text_column 'nope' is not a column of table 'messages'"),
+        ("no rows", {"since": "2030-01-01"}, "no rows to extract"),
+    ],
+)
+def test_real_permanent_sqlite_errors_are_tried_once(
+    quick_retries, luigi_config, monkeypatch, caplog, case, config, message
+):
     calls: list = []
     monkeypatch.setattr(tasks.extract, "make_engine", flaky_engine([], calls))
     luigi_config({"source": config})
@@ -134,7 +142,16 @@ def test_with_retries_waits_between_attempts_and_gives_up_on_a_permanent_error()
             raise item
         return item
 
-    assert with_retries(attempt, retries=2, delay_seconds=3, on_retry=lambda e, n, total: seen.append((n, total)), sleep=waits.append) == "done"
+    assert (
+        with_retries(
+            attempt,
+            retries=2,
+            delay_seconds=3,
+            on_retry=lambda e, n, total: seen.append((n, total)),
+            sleep=waits.append,
+        )
+        == "done"
+    )
     assert waits == [3, 3] and seen == [(1, 3), (2, 3)]
 
     def permanent():

@@ -1,4 +1,5 @@
 """sortbox.settings: every rule of the table refuses its bad values with one line naming the option."""
+
 import pytest
 
 from sortbox.settings import RULES, SettingsError, check_grid_shape, check_param_grid, check_scoring, check_section
@@ -49,23 +50,35 @@ def test_every_rule_accepts_the_shipped_defaults():
 
 
 def test_a_precision_policy_needs_a_target():
-    with pytest.raises(SettingsError, match=r"\[training\] threshold_target = None .* when threshold_policy = precision"):
+    with pytest.raises(
+        SettingsError, match=r"\[training\] threshold_target = None .* when threshold_policy = precision"
+    ):
         check_section("training", {"threshold_policy": "precision", "threshold_target": None})
     check_section("training", {"threshold_policy": "precision", "threshold_target": 0.9})
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"C": [-1.0]}, r"candidate \{'C': -1.0\} is refused by LogisticRegression: The 'C' parameter .* must be a float in the range \(0.0, inf\]"),
-    ({"C": ["big"]}, r"The 'C' parameter of LogisticRegression must be a float"),
-    ({"penalty": ["l3"]}, r"The 'penalty' parameter of LogisticRegression must be a str among"),
-    ({"penalty": ["l1"], "solver": ["lbfgs"]}, r"Solver lbfgs supports only 'l2' or None penalties, got l1 penalty"),
-    ({"dual": [True], "solver": ["lbfgs"]}, r"Solver lbfgs supports only dual=False, got dual=True"),
-    ({"class_weight": [{"1": 3}]}, r"The classes, \[0, 1\], are not in class_weight"),
-    ({"Cee": [1.0]}, r"unknown LogisticRegression parameter 'Cee' \(known: C, class_weight, "),
-    ({"random_state": [1]}, r"'random_state' cannot be searched \(set by \[training\] seed\)"),
-    ({"C": 1.0}, r"must be a JSON object of LogisticRegression parameter -> non-empty list"),
-    ({"C": []}, r"non-empty list"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        (
+            {"C": [-1.0]},
+            r"candidate \{'C': -1.0\} is refused by LogisticRegression: "
+            r"The 'C' parameter .* must be a float in the range \(0.0, inf\]",
+        ),
+        ({"C": ["big"]}, r"The 'C' parameter of LogisticRegression must be a float"),
+        ({"penalty": ["l3"]}, r"The 'penalty' parameter of LogisticRegression must be a str among"),
+        (
+            {"penalty": ["l1"], "solver": ["lbfgs"]},
+            r"Solver lbfgs supports only 'l2' or None penalties, got l1 penalty",
+        ),
+        ({"dual": [True], "solver": ["lbfgs"]}, r"Solver lbfgs supports only dual=False, got dual=True"),
+        ({"class_weight": [{"1": 3}]}, r"The classes, \[0, 1\], are not in class_weight"),
+        ({"Cee": [1.0]}, r"unknown LogisticRegression parameter 'Cee' \(known: C, class_weight, "),
+        ({"random_state": [1]}, r"'random_state' cannot be searched \(set by \[training\] seed\)"),
+        ({"C": 1.0}, r"must be a JSON object of LogisticRegression parameter -> non-empty list"),
+        ({"C": []}, r"non-empty list"),
+    ],
+)
 def test_every_grid_candidate_must_be_a_logistic_regression_that_fits(grid, message):
     with pytest.raises(SettingsError, match=message):
         check_param_grid(grid)
