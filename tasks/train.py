@@ -66,7 +66,7 @@ class GridSearch(ClassTask):
     the class is skipped."""
 
     def requires(self):
-        return {"features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         config = training()
@@ -79,9 +79,11 @@ class GridSearch(ClassTask):
                 logger.warning("class %r skipped: %s", self.class_name, reason)
                 write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
                 return
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
+            progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
             np.save(out / "oof_scores.npy", out_of_fold)
             write_json(out / "grid.json", {"status": "searched", **counts, **search})
+        self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
 class CrossValidate(ClassTask):
@@ -90,7 +92,7 @@ class CrossValidate(ClassTask):
     out-of-fold scores of the search's own fold models (no model is fitted again)."""
 
     def requires(self):
-        return {"grid": GridSearch(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"grid": GridSearch(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         config = training()
@@ -121,7 +123,7 @@ class FitClassifier(ClassTask):
     pipeline.joblib (the fitted scikit-learn pipeline: an internal checkpoint, never published)."""
 
     def requires(self):
-        return {"cv": CrossValidate(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"cv": CrossValidate(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         cv = read_json(self.input_dir("cv") / "cv.json")
@@ -147,7 +149,7 @@ class TrainClassifiers(SortboxTask):
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
     def requires(self):
-        return {"labels": LabelMessages(run_date=self.run_date)}
+        return {"labels": LabelMessages(**self.same_run())}
 
     def significant_config(self) -> dict:
         return {"training": training().significant()}
@@ -156,9 +158,9 @@ class TrainClassifiers(SortboxTask):
         classes = sorted(read_json(self.input_dir("labels") / "summary.json")["classes"])
         chains = yield {
             name: {
-                "grid": GridSearch(run_date=self.run_date, class_name=name),
-                "cv": CrossValidate(run_date=self.run_date, class_name=name),
-                "fit": FitClassifier(run_date=self.run_date, class_name=name),
+                "grid": GridSearch(**self.same_run(), class_name=name),
+                "cv": CrossValidate(**self.same_run(), class_name=name),
+                "fit": FitClassifier(**self.same_run(), class_name=name),
             }
             for name in classes
         }
