@@ -44,7 +44,7 @@ class GateModels(SortboxTask):
         champion_dir = current_release(Path(publish().root))
         champions = release_models(champion_dir) if champion_dir else {}
         texts, labels = held_out_rows(self.input_dir("labels"), self.input_dir("messages"))
-        self.set_status_message(f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
+        self.report_progress(0, 1, f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
         decisions = gate(challenger, champions, texts, labels, margin=publish().margin)
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
@@ -52,6 +52,7 @@ class GateModels(SortboxTask):
         drift_entry = {"status": report["status"], "report_html": str(self.input_dir("drift") / "drift.html")}
         with self.atomic_output() as out:
             write_json(out / "gate.json", {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry})
+        self.report_progress(1, 1, "gated")
 
 
 class PublishModels(SortboxTask):

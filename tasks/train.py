@@ -102,7 +102,7 @@ class CrossValidate(ClassTask):
                 write_json(out / "cv.json", grid)
                 return
             y, truth = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            self.set_status_message(f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
+            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
             scores = np.load(self.input_dir("grid") / "oof_scores.npy")
             result = {
                 "status": "validated",
@@ -116,6 +116,7 @@ class CrossValidate(ClassTask):
                 result["against_truth"] = evaluate_scores(truth, scores)
             np.save(out / "oof_scores.npy", scores.astype(np.float64))
             write_json(out / "cv.json", result)
+        self.report_progress(1, 1, f"{self.class_name}: validated")
 
 
 class FitClassifier(ClassTask):
@@ -132,7 +133,7 @@ class FitClassifier(ClassTask):
                 write_json(out / "classifier.json", {"class": self.class_name, **cv})
                 return
             y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            self.set_status_message(f"{self.class_name}: final fit on {len(y):,} messages")
+            self.report_progress(0, 1, f"{self.class_name}: final fit on {len(y):,} messages")
             pipeline = fit_final(self.features(self.input_dir("features")), y, params=cv["best_params"], random_state=training().seed)
             linear = linear_form(pipeline)
             import joblib
@@ -142,6 +143,7 @@ class FitClassifier(ClassTask):
             if "against_truth" in cv:
                 summary["against_truth"] = cv["against_truth"]
             write_json(out / "classifier.json", {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
+        self.report_progress(1, 1, f"{self.class_name}: fitted")
 
 
 class TrainClassifiers(SortboxTask):

@@ -8,7 +8,7 @@ from tests.conftest import run_luigi
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 24)
-SLOW_TASKS = ("BuildDictionary", "FitTfidf", "FitLsi", "GridSearch", "RuleReport", "ExportModelJson", "TrainingReport")
+SLOW_TASKS = ("BuildDictionary", "FitTfidf", "FitLsi", "GridSearch", "CrossValidate", "FitClassifier", "RuleReport", "ExportModelJson", "TrainingReport")
 
 
 def test_slow_tasks_report_increasing_progress_ending_at_100(sample_sqlite, pipeline_env, luigi_config, monkeypatch):
