@@ -155,3 +155,18 @@ def test_model_statistics_counts_the_training_night_leave_one_out():
     assert stats["spam"]["unknown_words"] == 0
     stats, _ = model_statistics(tiny_model(), texts, term_counts=[5, 3, 2], min_count=2)
     assert (stats["spam"]["words"], stats["spam"]["unknown_words"]) == (5, 1)
+
+
+def test_drift_page_embeds_its_plots_and_says_why_when_nothing_is_compared():
+    from sortbox.drift_report import render_drift_report
+
+    live, _ = profile()
+    tonight, scores = profile(spam=390, hits=360)
+    report = {"night": "2026-01-14", "live_release": "2026-01-07-abc", "live_night": "2026-01-07", "profiled_rows": 99,
+              **compare_profiles(live, tonight, {"spam": scores}, {}, limits=LIMITS)}
+    page = render_drift_report(report, training_report_href="../TrainingReport-x/report.html")
+    assert "Drift report: <span class='badge'" in page and ">alert</span>" in page
+    assert page.count("src='data:image/png;base64,") == 3  # spam's scores, the label mix, the rule movers
+    assert "href='../TrainingReport-x/report.html'" in page and "http" not in page
+    empty = render_drift_report({"night": "2026-01-07", "status": NOT_COMPARED, "note": "Nothing to compare with: no release is live yet.", "measures": []})
+    assert "no release is live yet" in empty and "<img" not in empty
