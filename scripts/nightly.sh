@@ -74,9 +74,11 @@ fi
 # From here on everything goes to the log; the caller's stderr (fd 3) gets where, and the outcome.
 exec 3>&2
 exec >>"$LOG" 2>&1
+# The night's drift status for the end line: ok/warn/alert, n/a (nothing to compare), none (no report).
+night_drift() { timeout 60 python "$ROOT/scripts/drift_status.py" --date "$DATE" ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} 2>/dev/null || echo none; }
 finish() {
   local code=$?
-  log "end: date $DATE, exit code $code"
+  log "end: date $DATE, exit code $code, drift $(night_drift)"
   echo "$ME: night $DATE finished with exit code $code (log: $LOG)" >&3
 }
 trap finish EXIT

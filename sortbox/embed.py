@@ -8,7 +8,7 @@ TF-IDF follows gensim's defaults exactly: raw term counts times log2(N / df), L2
 """
 from __future__ import annotations
 
-from typing import Collection, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -155,33 +155,40 @@ def term_gram(tfidf_chunks: Iterable[sp.csr_matrix]) -> tuple[sp.csr_matrix, int
     return gram, messages
 
 
-def top_eigenvectors(gram: sp.spmatrix, k: int, *, extra_dims: int, power_iters: int, random_seed: int) -> tuple[np.ndarray, np.ndarray]:
+def top_eigenvectors(gram: sp.spmatrix, k: int, *, extra_dims: int, power_iters: int, random_seed: int, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k leading eigenvectors (columns, m x k) and eigenvalues of a symmetric PSD matrix.
 
     Randomized subspace iteration (Halko, Martinsson & Tropp 2011) with k + extra_dims seeded
     Gaussian probes and `power_iters` extra products with the matrix; exact (dense eigh) when the
     probes would span the whole space anyway. Each column's largest entry is made positive so a
-    sign flip inside LAPACK never changes the result.
+    sign flip inside LAPACK never changes the result. `progress(done, total)` is called after each
+    product with the matrix (and once for the dense case).
     """
+    report = progress or (lambda done, total: None)
     m = gram.shape[0]
     width = k + extra_dims
     if width >= m:
         values, vectors = np.linalg.eigh(gram.toarray() if sp.issparse(gram) else np.asarray(gram))
+        report(1, 1)
     else:
+        steps = power_iters + 2
         probes = np.random.default_rng(random_seed).standard_normal((m, width))
         basis, _ = np.linalg.qr(gram @ probes)
-        for _ in range(power_iters):
+        report(1, steps)
+        for step in range(power_iters):
             basis, _ = np.linalg.qr(gram @ basis)
+            report(2 + step, steps)
         small = basis.T @ (gram @ basis)
         values, small_vectors = np.linalg.eigh((small + small.T) / 2)
         vectors = basis @ small_vectors
+        report(steps, steps)
     order = np.argsort(values)[::-1][:k]
     values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
     signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
     return vectors * np.where(signs == 0, 1.0, signs), values
 
 
-def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, num_topics: int, power_iters: int, random_seed: int, extra_dims: int = 100) -> LsiModel:
+def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, num_topics: int, power_iters: int, random_seed: int, extra_dims: int = 100, progress: Callable[[int, int], None] | None = None) -> LsiModel:
     """LSI of the TF-IDF corpus (chunks of messages x terms) as a gensim LsiModel.
 
     The term basis U and singular values s are those of the truncated SVD of the corpus, computed
@@ -189,12 +196,13 @@ def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, nu
     then randomized subspace iteration on it) instead of gensim's merge of one randomized SVD per
     chunk: the same model up to the randomized approximation, many times faster on short messages,
     and independent of chunk boundaries. Topics whose singular value is numerically zero (a corpus
-    of lower rank than `num_topics`) are dropped.
+    of lower rank than `num_topics`) are dropped. `progress` follows the decomposition (see
+    `top_eigenvectors`); the streaming pass is the caller's to follow (it owns the chunks).
     """
     gram, messages = term_gram(tfidf_chunks)
     if gram.nnz == 0:
         raise ValueError("LSI saw no message with a known term")
-    vectors, values = top_eigenvectors(gram, min(num_topics, gram.shape[0]), extra_dims=extra_dims, power_iters=power_iters, random_seed=random_seed)
+    vectors, values = top_eigenvectors(gram, min(num_topics, gram.shape[0]), extra_dims=extra_dims, power_iters=power_iters, random_seed=random_seed, progress=progress)
     singular = np.sqrt(values)
     # Eigenvalues of A^T A carry rounding noise of about 1e-16 of the largest: anything below
     # 1e-10 of it is a direction the corpus does not have.

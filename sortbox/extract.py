@@ -117,6 +117,27 @@ def _sqlite_utc(value: object) -> str | None:
     return utc_text(moment) if moment else None
 
 
+def night_window(
+    night: dt.date, *, window_days: int | None, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> tuple[dt.datetime | None, dt.datetime]:
+    """The rows night `night` trains on: timestamps before night + 1 day and, with `window_days`,
+    not before that bound minus `window_days` days; narrowed further by a configured `since` /
+    `until`. Only the date decides, so a night rerun later reads the same rows."""
+    if window_days is not None and window_days < 1:
+        raise SourceError(f"[nightly] window_days must be at least 1, got {window_days}")
+    end = dt.datetime.combine(night + dt.timedelta(days=1), dt.time())
+    start = end - dt.timedelta(days=window_days) if window_days else None
+    if until is not None and until < end:
+        end = until
+    if since is not None and (start is None or since > start):
+        start = since
+    if start is not None and start >= end:
+        raise SourceError(
+            f"night {night}: empty window [{start}, {end}) ([source] since/until and [nightly] window_days)"
+        )
+    return start, end
+
+
 def describe_url(url: str) -> str:
     """A loggable description of a database URL: dialect and database name, no host or password."""
     parsed = sa.engine.make_url(url)

@@ -29,6 +29,8 @@ from sortbox.scoring import VectorModel
 CURRENT = "current"
 HISTORY = "history.json"
 RELEASE_FILE = "release.json"
+#: The drift profile of the release's own night under its own models (see sortbox/drift.py).
+PROFILE_FILE = "drift_profile.json"
 
 
 class PublishError(RuntimeError):
@@ -107,6 +109,25 @@ def current_release(root: Path) -> Path | None:
     """The release directory `current` points at, or None before the first publish."""
     link = Path(root) / CURRENT
     return link.resolve() if link.is_symlink() else None
+
+
+def release_info(release: Path) -> dict:
+    """A release's release.json (its night is "run_date")."""
+    return json.loads((release / RELEASE_FILE).read_text(encoding="utf-8"))
+
+
+def hold_reason(night: str, live_night: str | None, *, drift_status: str, block_on: str, force: bool) -> str | None:
+    """Why night `night` (ISO date) must not become current, or None: it is older than the night
+    of the live release, or its drift status is `block_on` or worse (`block_on` "none": never).
+    `force` publishes anyway."""
+    if force:
+        return None
+    if live_night is not None and night < live_night:
+        return f"night {night} is older than the live release's night {live_night}"
+    order = ("ok", "warn", "alert")
+    if block_on != "none" and drift_status in order and order.index(drift_status) >= order.index(block_on):
+        return f"drift status {drift_status} and [drift] block_publish_on = {block_on}"
+    return None
 
 
 def release_models(release: Path) -> dict[str, dict]:

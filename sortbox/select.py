@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -123,14 +123,15 @@ def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     return [sorted(group, key=lambda i: candidates[i].get("C", 1.0)) for group in groups.values()]
 
 
-def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int) -> tuple[dict, np.ndarray]:
+def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int, progress: Callable[[int, int], None] | None = None) -> tuple[dict, np.ndarray]:
     """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
     stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
     that differ only in C are fitted along the regularisation path (see `_fit_path`).
 
     Returns ({"best_params", "best_score", "scoring", "table": one row per candidate}, the best
     candidate's out-of-fold probabilities): the threshold and the cross-validated figures come from
-    the models the search already fitted, so no model is fitted twice.
+    the models the search already fitted, so no model is fitted twice. `progress(done, total)` is
+    called as each (regularisation path, fold) job finishes.
     """
     from joblib import Parallel, delayed
     from scipy.stats import rankdata
@@ -142,13 +143,15 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
     scorer = get_scorer(scoring)
     paths = regularisation_paths(candidates)
     jobs = [(path, fold) for path in paths for fold in range(len(splits))]
-    done = Parallel(n_jobs=n_jobs)(
+    done = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_path)(X, y, *splits[fold], [candidates[i] for i in path], scorer, random_state) for path, fold in jobs
     )
     runs: dict[tuple[int, int], tuple[float, np.ndarray, float]] = {}
-    for (path, fold), results in zip(jobs, done):
+    for number, ((path, fold), results) in enumerate(zip(jobs, done), start=1):
         for index, result in zip(path, results):
             runs[index, fold] = result
+        if progress is not None:
+            progress(number, len(jobs))
     scores = np.array([[runs[i, f][0] for f in range(len(splits))] for i in range(len(candidates))])
     seconds = np.array([[runs[i, f][2] for f in range(len(splits))] for i in range(len(candidates))])
     means, stds = scores.mean(axis=1), scores.std(axis=1)

@@ -9,6 +9,7 @@ import html
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -38,6 +39,8 @@ def render_training_report(
     rule_report_href: str | None,
     run_info: dict,
     training_sample: dict | None = None,
+    drift_report_href: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write report.html and PNG plots into out_dir (exists, empty); return the HTML path.
 
@@ -46,21 +49,27 @@ def render_training_report(
     rule_report_href is a link to the rule report relative to out_dir, or None when there is none.
     training_sample is EmbedMessages' summary (messages, held_out, without_known_terms, eligible,
     trained_on, max_rows): it explains why a class's positives are fewer than its labelled messages.
+    drift_report_href is a link to a night's drift report, or None. progress(done, total) is called as
+    each of the plots' parts (label chart, each class) is drawn.
     """
     out_dir = Path(out_dir)
     for name in classes:
         if not CLASS_NAME.fullmatch(name):
             raise ValueError(f"class name {name!r} is not [A-Za-z0-9_-]+ and cannot name a plot file")
 
+    report = progress or (lambda done, total: None)
+    parts = 1 + len(classes)
     labels_png = _plot_label_distribution(out_dir / "labels.png", label_counts, messages) if label_counts else None
+    report(1, parts)
     sections = []
-    for name, entry in classes.items():
+    for number, (name, entry) in enumerate(classes.items(), start=2):
         if entry["status"] == "trained":
             roc_png = _plot_roc(out_dir / f"roc_{name}.png", name, entry["cv"])
             pr_png = _plot_precision_recall(out_dir / f"pr_{name}.png", name, entry["cv"])
             sections.append(_trained_section(name, entry, roc_png, pr_png))
         else:
             sections.append(_skipped_section(name, entry))
+        report(number, parts)
 
     page = _page(
         run_info=run_info,
@@ -68,6 +77,7 @@ def render_training_report(
         summary=_summary_table(classes) + _training_sample_note(training_sample),
         sections="".join(sections),
         rule_report_href=rule_report_href,
+        drift_report_href=drift_report_href,
     )
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
@@ -328,7 +338,7 @@ def _skipped_section(name: str, entry: dict) -> str:
     )
 
 
-def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, rule_report_href: str | None) -> str:
+def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, rule_report_href: str | None, drift_report_href: str | None = None) -> str:
     """The whole page around the pre-rendered (already escaped) parts."""
     info_rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(_value(v))}</td></tr>" for k, v in run_info.items())
     rule_link = (
@@ -336,6 +346,8 @@ def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, r
         if rule_report_href is not None
         else "<p>No rule report for this run.</p>"
     )
+    if drift_report_href is not None:
+        rule_link += f"<p><a href='{esc(drift_report_href)}'>Drift report</a>: this night against the night of the release that was live.</p>"
     return page_head("sortbox training report", """table { margin-bottom: 1.5em; }
 th { text-align: left; } td.num { font-variant-numeric: tabular-nums; }
 tr.best { background: #e8f5e9; font-weight: bold; } tr.skipped { background: #fff3f3; }

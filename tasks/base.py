@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import luigi
 from luigi.task import flatten
@@ -33,6 +33,14 @@ class SortboxTask(luigi.Task):
     """A task whose output is one directory, renamed into place once everything is written."""
 
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
+    nightly = luigi.BoolParameter(
+        default=False,
+        description="Part of the night run_date (NightlyRetrain): extraction reads rows before run_date + 1 day ([nightly] window_days back).",
+    )
+
+    def same_run(self) -> dict:
+        """The parameters every upstream task shares with this one: `Upstream(**self.same_run())`."""
+        return {"run_date": self.run_date, "nightly": self.nightly}
 
     @property
     def retry_count(self) -> int:
@@ -56,7 +64,7 @@ class SortboxTask(luigi.Task):
         upstream = sorted(task.output_hash() for task in flatten(self.requires()) if isinstance(task, SortboxTask))
         payload = {
             "task": self.get_task_family(),
-            "params": self.to_str_params(only_significant=True),
+            "params": {name: value for name, value in self.to_str_params(only_significant=True).items() if (name, value) != ("nightly", "False")},
             "config": self.significant_config(),
             "content": self.content_fingerprint(),
             "upstream": upstream,
@@ -155,3 +163,14 @@ class SortboxTask(luigi.Task):
         percentage = 100 if total <= 0 else min(100, int(100 * done / total))
         self.set_progress_percentage(percentage)
         self.set_status_message(message)
+
+    def progress_between(self, low: int, high: int, what: str) -> Callable[[int, int], None]:
+        """A `progress(done, total)` callback for a sortbox function (which cannot import luigi),
+        mapped onto [low, high] percent of this task."""
+
+        def report(done: int, total: int) -> None:
+            share = 1.0 if total <= 0 else min(1.0, done / total)
+            self.set_progress_percentage(int(low + (high - low) * share))
+            self.set_status_message(f"{what}: {done:,} of {total:,}")
+
+        return report

@@ -18,7 +18,7 @@ class CleanMessages(SortboxTask):
     """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason, raw text, ...), summary.json."""
 
     def requires(self):
-        return {"messages": ExtractMessages(run_date=self.run_date)}
+        return {"messages": ExtractMessages(**self.same_run())}
 
     def significant_config(self) -> dict:
         return {"cleaning": cleaning().significant()}

@@ -16,6 +16,7 @@ import luigi
 from luigi.freezing import recursively_unfreeze
 
 from sortbox.clean import CleaningOptions
+from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
@@ -289,3 +290,53 @@ class publish(CheckedConfig):
     root = luigi.Parameter(default="published", description="Publish root: releases/, current, history.json.")
     keep = luigi.IntParameter(default=5, description="Releases kept for rollback.")
     margin = luigi.FloatParameter(default=0.01, description="A class is published unless its held-out ROC AUC is lower by more than this.")
+
+
+class nightly(luigi.Config):
+    """[nightly]: which rows a night (NightlyRetrain --date D) trains on: timestamps before D + 1 day."""
+
+    window_days = luigi.OptionalIntParameter(default=None, description="Train on the last N days before D + 1 day only (empty: every row before it).")
+
+
+class drift(luigi.Config):
+    """[drift]: the night-to-night drift report (DriftReport) and what its status may block.
+
+    Each measure is `warn` from <measure>_warn and `alert` from <measure>_alert (absolute values;
+    see sortbox/drift.py MEASURES and README "Drift report").
+    """
+
+    block_publish_on = luigi.ChoiceParameter(default="none", choices=["none", "warn", "alert"], description="Refuse to publish a night whose drift status is this or worse (none: never).")
+    max_rows = luigi.IntParameter(default=20_000, description="Rows (an id-hash sample) the models score for the drift report.")
+    top_movers = luigi.IntParameter(default=5, description="Rules with the biggest hit-rate change that are reported.")
+    rows_change_warn = luigi.FloatParameter(default=MEASURES["rows_change"][1].warn, description="warn: relative change of the rows extracted.")
+    rows_change_alert = luigi.FloatParameter(default=MEASURES["rows_change"][1].alert, description="alert: relative change of the rows extracted.")
+    quarantine_share_warn = luigi.FloatParameter(default=MEASURES["quarantine_share"][1].warn, description="warn: change of the share of rows quarantined.")
+    quarantine_share_alert = luigi.FloatParameter(default=MEASURES["quarantine_share"][1].alert, description="alert: change of the share of rows quarantined.")
+    label_share_warn = luigi.FloatParameter(default=MEASURES["label_share"][1].warn, description="warn: change of a class's share of labelled messages.")
+    label_share_alert = luigi.FloatParameter(default=MEASURES["label_share"][1].alert, description="alert: change of a class's share of labelled messages.")
+    rule_hit_rate_warn = luigi.FloatParameter(default=MEASURES["rule_hit_rate"][1].warn, description="warn: change of a rule's hit rate.")
+    rule_hit_rate_alert = luigi.FloatParameter(default=MEASURES["rule_hit_rate"][1].alert, description="alert: change of a rule's hit rate.")
+    unknown_word_share_warn = luigi.FloatParameter(default=MEASURES["unknown_word_share"][1].warn, description="warn: change of the share of words unknown to a class model.")
+    unknown_word_share_alert = luigi.FloatParameter(default=MEASURES["unknown_word_share"][1].alert, description="alert: change of the share of words unknown to a class model.")
+    unscorable_share_warn = luigi.FloatParameter(default=MEASURES["unscorable_share"][1].warn, description="warn: change of the share of rows a class model cannot score.")
+    unscorable_share_alert = luigi.FloatParameter(default=MEASURES["unscorable_share"][1].alert, description="alert: change of the share of rows a class model cannot score.")
+    score_psi_warn = luigi.FloatParameter(default=MEASURES["score_psi"][1].warn, description="warn: population stability index of a class's live scores.")
+    score_psi_alert = luigi.FloatParameter(default=MEASURES["score_psi"][1].alert, description="alert: population stability index of a class's live scores.")
+    score_ks_warn = luigi.FloatParameter(default=MEASURES["score_ks"][1].warn, description="warn: KS statistic of a class's live scores.")
+    score_ks_alert = luigi.FloatParameter(default=MEASURES["score_ks"][1].alert, description="alert: KS statistic of a class's live scores.")
+    auc_drop_warn = luigi.FloatParameter(default=MEASURES["auc_drop"][1].warn, description="warn: held-out ROC AUC drop of the challenger vs the champion.")
+    auc_drop_alert = luigi.FloatParameter(default=MEASURES["auc_drop"][1].alert, description="alert: held-out ROC AUC drop of the challenger vs the champion.")
+
+    def limits(self):
+        """measure -> sortbox.drift.Limits (raises ValueError naming the measure when warn > alert)."""
+        result = {}
+        for name in MEASURES:
+            try:
+                result[name] = Limits(getattr(self, f"{name}_warn"), getattr(self, f"{name}_alert"))
+            except ValueError as exc:
+                raise ValueError(f"[drift] {name}_warn / {name}_alert: {exc}") from None
+        return result
+
+    def significant(self) -> dict:
+        limits = self.limits()
+        return {"max_rows": self.max_rows, "top_movers": self.top_movers, "limits": {name: [limit.warn, limit.alert] for name, limit in limits.items()}}

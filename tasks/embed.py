@@ -40,7 +40,7 @@ class BuildDictionary(SortboxTask):
     """Output: dictionary.gensim (term ids and document frequencies of the vocabulary's terms)."""
 
     def requires(self):
-        return {"tokens": TokenizeMessages(run_date=self.run_date)}
+        return {"tokens": TokenizeMessages(**self.same_run())}
 
     def significant_config(self) -> dict:
         return {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n}
@@ -49,27 +49,43 @@ class BuildDictionary(SortboxTask):
         from sortbox.embed import build_dictionary
 
         vocabulary = read_json(self.input_dir("tokens") / "vocabulary.json")
-        chunks = (chunk.column("terms") for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=CHUNK_ROWS, columns=["terms"]))
-        result = build_dictionary(chunks, vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
+        tokens = self.input_dir("tokens") / "tokens.parquet"
+        counted = self.progress_between(0, 90, "dictionary: counted messages")
+        total, done = parquet_row_count(tokens), 0
+
+        def chunks():
+            nonlocal done
+            for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["terms"]):
+                yield chunk.column("terms")
+                done += chunk.num_rows
+                counted(done, total)
+
+        result = build_dictionary(chunks(), vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
         with self.atomic_output() as out:
             save_gensim(result, out / DICTIONARY_FILE)
             write_json(out / "summary.json", {"terms": len(result), "messages": result.num_docs})
+        self.report_progress(1, 1, f"dictionary: {len(result):,} terms saved")
 
 
 class FitTfidf(SortboxTask):
     """Output: tfidf.gensim (gensim TfidfModel from the dictionary's document frequencies)."""
 
     def requires(self):
-        return {"dictionary": BuildDictionary(run_date=self.run_date)}
+        return {"dictionary": BuildDictionary(**self.same_run())}
 
     def run(self):
         from gensim.corpora import Dictionary
 
         from sortbox.embed import fit_tfidf
 
-        model = fit_tfidf(Dictionary.load(str(self.input_dir("dictionary") / DICTIONARY_FILE)))
+        self.report_progress(0, 3, "TF-IDF: loading the dictionary")
+        terms = Dictionary.load(str(self.input_dir("dictionary") / DICTIONARY_FILE))
+        self.report_progress(1, 3, f"TF-IDF: weighting {len(terms):,} terms")
+        model = fit_tfidf(terms)
+        self.report_progress(2, 3, "TF-IDF: saving")
         with self.atomic_output() as out:
             save_gensim(model, out / TFIDF_FILE)
+        self.report_progress(3, 3, "TF-IDF: saved")
 
 
 def load_tfidf_inputs(dictionary_dir, tfidf_dir):
@@ -88,7 +104,7 @@ class FitLsi(SortboxTask):
     """Output: lsi.gensim (+ side files): gensim LsiModel fitted on the TF-IDF corpus, streamed in sparse chunks."""
 
     def requires(self):
-        return {"tokens": TokenizeMessages(run_date=self.run_date), "dictionary": BuildDictionary(run_date=self.run_date), "tfidf": FitTfidf(run_date=self.run_date)}
+        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run())}
 
     def significant_config(self) -> dict:
         return {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed}
@@ -101,6 +117,8 @@ class FitLsi(SortboxTask):
             logger.warning("[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics", lsi().num_topics, len(vocabulary), len(vocabulary))
         total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
         done = 0
+        # Half for the pass over the messages, half for the decomposition, which used to run at 100%.
+        merged = self.progress_between(0, 50, "LSI: merged messages")
 
         def chunks():
             nonlocal done
@@ -108,12 +126,14 @@ class FitLsi(SortboxTask):
             for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=lsi().chunk_size, columns=["terms"]):
                 yield tfidf_arrow(chunk.column("terms"), known, idf)
                 done += chunk.num_rows
-                self.report_progress(done, total, f"LSI: merged {done:,} of {total:,} messages")
+                merged(done, total)
 
-        model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed)
+        decomposed = self.progress_between(50, 99, "LSI: decomposition steps done")
+        model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed, progress=decomposed)
         with self.atomic_output() as out:
             save_gensim(model, out / LSI_FILE)
             write_json(out / "summary.json", {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)})
+        self.report_progress(1, 1, f"LSI: {lsi_basis(model).shape[1]} topics saved")
 
 
 class EmbedMessages(SortboxTask):
@@ -127,7 +147,7 @@ class EmbedMessages(SortboxTask):
     """
 
     def requires(self):
-        return {"tokens": TokenizeMessages(run_date=self.run_date), "dictionary": BuildDictionary(run_date=self.run_date), "tfidf": FitTfidf(run_date=self.run_date), "lsi": FitLsi(run_date=self.run_date)}
+        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run()), "lsi": FitLsi(**self.same_run())}
 
     def significant_config(self) -> dict:
         config = training()

@@ -31,11 +31,11 @@ class ExportModelJson(SortboxTask):
 
     def requires(self):
         return {
-            "tokens": TokenizeMessages(run_date=self.run_date),
-            "dictionary": BuildDictionary(run_date=self.run_date),
-            "tfidf": FitTfidf(run_date=self.run_date),
-            "lsi": FitLsi(run_date=self.run_date),
-            "classes": TrainClassifiers(run_date=self.run_date),
+            "tokens": TokenizeMessages(**self.same_run()),
+            "dictionary": BuildDictionary(**self.same_run()),
+            "tfidf": FitTfidf(**self.same_run()),
+            "lsi": FitLsi(**self.same_run()),
+            "classes": TrainClassifiers(**self.same_run()),
         }
 
     def significant_config(self) -> dict:
@@ -46,10 +46,12 @@ class ExportModelJson(SortboxTask):
 
         from sortbox.embed import lsi_basis
 
+        self.report_progress(0, 4, "model JSON: loading the dictionary, TF-IDF and classifiers")
         vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         classes = read_json(self.input_dir("classes") / "classes.json")
         classifiers = {name: read_json(Path(entry["classifier_dir"]) / "classifier.json") for name, entry in classes.items()}
         options = cleaning().options()
+        self.report_progress(1, 4, f"model JSON: folding {len(classifiers)} classifiers into {len(vocabulary):,} term weights")
         model = build_model(
             run_date=self.run_date.isoformat(),
             cleaning_spec=options.spec,
@@ -64,8 +66,11 @@ class ExportModelJson(SortboxTask):
             basis=lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE))),
             classifiers=classifiers,
         )
+        self.report_progress(2, 4, "model JSON: writing")
         with self.atomic_output() as out:
             (out / MODEL_FILE).write_bytes(model_json_bytes(model))
+            self.report_progress(3, 4, "model JSON: written")
+        self.report_progress(4, 4, "model JSON: done")
 
 
 def file_digest(path: str) -> str:
@@ -106,13 +111,13 @@ class ScoreMessages(SortboxTask):
     until = luigi.OptionalParameter(default=None, description="Score rows with timestamp < until (overrides [source]).")
 
     def requires(self):
-        inputs = {"messages": ExtractMessages(run_date=self.run_date, since=self.since, until=self.until)}
+        inputs = {"messages": ExtractMessages(**self.same_run(), since=self.since, until=self.until)}
         if not self.model_json:
-            inputs["model"] = ExportModelJson(run_date=self.run_date)
+            inputs["model"] = ExportModelJson(**self.same_run())
             if self.since is None and self.until is None:
                 # The run's own model on the run's own rows: CleanMessages has already cleaned them
                 # exactly as the model does (checked in run()), so they are not cleaned again.
-                inputs["clean"] = CleanMessages(run_date=self.run_date)
+                inputs["clean"] = CleanMessages(**self.same_run())
         return inputs
 
     def content_fingerprint(self) -> str:

@@ -17,11 +17,12 @@ from sortbox.extract import (
     fingerprint_url,
     iter_message_chunks,
     make_engine,
+    night_window,
     snapshot_connection,
     with_retries,
 )
 from tasks.base import SortboxTask
-from tasks.config import database, database_url, source
+from tasks.config import database, database_url, nightly, source
 
 logger = logging.getLogger("luigi-interface")
 
@@ -30,7 +31,8 @@ class ExtractMessages(SortboxTask):
     """Rows (id, text, timestamp, label) of [source] table from $SORTBOX_DB_URL, ordered by id.
 
     Output: messages.parquet (one row group per chunk) and summary.json.
-    `since`/`until` override the [source] window (nightly scoring of one day uses them).
+    `since`/`until` override the [source] window (nightly scoring of one day uses them). Without
+    them, a night's extraction (`nightly`) reads the rows of `night_window(run_date)`.
     """
 
     since = luigi.OptionalParameter(default=None, description="Rows with timestamp >= since (ISO); overrides [source] since.")
@@ -38,6 +40,11 @@ class ExtractMessages(SortboxTask):
 
     def source_config(self) -> source:
         overrides = {key: value for key, value in (("since", self.since), ("until", self.until)) if value}
+        if self.nightly and not overrides:
+            # A night means its date: rows before run_date + 1 day, whenever the night is run.
+            configured = source().spec()
+            since, until = night_window(self.run_date, window_days=nightly().window_days, since=configured.since, until=configured.until)
+            overrides = {"since": since.isoformat() if since else None, "until": until.isoformat()}
         return source(**overrides)
 
     def significant_config(self) -> dict:

@@ -24,7 +24,7 @@ class LabelMessages(SortboxTask):
     """
 
     def requires(self):
-        return {"clean": CleanMessages(run_date=self.run_date)}
+        return {"clean": CleanMessages(**self.same_run())}
 
     def significant_config(self) -> dict:
         return {"source": labelling().source, "label_separator": source().label_separator}
@@ -79,10 +79,13 @@ class RuleReport(SortboxTask):
     """Output: rule_report.html and rule_report.csv: per rule coverage, overlap, conflict, precision, examples."""
 
     def requires(self):
-        return {"labels": LabelMessages(run_date=self.run_date)}
+        return {"labels": LabelMessages(**self.same_run())}
 
     def run(self):
         stats = read_json(self.input_dir("labels") / "rule_stats.json")
         with self.atomic_output() as out:
+            self.report_progress(0, 2, f"rule report: {len(stats['rules'])} rules, HTML")
             (out / "rule_report.html").write_text(render_rule_report_html(stats), encoding="utf-8")
+            self.report_progress(1, 2, "rule report: CSV")
             (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")
+        self.report_progress(2, 2, "rule report written")

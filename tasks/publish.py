@@ -1,17 +1,28 @@
 """GateModels (champion/challenger per class on held-out rows) and PublishModels (atomic release)."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import luigi
 
 from sortbox.checkpoint import read_json, write_json
+from sortbox.drift import release_profile
 from sortbox.model_file import read_model_file
-from sortbox.publish import current_release, gate, publish_release, release_files, release_models
-from sortbox.select import holdout_mask
+from sortbox.publish import (
+    PROFILE_FILE,
+    current_release,
+    gate,
+    hold_reason,
+    publish_release,
+    release_files,
+    release_info,
+    release_models,
+)
 from tasks.base import SortboxTask
-from tasks.config import publish, require_holdout_rows, training
+from tasks.config import drift, publish, require_holdout_rows
+from tasks.drift import DriftReport, held_out_rows
 from tasks.export import MODEL_FILE, ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
@@ -29,7 +40,12 @@ class GateModels(SortboxTask):
     """
 
     def requires(self):
-        return {"model": ExportModelJson(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "messages": ExtractMessages(run_date=self.run_date)}
+        return {
+            "model": ExportModelJson(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+            "messages": ExtractMessages(**self.same_run()),
+            "drift": DriftReport(**self.same_run()),
+        }
 
     def significant_config(self) -> dict:
         require_holdout_rows()
@@ -39,27 +55,31 @@ class GateModels(SortboxTask):
         challenger = read_model_file(self.input_dir("model") / MODEL_FILE)
         champion_dir = current_release(Path(publish().root))
         champions = release_models(champion_dir) if champion_dir else {}
-        labels = pq.read_table(self.input_dir("labels") / "labels.parquet", columns=["id", "labels"])
-        held_out = holdout_mask(labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed)
-        label_of = {i: l for i, l, h in zip(labels.column("id").to_pylist(), labels.column("labels").to_pylist(), held_out) if h}
-        messages = pq.read_table(self.input_dir("messages") / "messages.parquet", columns=["id", "text"])
-        rows = [(i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of]
-        self.set_status_message(f"comparing with {champion_dir or 'no published model'} on {len(rows):,} held-out rows")
-        decisions = gate(challenger, champions, [t for _, t in rows], [label_of[i] for i, _ in rows], margin=publish().margin)
+        texts, labels = held_out_rows(self.input_dir("labels"), self.input_dir("messages"))
+        self.report_progress(0, 1, f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
+        decisions = gate(challenger, champions, texts, labels, margin=publish().margin)
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
+        report = read_json(self.input_dir("drift") / "drift.json")
+        drift_entry = {"status": report["status"], "report_html": str(self.input_dir("drift") / "drift.html")}
         with self.atomic_output() as out:
-            write_json(out / "gate.json", {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(rows), "classes": decisions})
+            write_json(out / "gate.json", {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry})
+        self.report_progress(1, 1, "gated")
 
 
 class PublishModels(SortboxTask):
-    """Publishes the gated release (one model file per class) and makes it current, atomically.
+    """Publishes the gated release (one model file per class, and the night's drift profile) and
+    makes it current, atomically; unless the night is older than the live release's night or its
+    drift status blocks publishing ([drift] block_publish_on), when nothing is published and the
+    log says why. `force` publishes in both cases.
 
-    Output: publish.json (the release directory and what it holds).
+    Output: publish.json (the release directory and what it holds; `published`, `held_because`).
     """
 
+    force = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks it.")
+
     def requires(self):
-        return {"gate": GateModels(run_date=self.run_date), "model": ExportModelJson(run_date=self.run_date)}
+        return {"gate": GateModels(**self.same_run()), "model": ExportModelJson(**self.same_run()), "drift": DriftReport(**self.same_run())}
 
     def run(self):
         gate_result = read_json(self.input_dir("gate") / "gate.json")
@@ -67,8 +87,21 @@ class PublishModels(SortboxTask):
         champion_dir = gate_result["champion_release"]
         champions = release_models(Path(champion_dir)) if champion_dir else {}
         files, classes = release_files(challenger, champions, gate_result["classes"])
+        files[PROFILE_FILE] = json.dumps(self.profile(gate_result["classes"]), sort_keys=True).encode()
         name = f"{self.run_date.isoformat()}-{self.output_hash()}"
-        info = {"release": name, "run_date": self.run_date.isoformat(), "previous": champion_dir, "classes": classes}
-        release = publish_release(Path(publish().root), name, files, info, keep=publish().keep)
+        info = {"release": name, "run_date": self.run_date.isoformat(), "previous": champion_dir, "classes": classes, "drift": gate_result["drift"]["status"]}
+        live = current_release(Path(publish().root))
+        held = hold_reason(self.run_date.isoformat(), release_info(live)["run_date"] if live else None, drift_status=gate_result["drift"]["status"], block_on=drift().block_publish_on, force=self.force)
+        if held:
+            logger.warning("night %s trained and gated but NOT published: %s; %s stays current (rerun with --force-publish to publish it)", self.run_date, held, live.name if live else "nothing")
+            release = live
+        else:
+            release = publish_release(Path(publish().root), name, files, info, keep=publish().keep)
         with self.atomic_output() as out:
-            write_json(out / "publish.json", {"release_dir": str(release.resolve()), **info})
+            write_json(out / "publish.json", {**info, "release_dir": str(release.resolve()) if release else None, "release": release.name if release else None, "published": not held, "held_because": held})
+
+    def profile(self, decisions: dict) -> dict:
+        """The release's drift profile: tonight's rows; per class the model the release holds."""
+        tonight = read_json(self.input_dir("drift") / "profile.json")
+        models = {name: tonight["models"]["challenger" if decision["decision"] == "publish" else "live"].get(name) for name, decision in decisions.items()}
+        return release_profile(tonight, {name: stats for name, stats in models.items() if stats is not None})

@@ -12,10 +12,16 @@ from tasks.train import TrainClassifiers
 
 
 class TrainingReport(SortboxTask):
-    """Output: report.html and its PNG plots."""
+    """Output: report.html and its PNG plots; a night's links to its drift report."""
+
+    def drift_report(self):
+        """Where the night's DriftReport writes its page (it runs after this task: no dependency)."""
+        from tasks.drift import DriftReport  # here: tasks.drift imports this module
+
+        return DriftReport(**self.same_run()).output_dir() / "drift.html"
 
     def requires(self):
-        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date), "features": EmbedMessages(run_date=self.run_date)}
+        return {"classes": TrainClassifiers(**self.same_run()), "labels": LabelMessages(**self.same_run()), "rule_report": RuleReport(**self.same_run()), "features": EmbedMessages(**self.same_run())}
 
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
@@ -24,6 +30,7 @@ class TrainingReport(SortboxTask):
         with self.atomic_output() as out:
             # The link must hold once the temporary directory is renamed: relative to the final one.
             rule_report = os.path.relpath(self.input_dir("rule_report") / "rule_report.html", self.output_dir())
+            drift_report = os.path.relpath(self.drift_report(), self.output_dir()) if self.nightly else None
             render_training_report(
                 out,
                 classes=read_json(self.input_dir("classes") / "classes.json"),
@@ -31,6 +38,8 @@ class TrainingReport(SortboxTask):
                 messages=labels["messages"],
                 rule_report_href=rule_report,
                 training_sample=read_json(self.input_dir("features") / "summary.json"),
+                drift_report_href=drift_report,
+                progress=self.progress_between(0, 99, "training report: plotted classes"),
                 run_info={
                     "run_date": self.run_date.isoformat(),
                     "label source": labelling().source,
@@ -39,3 +48,4 @@ class TrainingReport(SortboxTask):
                     "threshold policy": training().threshold_policy,
                 },
             )
+        self.report_progress(1, 1, "training report written")

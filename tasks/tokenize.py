@@ -14,7 +14,7 @@ class TokenizeMessages(SortboxTask):
     with counts), surface_forms.json (word -> term, for the vocabulary), summary.json."""
 
     def requires(self):
-        return {"clean": CleanMessages(run_date=self.run_date)}
+        return {"clean": CleanMessages(**self.same_run())}
 
     def check_before_run(self) -> None:
         tokenize().check_stemmer()

@@ -69,7 +69,7 @@ class GridSearch(ClassTask):
     the class is skipped."""
 
     def requires(self):
-        return {"features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         config = training()
@@ -83,9 +83,11 @@ class GridSearch(ClassTask):
                 logger.warning("class %r skipped: %s", self.class_name, reason)
                 write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
                 return
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
+            progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
             np.save(out / "oof_scores.npy", out_of_fold)
             write_json(out / "grid.json", {"status": "searched", **counts, **search})
+        self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
 class CrossValidate(ClassTask):
@@ -94,7 +96,7 @@ class CrossValidate(ClassTask):
     out-of-fold scores of the search's own fold models (no model is fitted again)."""
 
     def requires(self):
-        return {"grid": GridSearch(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"grid": GridSearch(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         config = training()
@@ -104,7 +106,7 @@ class CrossValidate(ClassTask):
                 write_json(out / "cv.json", grid)
                 return
             y, truth = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            self.set_status_message(f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
+            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
             scores = np.load(self.input_dir("grid") / "oof_scores.npy")
             result = {
                 "status": "validated",
@@ -118,6 +120,7 @@ class CrossValidate(ClassTask):
                 result["against_truth"] = evaluate_scores(truth, scores)
             np.save(out / "oof_scores.npy", scores.astype(np.float64))
             write_json(out / "cv.json", result)
+        self.report_progress(1, 1, f"{self.class_name}: validated")
 
 
 class FitClassifier(ClassTask):
@@ -125,7 +128,7 @@ class FitClassifier(ClassTask):
     pipeline.joblib (the fitted scikit-learn pipeline: an internal checkpoint, never published)."""
 
     def requires(self):
-        return {"cv": CrossValidate(run_date=self.run_date, class_name=self.class_name), "features": EmbedMessages(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date)}
+        return {"cv": CrossValidate(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         cv = read_json(self.input_dir("cv") / "cv.json")
@@ -134,7 +137,7 @@ class FitClassifier(ClassTask):
                 write_json(out / "classifier.json", {"class": self.class_name, **cv})
                 return
             y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            self.set_status_message(f"{self.class_name}: final fit on {len(y):,} messages")
+            self.report_progress(0, 1, f"{self.class_name}: final fit on {len(y):,} messages")
             pipeline = fit_final(self.features(self.input_dir("features")), y, params=cv["best_params"], random_state=training().seed)
             linear = linear_form(pipeline)
             import joblib
@@ -144,6 +147,7 @@ class FitClassifier(ClassTask):
             if "against_truth" in cv:
                 summary["against_truth"] = cv["against_truth"]
             write_json(out / "classifier.json", {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
+        self.report_progress(1, 1, f"{self.class_name}: fitted")
 
 
 @functools.lru_cache(maxsize=8)
@@ -158,7 +162,7 @@ class TrainClassifiers(SortboxTask):
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
     def requires(self):
-        return {"labels": LabelMessages(run_date=self.run_date)}
+        return {"labels": LabelMessages(**self.same_run())}
 
     def check_before_run(self) -> None:
         # While the DAG is scheduled (see SortboxTask.complete), loading scikit-learn only when
@@ -175,9 +179,9 @@ class TrainClassifiers(SortboxTask):
         classes = sorted({*labels["classes"], *labels.get("classes_without_rules", {})})
         chains = yield {
             name: {
-                "grid": GridSearch(run_date=self.run_date, class_name=name),
-                "cv": CrossValidate(run_date=self.run_date, class_name=name),
-                "fit": FitClassifier(run_date=self.run_date, class_name=name),
+                "grid": GridSearch(**self.same_run(), class_name=name),
+                "cv": CrossValidate(**self.same_run(), class_name=name),
+                "fit": FitClassifier(**self.same_run(), class_name=name),
             }
             for name in classes
         }

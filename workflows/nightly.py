@@ -1,8 +1,11 @@
 """NightlyRetrain: extract -> train -> export -> gate -> publish -> score the night's rows.
 
     luigi --module workflows.nightly NightlyRetrain --date 2026-11-23 --local-scheduler
-(what scripts/nightly.sh runs from cron). Training reads the rows [source] selects (a window or a
-sample); the day's rows [date, date + 1 day) are then scored with the release now current.
+(what scripts/nightly.sh runs from cron). A night means its date: training reads the rows [source]
+selects with timestamps before date + 1 day ([nightly] window_days back), so rerunning an old date
+trains the same model; a night older than the live release's night is trained and gated but not
+made current unless --force-publish. DriftReport compares the night with the live release's night.
+The day's rows [date, date + 1 day) are then scored with the release now current.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import luigi
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
 from tasks.base import SortboxTask
+from tasks.drift import DriftReport
 from tasks.export import ScoreMessages
 from tasks.publish import PublishModels
 from workflows.train import TrainPipeline
@@ -23,6 +27,7 @@ class NightlyRetrain(SortboxTask):
     """Output: nightly.json: the training manifest, the gate's decisions, the release, the day's scores."""
 
     date = luigi.DateParameter(default=dt.date.today(), description="The night: run date of training and the day whose rows are scored.")
+    force_publish = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks publishing.")
 
     @property
     def run_date(self) -> dt.date:
@@ -30,23 +35,29 @@ class NightlyRetrain(SortboxTask):
         return self.date
 
     def requires(self):
-        return {"train": TrainPipeline(run_date=self.date), "publish": PublishModels(run_date=self.date)}
+        night = {"run_date": self.date, "nightly": True}
+        return {"train": TrainPipeline(**night), "publish": PublishModels(**night, force=self.force_publish), "drift": DriftReport(**night)}
 
     def run(self):
         published = read_json(self.input_dir("publish") / "publish.json")
         day = {"since": self.date.isoformat(), "until": (self.date + dt.timedelta(days=1)).isoformat()}
         # Dynamic: the release to score with exists only once PublishModels has run.
-        scores = yield ScoreMessages(run_date=self.date, model_json=published["release_dir"], **day)
+        scores = yield ScoreMessages(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)
+        drift = read_json(self.input_dir("drift") / "drift.json")
         summary = read_json(Path(scores.path) / "summary.json")
         with self.atomic_output() as out:
             write_json(out / "nightly.json", {
                 "date": self.date.isoformat(),
                 "release": published["release"],
                 "release_dir": published["release_dir"],
+                "published": published["published"],
+                "held_because": published["held_because"],
                 "classes": published["classes"],
+                "drift": {"status": drift["status"], "alerts": [f"{m['measure']} {m['subject']}" for m in drift["measures"] if m["status"] == "alert"]},
                 "day_scored": {"window": day, **{k: summary[k] for k in ("extracted", "scored", "unscorable")}},
                 "artifacts": relative_artifacts(self.output_dir(), {
-                    "manifest": TrainPipeline(run_date=self.date).manifest_path(),
+                    "manifest": TrainPipeline(run_date=self.date, nightly=True).manifest_path(),
+                    "drift_html": self.input_dir("drift") / "drift.html",
                     "scores_csv": Path(scores.path) / "scores.csv",
                     "unscorable_csv": Path(scores.path) / "unscorable.csv",
                 }),

@@ -10,6 +10,7 @@ from tasks import REPO_ROOT
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import cleaning, dictionary, labelling, lsi, source, tokenize, training
+from tasks.drift import DriftReport
 from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages, RuleReport
@@ -22,16 +23,18 @@ class TrainPipeline(SortboxTask):
     """Runs every stage for `run_date` and writes manifest.json describing the run."""
 
     def requires(self):
+        night = {"drift": DriftReport(**self.same_run())} if self.nightly else {}
         return {
-            "messages": ExtractMessages(run_date=self.run_date),
-            "clean": CleanMessages(run_date=self.run_date),
-            "labels": LabelMessages(run_date=self.run_date),
-            "rule_report": RuleReport(run_date=self.run_date),
-            "tokens": TokenizeMessages(run_date=self.run_date),
-            "classes": TrainClassifiers(run_date=self.run_date),
-            "model": ExportModelJson(run_date=self.run_date),
-            "scores": ScoreMessages(run_date=self.run_date),
-            "report": TrainingReport(run_date=self.run_date),
+            **night,
+            "messages": ExtractMessages(**self.same_run()),
+            "clean": CleanMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+            "rule_report": RuleReport(**self.same_run()),
+            "tokens": TokenizeMessages(**self.same_run()),
+            "classes": TrainClassifiers(**self.same_run()),
+            "model": ExportModelJson(**self.same_run()),
+            "scores": ScoreMessages(**self.same_run()),
+            "report": TrainingReport(**self.same_run()),
         }
 
     def run(self):
@@ -81,6 +84,9 @@ class TrainPipeline(SortboxTask):
                     },
                 ),
             }
+            if self.nightly:
+                manifest["drift"] = {"status": read_json(self.input_dir("drift") / "drift.json")["status"]}
+                manifest["artifacts"].update(relative_artifacts(self.output_dir(), {"drift_html": self.input_dir("drift") / "drift.html"}))
             write_json(out / "manifest.json", manifest)
 
     def manifest_path(self):

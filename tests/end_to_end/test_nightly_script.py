@@ -11,6 +11,7 @@ import configparser
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -129,7 +130,7 @@ def test_a_nightly_run_trains_publishes_and_logs(site):
 
     lines = log.splitlines()
     assert f"start: date {FIRST}" in lines[0]
-    assert lines[-1].endswith(f"end: date {FIRST}, exit code 0")
+    assert lines[-1].endswith(f"end: date {FIRST}, exit code 0, drift n/a")  # nothing live to compare with yet
     assert "NightlyRetrain" in log
     assert str(site.log(FIRST)) in done.stderr  # the caller is told where the log is
 
@@ -185,7 +186,10 @@ def test_b_a_second_launch_exits_75_at_once_while_the_first_runs(site):
     assert first.returncode == 0, f"{err}\n{site.log(SECOND).read_text()[-4000:]}"
     site.succeeded.add(SECOND)
     lines = site.log(SECOND).read_text(encoding="utf-8").splitlines()
-    assert lines[-1].endswith(f"end: date {SECOND}, exit code 0")
+    drift = re.search(rf"end: date {SECOND}, exit code 0, drift (ok|warn|alert)$", lines[-1])
+    assert drift, lines[-1]
+    drift_json = next((site.base / "runs" / SECOND).glob("DriftReport-*/drift.json"))
+    assert json.loads(drift_json.read_text())["status"] == drift.group(1)
     assert sum("start: date" in line for line in lines) == 1  # the refused launch never started a run
     assert site.current().name.startswith(f"{SECOND}-")
 
@@ -198,7 +202,7 @@ def test_c_a_failed_run_exits_with_the_retcode_and_leaves_the_published_model_al
     log = site.log(FAILING).read_text(encoding="utf-8")
     assert done.returncode == site.retcode["task_failed"], f"exit {done.returncode}\n{log[-4000:]}"
     assert "table 'nope' does not exist in the database" in log
-    assert log.splitlines()[-1].endswith(f"end: date {FAILING}, exit code {site.retcode['task_failed']}")
+    assert log.splitlines()[-1].endswith(f"end: date {FAILING}, exit code {site.retcode['task_failed']}, drift none")
 
     after = site.snapshot()
     assert after["current"] == before["current"]

@@ -1,0 +1,159 @@
+"""DriftReport: tonight's rows against the night of the release now live (see sortbox/drift.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from sortbox.checkpoint import read_json, write_json
+from sortbox.drift import NOT_COMPARED, compare_profiles, model_statistics, night_profile, sample_rows
+from sortbox.publish import PROFILE_FILE, current_release, gate, release_info, release_models
+from sortbox.select import holdout_mask
+from tasks.base import SortboxTask
+from tasks.clean import CleanMessages
+from tasks.config import drift, publish, tokenize, training
+from tasks.export import MODEL_FILE, ExportModelJson
+from tasks.extract import ExtractMessages
+from tasks.label import LabelMessages
+from tasks.tokenize import TokenizeMessages
+
+logger = logging.getLogger("luigi-interface")
+
+
+def held_out_rows(labels_dir: Path, messages_dir: Path) -> tuple[list, list]:
+    """(texts, label lists) of the held-out ids ([training] holdout_fraction), in id order."""
+    labels = pq.read_table(labels_dir / "labels.parquet", columns=["id", "labels"])
+    held_out = holdout_mask(
+        labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed
+    )
+    label_of = {
+        i: cell
+        for i, cell, h in zip(labels.column("id").to_pylist(), labels.column("labels").to_pylist(), held_out)
+        if h
+    }
+    messages = pq.read_table(messages_dir / "messages.parquet", columns=["id", "text"])
+    rows = [
+        (i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of
+    ]
+    return [t for _, t in rows], [label_of[i] for i, _ in rows]
+
+
+class DriftReport(SortboxTask):
+    """Output: drift.json (every measure, its status, the worst status), drift.html (page with
+    plots) and profile.json (tonight's profile under the challenger's and the live models: the
+    profile the release carries is made from it). No message text and no id in any of them."""
+
+    def requires(self):
+        return {
+            "messages": ExtractMessages(**self.same_run()),
+            "clean": CleanMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+            "model": ExportModelJson(**self.same_run()),
+            "tokens": TokenizeMessages(**self.same_run()),
+        }
+
+    def significant_config(self) -> dict:
+        return {
+            "publish_root": str(Path(publish().root).resolve()),
+            "drift": drift().significant(),
+            "holdout": [training().holdout_fraction, training().holdout_seed],
+        }
+
+    def run(self):
+        config = drift()
+        live_dir = current_release(Path(publish().root))
+        live_models = release_models(live_dir) if live_dir else {}
+        challenger = json.loads((self.input_dir("model") / MODEL_FILE).read_text(encoding="utf-8"))
+        messages = pq.read_table(self.input_dir("messages") / "messages.parquet", columns=["id", "text"])
+        texts = (
+            messages.column("text")
+            .take(sample_rows(messages.column("id").to_pylist(), max_rows=config.max_rows))
+            .to_pylist()
+        )
+        passes = 1 + len(live_models)
+
+        def progress(done_pass: int, label: str):
+            return lambda done, total: self.report_progress(
+                done_pass * total + done, passes * total, f"{label}: {done:,} of {total:,} rows"
+            )
+
+        # The challenger was trained on these rows: its unknown words are counted leave-one-out.
+        counts = read_json(self.input_dir("tokens") / "vocabulary.json")
+        term_counts = [counts[term] for term in challenger["vocabulary"]]
+        challenger_stats, _ = model_statistics(
+            challenger,
+            texts,
+            term_counts=term_counts,
+            min_count=tokenize().min_word_frequency,
+            progress=progress(0, "challenger"),
+        )
+        live_stats, live_scores = {}, {}
+        for number, (name, model) in enumerate(sorted(live_models.items()), start=1):
+            stats, scores = model_statistics(model, texts, progress=progress(number, f"live {name}"))
+            live_stats[name], live_scores[name] = stats[name], scores[name]
+        clean = read_json(self.input_dir("clean") / "summary.json")
+        labels = read_json(self.input_dir("labels") / "summary.json")
+        rules = read_json(self.input_dir("labels") / "rule_stats.json")["rules"]
+        common = night_profile(
+            extracted=clean["extracted"],
+            quarantine_reasons=clean["reasons"],
+            label_messages=labels["messages"],
+            label_counts=labels["classes"],
+            rules=rules,
+            models={},
+        )
+        live_profile_path = live_dir / PROFILE_FILE if live_dir else None
+        report = {
+            "night": self.run_date.isoformat(),
+            "live_release": live_dir.name if live_dir else None,
+            "live_night": release_info(live_dir)["run_date"] if live_dir else None,
+            "profiled_rows": len(texts),
+        }
+        if live_profile_path is not None and live_profile_path.is_file():
+            self.set_status_message("comparing with the live night")
+            held_out = gate(
+                challenger,
+                live_models,
+                *held_out_rows(self.input_dir("labels"), self.input_dir("messages")),
+                margin=publish().margin,
+            )
+            comparison = compare_profiles(
+                read_json(live_profile_path),
+                {**common, "models": live_stats},
+                live_scores,
+                held_out,
+                limits=config.limits(),
+                top_movers=config.top_movers,
+            )
+            report.update(comparison, note=None)
+        else:
+            note = (
+                "no release is live yet"
+                if live_dir is None
+                else f"the live release {live_dir.name} has no drift profile (published before drift reports)"
+            )
+            report.update(status=NOT_COMPARED, measures=[], details={}, note=f"Nothing to compare with: {note}.")
+        logger.info(
+            "drift %s: %s",
+            self.run_date,
+            report["status"]
+            + "".join(
+                f"; {m['measure']} {m['subject']} {m['status']}" for m in report["measures"] if m["status"] != "ok"
+            ),
+        )
+        from sortbox.drift_report import render_drift_report  # matplotlib: only when the page is drawn
+        from tasks.report import TrainingReport  # here: TrainingReport links to this task's page
+
+        training_report = os.path.relpath(
+            TrainingReport(**self.same_run()).output_dir() / "report.html", self.output_dir()
+        )
+        with self.atomic_output() as out:
+            write_json(out / "drift.json", report)
+            write_json(out / "profile.json", {**common, "models": {"challenger": challenger_stats, "live": live_stats}})
+            (out / "drift.html").write_text(
+                render_drift_report(report, training_report_href=training_report), encoding="utf-8"
+            )
