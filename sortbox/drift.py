@@ -16,8 +16,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from sortbox.extract import sample_hash
 from sortbox.portable_scorer import PortableModel
+from sortbox.sampling import sample_hash
 
 STATUSES = ("ok", "warn", "alert")
 #: The status of a night with nothing to compare with (no live release, or one without a profile).
