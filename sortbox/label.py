@@ -197,6 +197,13 @@ def check_rule(pattern: str) -> str | None:
         re.compile(pattern, RULE_FLAGS)
     except re.error as exc:
         return str(exc)
+    # re raises these outside re.error: they too are a bad rule, not a traceback without file:line.
+    except ValueError as exc:  # (?u): Python re refuses UNICODE with the ASCII of RULE_FLAGS
+        return f"{exc}: rules are matched with re.ASCII, remove the (?u) flag"
+    except OverflowError as exc:  # a{4294967296}
+        return str(exc)
+    except RecursionError:  # a thousand nested groups
+        return "groups nested too deeply for Python re"
     if _needs_backtracking_engine(pattern):
         risk = backtracking_risk(pattern)
         if risk:

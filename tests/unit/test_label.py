@@ -51,6 +51,10 @@ def test_load_rules_ids_are_file_and_line(rules_dir):
         ({"spam.txt": "# only comments\n\n"}, "no rules found"),
         ({"bad name.txt": "x\n"}, "class name 'bad name' must be"),
         ({"spam.txt": "*oops\n"}, r"spam\.txt:1: nothing to repeat"),
+        # Python re raises these outside re.error: still one RuleError naming file:line.
+        ({"spam.txt": "ok\n(?u)win\n"}, r"spam\.txt:2: ASCII and UNICODE flags are incompatible: rules are matched with re.ASCII, remove the \(\?u\) flag"),
+        ({"spam.txt": "a{4294967296}\n"}, r"spam\.txt:1: the repetition number is too large"),
+        ({"spam.txt": "(" * 5000 + "a" + ")" * 5000 + "\n"}, r"spam\.txt:1: groups nested too deeply for Python re"),
     ],
 )
 def test_bad_rule_files(tmp_path, files, message):
