@@ -9,7 +9,7 @@ unless it is exactly what sortbox writes (README "Model JSON format"):
   keys and nesting deeper than the parser's recursion limit are refused;
 - every key present and no other, `schema_version` the integer 1 (`true` and `1.0` are not);
 - every field of its type, every number finite, thresholds and ROC AUCs in [0, 1], idf >= 0;
-- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` index in
+- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of the tokenizer and its index in
   range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
 - sizes bounded: terms, classes, golden entries, and the length of every string;
 - the tokenizer is one of `TOKEN_PATTERNS`, the patterns sortbox itself writes (checked as a
