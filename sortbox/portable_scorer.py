@@ -165,6 +165,9 @@ def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
         fieldnames = reader.fieldnames
     if not fieldnames or not {"id", "text"} <= set(fieldnames):
         raise MessagesError(f"{name}: needs a header with columns id,text (got {fieldnames})")
+    for column in ("id", "text"):
+        if fieldnames.count(column) > 1:  # DictReader would silently take the last one
+            raise MessagesError(f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one")
     return _message_rows(reader, name)
 
 
@@ -173,6 +176,9 @@ def _message_rows(reader: csv.DictReader, name: str) -> Iterator[dict]:
         for row in reader:
             if not row["id"]:
                 raise MessagesError(f"{name} line {reader.line_num}: no id (every row needs one)")
+            if None in row:  # more cells than the header: DictReader puts them aside, the text would be cut
+                raise MessagesError(f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
+                                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)")
             yield row
 
 

@@ -72,6 +72,12 @@ def test_any_id_round_trips_through_the_portable_scorer(tmp_path, capsys):
         ("id,text\n1,free\n\"2,free\n3,free\n", 2, "messages.csv: not valid CSV after line 2 (unexpected end of data)", None),
         ("id,text\n1,\"free\"prize\n", 2, "messages.csv: not valid CSV after line 1 (',' expected after '\"')", None),
         ("id,body\n1,x\n", 2, "messages.csv: needs a header with columns id,text", None),
+        # An unquoted comma in a text: the text would be cut at it and scored, exit 0.
+        ("id,text\n1,free\n2,free, win a prize\n", 2, "messages.csv line 3: 3 cells, the header has 2 (a text holding a comma must be quoted)", None),
+        ("id,text,lang\n1,free,en\n2,free,en,x\n", 2, "messages.csv line 3: 4 cells, the header has 3", None),
+        ("id,text,lang\n1,free,en\n2,free\n", 0, "2 scored, 0 unscorable", []),  # extra columns, and a row without them, are fine
+        ("id,text,id\n1,free,2\n", 2, "messages.csv: the header has 2 columns named 'id', must have one", None),
+        ("text,id,text\nfree,1,prize\n", 2, "messages.csv: the header has 2 columns named 'text', must have one", None),
         (b"id,text\n1,caf\xe9\n", 2, "messages.csv: not UTF-8", None),
         # 200,000 characters: over the csv module's field limit, and over the model's max_chars
         ("id,text\n1,free\n2," + "free " * 40_000 + "\n3,love\n", 0, "2 scored, 1 unscorable", ["2,quarantined:too_long"]),
