@@ -243,6 +243,7 @@ def snapshot_connection(engine: Engine, *, statement_timeout_seconds: float = 0)
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(statement_timeout_seconds * 1000)}")
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # windows are UTC, as on sqlite
+                conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps read as ISO text (_PostgresTimestampText)
             yield conn
 
 
@@ -337,9 +338,16 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
     def read(name: str) -> sa.ColumnElement:
         return sa.cast(table.c[name], sa.LargeBinary) if conn.dialect.name == "sqlite" else table.c[name]
 
+    def read_timestamp(column: sa.Column) -> sa.ColumnElement:
+        if conn.dialect.name == "sqlite":
+            return read(column.name)
+        if isinstance(column.type, (sa.DateTime, sa.Date)):
+            return sa.cast(column, _PostgresTimestampText(date_only=not isinstance(column.type, sa.DateTime)))
+        return sa.type_coerce(column, sa.String)
+
     columns = [read(spec.id_column).label("id"), read(spec.text_column).label("text")]
     if spec.timestamp_column:
-        columns.append((read(spec.timestamp_column) if conn.dialect.name == "sqlite" else sa.type_coerce(table.c[spec.timestamp_column], sa.String)).label("timestamp"))
+        columns.append(read_timestamp(table.c[spec.timestamp_column]).label("timestamp"))
     if spec.label_column:
         columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
@@ -348,6 +356,29 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
     # ordered by the bytes read instead (a sort that cannot use the index: only then).
     order = read(spec.id_column) if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column]) else table.c[spec.id_column]
     return stmt.order_by(order)
+
+
+class _PostgresTimestampText(sa.types.TypeDecorator):
+    """A Postgres timestamp or date read as its ISO text (CAST … AS TEXT), then as a Python date or
+    datetime when Python can hold it. psycopg2 would convert it itself, but fails the whole
+    extraction on a year before 1 or after 9999 (`4713-01-01 BC`, `20000-01-01`) and reads
+    `infinity` as 9999-12-31: such a value stays text here, which cleaning quarantines as
+    bad_timestamp. Every other value reads exactly as psycopg2 reads it."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, date_only: bool):
+        super().__init__()
+        self.date_only = date_only
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return (dt.date if self.date_only else dt.datetime).fromisoformat(value)
+        except ValueError:
+            return value
 
 
 def _mixed_storage_types(conn: Connection, column: sa.Column) -> bool:
