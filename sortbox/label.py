@@ -49,6 +49,8 @@ CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CLASS_NAME_FORM = "1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit"
 #: Rule files are `<class>.txt`, UTF-8 (a byte order mark is allowed and dropped).
 RULE_FILE_SUFFIX = ".txt"
+#: HyperscanMatcher packs a rule's index in 16 bits.
+MAX_RULES = (1 << 16) - 1
 
 
 class RuleError(ValueError):
@@ -129,6 +131,8 @@ def read_rule_files(rules_dir: Path) -> RuleFiles:
                 raise RuleError(f"{path}:{line_no}: {problem}")
             rules.append(Rule(rule_id=f"{path.name}:{line_no}", label=label, pattern=pattern))
             found += 1
+            if len(rules) > MAX_RULES:  # said now, not after extraction when the matcher is built
+                raise RuleError(f"{path}:{line_no}: more than the {MAX_RULES:,} rules one run can match (all files of {rules_dir} together)")
         if not found:
             empty[label] = f"no rules: {path.name} is empty or holds only comments"
     if not rules:
@@ -529,8 +533,8 @@ class HyperscanMatcher:
     def match_csr(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(offsets, sorted rule indices) of the hits of each text: an Arrow string array, or a
         sequence of str / UTF-8 bytes. Texts must not contain newlines (see `rule_view`)."""
-        if len(self.rules) >= 1 << 16:
-            raise ValueError("at most 65,535 rules")
+        if len(self.rules) > MAX_RULES:
+            raise ValueError(f"at most {MAX_RULES:,} rules")
         array = _as_string_array(texts)
         count = len(array)
         pairs = [np.zeros(0, dtype=np.int64)]

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from sortbox import label
 from sortbox.label import (
     HyperscanMatcher,
     LabelColumnError,
@@ -383,3 +384,12 @@ def test_non_rule_files_are_listed_and_empty_classes_reported(tmp_path):
     before = rules_fingerprint(tmp_path)
     (tmp_path / "README.md").write_text("changed\n")  # not a rule file: no rerun
     assert rules_fingerprint(tmp_path) == before
+
+
+def test_more_rules_than_the_matcher_can_index_stop_the_run_while_scheduling(tmp_path, monkeypatch):
+    # 65,535 is the real limit (a rule index in 16 bits); a small one keeps the test fast.
+    monkeypatch.setattr(label, "MAX_RULES", 3)
+    (tmp_path / "ham.txt").write_text("hello\nlunch\n")
+    (tmp_path / "spam.txt").write_text("free\n# a comment\nwin\n")
+    with pytest.raises(RuleError, match=rf"spam\.txt:3: more than the 3 rules one run can match \(all files of {tmp_path} together\)"):
+        load_rules(tmp_path)
