@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import hashlib
+import os
 import re
 import sys
 import unicodedata
@@ -95,8 +96,12 @@ def rule_file_paths(rules_dir: Path) -> tuple[list[Path], list[str]]:
     rule_files, others = [], []
     for path in sorted(Path(rules_dir).iterdir()):
         name = path.name
-        if name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".") and path.is_file():
+        is_rule_file_name = name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".")
+        if is_rule_file_name and path.is_file():
             rule_files.append(path)
+        elif is_rule_file_name and path.is_symlink() and not path.exists():
+            # Meant as a rule file (a shared dictionary linked in), but its class would vanish.
+            raise RuleError(f"{path}: a symbolic link to {os.readlink(path)!r}, which leads to no file: the rule file cannot be read")
         else:
             others.append(name)
     return rule_files, others

@@ -1,4 +1,5 @@
 """Regex rules (sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+import re
 import subprocess
 import sys
 
@@ -393,3 +394,14 @@ def test_more_rules_than_the_matcher_can_index_stop_the_run_while_scheduling(tmp
     (tmp_path / "spam.txt").write_text("free\n# a comment\nwin\n")
     with pytest.raises(RuleError, match=rf"spam\.txt:3: more than the 3 rules one run can match \(all files of {tmp_path} together\)"):
         load_rules(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["../shared/spam.txt", "spam.txt"])  # missing, a loop
+def test_a_rule_file_that_is_a_broken_symbolic_link_is_an_error_not_an_ignored_file(tmp_path, target):
+    (tmp_path / "ham.txt").write_text("hello\n")
+    (tmp_path / "spam.txt").symlink_to(target)
+    with pytest.raises(RuleError, match=rf"spam\.txt: a symbolic link to '{re.escape(target)}', which leads to no file: the rule file cannot be read"):
+        load_rules(tmp_path)
+    (tmp_path / "spam.txt").unlink()
+    (tmp_path / "shared.txt").symlink_to(tmp_path / "ham.txt")  # a link that works is read
+    assert [r.rule_id for r in load_rules(tmp_path)] == ["ham.txt:1", "shared.txt:1"]
