@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import csv
 import math
+import os
 import re
 import sys
 from collections import Counter
@@ -211,6 +212,14 @@ def score_csv(model: PortableModel, rows: Iterable[dict], out: TextIO, unscorabl
     return scored, failed
 
 
+def _refuse_overwriting(output: str, inputs: dict[str, str]) -> None:
+    """MessagesError when `output` is one of the input files: opening it for writing would empty it."""
+    for role, path in inputs.items():
+        with contextlib.suppress(OSError):  # a missing file is said when it is opened
+            if os.path.samefile(output, path):
+                raise MessagesError(f"--unscorable {output}: that is the {role} file, writing there would destroy it")
+
+
 def _largest_field_limit() -> int:
     limit = sys.maxsize
     while True:
@@ -230,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     previous_limit = csv.field_size_limit()
     _largest_field_limit()  # a text longer than csv's default 128 KiB is read, then quarantined too_long
     try:
+        if args.unscorable:
+            _refuse_overwriting(args.unscorable, {"model": args.model, "messages": args.messages})
         model = PortableModel(read_model_file(args.model))
         with open(args.messages, encoding="utf-8-sig", newline="") as handle:
             sink = open(args.unscorable, "w", encoding="utf-8", newline="") if args.unscorable else sys.stderr

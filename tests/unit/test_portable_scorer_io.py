@@ -98,3 +98,14 @@ def test_messages_csv_problems(tmp_path, capsys, content, code, message, unscora
     if unscorable is not None:
         assert (tmp_path / "bad.csv").read_text().splitlines() == ["id,reason", *unscorable]
     assert csv.field_size_limit() == 131072  # the raised limit is put back
+
+
+@pytest.mark.parametrize("target", ["messages", "model"])
+def test_unscorable_output_that_is_an_input_file_is_refused_and_the_input_kept(tmp_path, capsys, target):
+    files = {"model": tmp_path / "model.json", "messages": tmp_path / "messages.csv"}
+    files["model"].write_bytes(model_json_bytes(tiny_model()))
+    files["messages"].write_text("id,text\n1,free prize\n", encoding="utf-8")
+    before = {role: path.read_bytes() for role, path in files.items()}
+    assert main([str(files["model"]), str(files["messages"]), "--unscorable", str(files[target])]) == 2
+    assert capsys.readouterr().err == f"portable_scorer: --unscorable {files[target]}: that is the {target} file, writing there would destroy it\n"
+    assert {role: path.read_bytes() for role, path in files.items()} == before
