@@ -317,7 +317,10 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
             f"(convert the column, e.g. ALTER TABLE ... ALTER COLUMN {ts.name} TYPE timestamptz USING {ts.name}::timestamptz, "
             "or read from a view that casts it)"
         )
-    return sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
+    inside = sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
+    # ±infinity is in no window: read it, so that cleaning quarantines it (bad_timestamp), as sqlite
+    # hands on a value that is not a timestamp.
+    return sa.or_(inside, sa.not_(sa.func.isfinite(ts)))
 
 
 def count_null_timestamps(conn: Connection, spec: SourceSpec) -> int:

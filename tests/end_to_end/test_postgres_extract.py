@@ -156,11 +156,14 @@ def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_
         for i, value in enumerate(values, start=1):
             conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'), {"i": i, "b": f"text {i}", "v": value})
     spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at")
+    window = SourceSpec(**{**spec.__dict__, "since": dt.datetime(2026, 11, 22), "until": dt.datetime(2026, 11, 23)})
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
     try:
         with snapshot_connection(engine) as conn:
             stamps = [s for chunk in iter_message_chunks(conn, spec) for s in chunk.column("timestamp").to_pylist()]
+            in_window = [i for chunk in iter_message_chunks(conn, window) for i in chunk.column("id").to_pylist()]
     finally:
         engine.dispose()
     assert stamps[0] == read_as and stamps[-1] is None
     assert bad_timestamps(pa.array(stamps)).tolist() == [False, True, True, True, True, False]
+    assert in_window == ["1", "2", "3"]  # ±infinity is in no window: read, to be quarantined, never silently left out
