@@ -30,7 +30,8 @@ __all__ = ["SCHEMA_VERSION", "PortableModel", "CsvWriter", "csv_safe", "csv_unes
 
 # Cell values a spreadsheet would run as a formula; numbers (e.g. "-5") are left alone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+# ASCII digits only: a spreadsheet reads "+\u0663" (an Arabic-Indic three) as a formula, not a number.
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
 
 
 def csv_safe(value: str) -> str:

@@ -25,6 +25,15 @@ def test_different_ids_stay_different_cells(first, second):
     assert csv_safe("=x") == "'=x" and csv_safe("'=x") == "''=x" and csv_safe("-5") == "-5"
 
 
+@pytest.mark.parametrize(
+    "value, written",
+    [("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-x", "'-x"), ("=1", "'=1"),
+     ("+\u0663", "'+\u0663"), ("-\uff11", "'-\uff11")],  # other digits than 0-9 are no number to a spreadsheet
+)
+def test_a_formula_start_is_escaped_unless_the_cell_is_a_number(value, written):
+    assert csv_safe(value) == written
+
+
 def read_back(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
