@@ -208,6 +208,8 @@ def snapshot_connection(engine: Engine, *, statement_timeout_seconds: float = 0)
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(statement_timeout_seconds * 1000)}")
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # windows are UTC, as on sqlite
+                # Timestamps are read as ISO text (_PostgresTimestampText).
+                conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
             yield conn
 
 
@@ -355,7 +357,10 @@ def _window_clause(conn: Connection, spec: SourceSpec, ts: sa.Column) -> sa.Colu
             "a since/until window needs one (convert the column, e.g. ALTER TABLE ... ALTER COLUMN "
             f"{ts.name} TYPE timestamptz USING {ts.name}::timestamptz, or read from a view that casts it)"
         )
-    return sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
+    inside = sa.and_(*([ts >= since] if since else []), *([ts < until] if until else []))
+    # ±infinity is in no window: read it, so that cleaning quarantines it (bad_timestamp), as sqlite
+    # hands on a value that is not a timestamp.
+    return sa.or_(inside, sa.not_(sa.func.isfinite(ts)))
 
 
 def count_null_timestamps(conn: Connection, spec: SourceSpec) -> int:
@@ -380,15 +385,16 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
     def read(name: str) -> sa.ColumnElement:
         return sa.cast(table.c[name], sa.LargeBinary) if conn.dialect.name == "sqlite" else table.c[name]
 
+    def read_timestamp(column: sa.Column) -> sa.ColumnElement:
+        if conn.dialect.name == "sqlite":
+            return read(column.name)
+        if isinstance(column.type, (sa.DateTime, sa.Date)):
+            return sa.cast(column, _PostgresTimestampText(date_only=not isinstance(column.type, sa.DateTime)))
+        return sa.type_coerce(column, sa.String)
+
     columns = [read(spec.id_column).label("id"), read(spec.text_column).label("text")]
     if spec.timestamp_column:
-        columns.append(
-            (
-                read(spec.timestamp_column)
-                if conn.dialect.name == "sqlite"
-                else sa.type_coerce(table.c[spec.timestamp_column], sa.String)
-            ).label("timestamp")
-        )
+        columns.append(read_timestamp(table.c[spec.timestamp_column]).label("timestamp"))
     if spec.label_column:
         columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
@@ -401,6 +407,29 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
         else table.c[spec.id_column]
     )
     return stmt.order_by(order)
+
+
+class _PostgresTimestampText(sa.types.TypeDecorator):
+    """A Postgres timestamp or date read as its ISO text (CAST … AS TEXT), then as a Python date or
+    datetime when Python can hold it. psycopg2 would convert it itself, but fails the whole
+    extraction on a year before 1 or after 9999 (`4713-01-01 BC`, `20000-01-01`) and reads
+    `infinity` as 9999-12-31: such a value stays text here, which cleaning quarantines as
+    bad_timestamp. Every other value reads exactly as psycopg2 reads it."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, date_only: bool):
+        super().__init__()
+        self.date_only = date_only
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return (dt.date if self.date_only else dt.datetime).fromisoformat(value)
+        except ValueError:
+            return value
 
 
 def _mixed_storage_types(conn: Connection, column: sa.Column) -> bool:

@@ -9,7 +9,7 @@ unless it is exactly what sortbox writes (README "Model JSON format"):
   keys and nesting deeper than the parser's recursion limit are refused;
 - every key present and no other, `schema_version` the integer 1 (`true` and `1.0` are not);
 - every field of its type, every number finite, thresholds and ROC AUCs in [0, 1], idf >= 0;
-- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` index in
+- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of the tokenizer and its index in
   range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
 - sizes bounded: terms, classes, golden entries, and the length of every string;
 - the tokenizer is one of `TOKEN_PATTERNS`, the patterns sortbox itself writes (checked as a
@@ -30,6 +30,7 @@ SCHEMA_VERSION = 1
 #: The only tokenizer patterns a model may name: each is linear-time on any text with Python `re`
 #: (`\w+(?:'\w+)*`: the apostrophe is not a \w character, so no two ways to match one text).
 TOKEN_PATTERNS = (DEFAULT_TOKEN_PATTERN,)
+_TOKENIZERS = {pattern: re.compile(pattern) for pattern in TOKEN_PATTERNS}
 TOKENIZER_FIELDS = {"regex_flavour": "python-re", "input": "cleaned text"}
 TFIDF = {"term_frequency": "raw count", "idf": "log2(documents / document frequency)", "normalization": "l2"}
 
@@ -293,9 +294,14 @@ def validate_model(model: object) -> dict:
         _fail("terms.surface_forms", "an object", forms)
     if len(forms) > MAX_TERMS * 16:
         raise ModelFileError(f"terms.surface_forms: {len(forms):,} words, more than the {MAX_TERMS * 16:,} allowed")
+    # Only words the tokenizer can find: any other (e.g. 'free\0') is never looked up by the
+    # portable scorer, but ScoreBatch's word table packs words NUL-padded and would read it as 'free'.
+    whole_word = _TOKENIZERS[tokenizer["pattern"]].fullmatch
     for word, index in forms.items():
         if not 0 < len(word) <= MAX_WORD_CHARS:
             raise ModelFileError(f"terms.surface_forms: a word of {len(word):,} characters, must be 1 to {MAX_WORD_CHARS:,}")
+        if not whole_word(word):
+            raise ModelFileError(f"terms.surface_forms: {word[:40]!r} is not a word the tokenizer finds (one match of tokenizer.pattern)")
         if type(index) is not int or not 0 <= index < terms:
             _fail(f"terms.surface_forms[{word[:40]!r}]", f"a vocabulary index from 0 to {terms - 1:,}", index)
 

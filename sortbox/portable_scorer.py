@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import csv
 import math
+import os
 import re
 import sys
 from collections import Counter
@@ -29,7 +30,8 @@ __all__ = ["SCHEMA_VERSION", "PortableModel", "CsvWriter", "csv_safe", "csv_unes
 
 # Cell values a spreadsheet would run as a formula; numbers (e.g. "-5") are left alone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+# ASCII digits only: a spreadsheet reads "+\u0663" (an Arabic-Indic three) as a formula, not a number.
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
 
 
 def csv_safe(value: str) -> str:
@@ -165,6 +167,9 @@ def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
         fieldnames = reader.fieldnames
     if not fieldnames or not {"id", "text"} <= set(fieldnames):
         raise MessagesError(f"{name}: needs a header with columns id,text (got {fieldnames})")
+    for column in ("id", "text"):
+        if fieldnames.count(column) > 1:  # DictReader would silently take the last one
+            raise MessagesError(f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one")
     return _message_rows(reader, name)
 
 
@@ -173,6 +178,9 @@ def _message_rows(reader: csv.DictReader, name: str) -> Iterator[dict]:
         for row in reader:
             if not row["id"]:
                 raise MessagesError(f"{name} line {reader.line_num}: no id (every row needs one)")
+            if None in row:  # more cells than the header: DictReader puts them aside, the text would be cut
+                raise MessagesError(f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
+                                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)")
             yield row
 
 
@@ -205,6 +213,14 @@ def score_csv(model: PortableModel, rows: Iterable[dict], out: TextIO, unscorabl
     return scored, failed
 
 
+def _refuse_overwriting(output: str, inputs: dict[str, str]) -> None:
+    """MessagesError when `output` is one of the input files: opening it for writing would empty it."""
+    for role, path in inputs.items():
+        with contextlib.suppress(OSError):  # a missing file is said when it is opened
+            if os.path.samefile(output, path):
+                raise MessagesError(f"--unscorable {output}: that is the {role} file, writing there would destroy it")
+
+
 def _largest_field_limit() -> int:
     limit = sys.maxsize
     while True:
@@ -224,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     previous_limit = csv.field_size_limit()
     _largest_field_limit()  # a text longer than csv's default 128 KiB is read, then quarantined too_long
     try:
+        if args.unscorable:
+            _refuse_overwriting(args.unscorable, {"model": args.model, "messages": args.messages})
         model = PortableModel(read_model_file(args.model))
         with open(args.messages, encoding="utf-8-sig", newline="") as handle:
             sink = open(args.unscorable, "w", encoding="utf-8", newline="") if args.unscorable else sys.stderr

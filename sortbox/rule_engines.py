@@ -29,6 +29,9 @@ import re2
 
 from sortbox.regex_analysis import RULE_FLAGS, can_match_empty, chunk_scannable, has_non_ascii_letters
 
+#: HyperscanMatcher packs a rule's index in 16 bits.
+MAX_RULES = (1 << 16) - 1
+
 try:  # optional at import: the RE2 engine serves where the wheel is unavailable
     import hyperscan
 except ImportError:  # pragma: no cover - exercised only on platforms without the wheel
@@ -190,8 +193,8 @@ class HyperscanMatcher:
     def match_csr(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(offsets, sorted rule indices) of the hits of each text: an Arrow string array, or a
         sequence of str / UTF-8 bytes. Texts must not contain newlines (see `rule_view`)."""
-        if len(self.rules) >= 1 << 16:
-            raise ValueError("at most 65,535 rules")
+        if len(self.rules) > MAX_RULES:
+            raise ValueError(f"at most {MAX_RULES:,} rules")
         array = _as_string_array(texts)
         count = len(array)
         pairs = [np.zeros(0, dtype=np.int64)]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from sortbox.regex_analysis import RULE_FLAGS, backtracking_risk
-from sortbox.rule_engines import needs_backtracking_engine
+from sortbox.rule_engines import MAX_RULES, needs_backtracking_engine
 
 #: Class names become file names, JSON keys, CSV column headers and command-line values, so they
 #: are plain: ASCII letters, digits, '_' and '-', starting with a letter or digit, at most 64
@@ -65,8 +66,15 @@ def rule_file_paths(rules_dir: Path) -> tuple[list[Path], list[str]]:
     rule_files, others = [], []
     for path in sorted(Path(rules_dir).iterdir()):
         name = path.name
-        if name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".") and path.is_file():
+        is_rule_file_name = name.endswith(RULE_FILE_SUFFIX) and not name.startswith(".")
+        if is_rule_file_name and path.is_file():
             rule_files.append(path)
+        elif is_rule_file_name and path.is_symlink() and not path.exists():
+            # Meant as a rule file (a shared dictionary linked in), but its class would vanish.
+            raise RuleError(
+                f"{path}: a symbolic link to {os.readlink(path)!r}, which leads to no file: "
+                "the rule file cannot be read"
+            )
         else:
             others.append(name)
     return rule_files, others
@@ -101,6 +109,11 @@ def read_rule_files(rules_dir: Path) -> RuleFiles:
                 raise RuleError(f"{path}:{line_no}: {problem}")
             rules.append(Rule(rule_id=f"{path.name}:{line_no}", label=label, pattern=pattern))
             found += 1
+            if len(rules) > MAX_RULES:  # said now, not after extraction when the matcher is built
+                raise RuleError(
+                    f"{path}:{line_no}: more than the {MAX_RULES:,} rules one run can match "
+                    f"(all files of {rules_dir} together)"
+                )
         if not found:
             empty[label] = f"no rules: {path.name} is empty or holds only comments"
     if not rules:
@@ -181,6 +194,13 @@ def check_rule(pattern: str) -> str | None:
         re.compile(pattern, RULE_FLAGS)
     except re.error as exc:
         return str(exc)
+    # re raises these outside re.error: they too are a bad rule, not a traceback without file:line.
+    except ValueError as exc:  # (?u): Python re refuses UNICODE with the ASCII of RULE_FLAGS
+        return f"{exc}: rules are matched with re.ASCII, remove the (?u) flag"
+    except OverflowError as exc:  # a{4294967296}
+        return str(exc)
+    except RecursionError:  # a thousand nested groups
+        return "groups nested too deeply for Python re"
     if needs_backtracking_engine(pattern):
         risk = backtracking_risk(pattern)
         if risk:

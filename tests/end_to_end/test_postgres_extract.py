@@ -1,6 +1,7 @@
 """Extraction from the real Postgres of this machine: same ids and texts as sqlite, same samples."""
 import datetime as dt
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -133,3 +134,36 @@ def test_text_timestamp_column_with_a_window_is_one_clear_line(postgres_engine, 
     assert not result.scheduling_succeeded
     assert "timestamp_column 'received_at' is TEXT in the database, not a timestamp or date: a since/until window needs one" in caplog.text
     assert "psycopg2" not in caplog.text and "operator does not exist" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "column_type, usual, read_as",
+    [
+        ("timestamptz", "2026-11-22 10:00:00.5+02", "2026-11-22 08:00:00.500000+00:00"),
+        ("timestamp", "2026-11-22 10:00:00", "2026-11-22 10:00:00"),
+        ("date", "2026-11-22", "2026-11-22"),
+    ],
+)
+def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_run(postgres_engine, postgres_table, monkeypatch, column_type, usual, read_as):
+    # psycopg2 failed the whole extraction on a year outside 1..9999 and read infinity as 9999-12-31.
+    from sortbox.extract import bad_timestamps
+
+    monkeypatch.setenv("PGTZ", "America/New_York")
+    monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")  # the session's own style would not be ISO text
+    values = [usual, "infinity", "-infinity", "4713-01-01 BC", "20000-01-01", None]
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
+        for i, value in enumerate(values, start=1):
+            conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'), {"i": i, "b": f"text {i}", "v": value})
+    spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at")
+    window = SourceSpec(**{**spec.__dict__, "since": dt.datetime(2026, 11, 22), "until": dt.datetime(2026, 11, 23)})
+    engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
+    try:
+        with snapshot_connection(engine) as conn:
+            stamps = [s for chunk in iter_message_chunks(conn, spec) for s in chunk.column("timestamp").to_pylist()]
+            in_window = [i for chunk in iter_message_chunks(conn, window) for i in chunk.column("id").to_pylist()]
+    finally:
+        engine.dispose()
+    assert stamps[0] == read_as and stamps[-1] is None
+    assert bad_timestamps(pa.array(stamps)).tolist() == [False, True, True, True, True, False]
+    assert in_window == ["1", "2", "3"]  # ±infinity is in no window: read, to be quarantined, never silently left out

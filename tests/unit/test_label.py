@@ -1,9 +1,11 @@
 """Regex rules (sortbox.rules, sortbox.rule_engines, sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+import re
 import subprocess
 import sys
 
 import pytest
 
+from sortbox import rules
 from sortbox.label import LabelColumnError, RuleStats, class_lists, hits_to_csr, label_chunk, parse_label_cell
 from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re
 from sortbox.rules import Rule, RuleError, load_rules, read_rule_files, rules_fingerprint
@@ -38,6 +40,13 @@ def test_load_rules_ids_are_file_and_line(rules_dir):
         ({"spam.txt": "# only comments\n\n"}, "no rules found"),
         ({"bad name.txt": "x\n"}, "class name 'bad name' must be"),
         ({"spam.txt": "*oops\n"}, r"spam\.txt:1: nothing to repeat"),
+        # Python re raises these outside re.error: still one RuleError naming file:line.
+        (
+            {"spam.txt": "ok\n(?u)win\n"},
+            r"spam\.txt:2: ASCII and UNICODE flags are incompatible: rules are matched with re.ASCII, remove the \(\?u\) flag",
+        ),
+        ({"spam.txt": "a{4294967296}\n"}, r"spam\.txt:1: the repetition number is too large"),
+        ({"spam.txt": "(" * 5000 + "a" + ")" * 5000 + "\n"}, r"spam\.txt:1: groups nested too deeply for Python re"),
     ],
 )
 def test_bad_rule_files(tmp_path, files, message):
@@ -366,3 +375,25 @@ def test_non_rule_files_are_listed_and_empty_classes_reported(tmp_path):
     before = rules_fingerprint(tmp_path)
     (tmp_path / "README.md").write_text("changed\n")  # not a rule file: no rerun
     assert rules_fingerprint(tmp_path) == before
+
+
+def test_more_rules_than_the_matcher_can_index_stop_the_run_while_scheduling(tmp_path, monkeypatch):
+    # 65,535 is the real limit (a rule index in 16 bits); a small one keeps the test fast.
+    monkeypatch.setattr(rules, "MAX_RULES", 3)
+    (tmp_path / "ham.txt").write_text("hello\nlunch\n")
+    (tmp_path / "spam.txt").write_text("free\n# a comment\nwin\n")
+    message = rf"spam\.txt:3: more than the 3 rules one run can match \(all files of {tmp_path} together\)"
+    with pytest.raises(RuleError, match=message):
+        load_rules(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["../shared/spam.txt", "spam.txt"])  # missing, a loop
+def test_a_rule_file_that_is_a_broken_symbolic_link_is_an_error_not_an_ignored_file(tmp_path, target):
+    (tmp_path / "ham.txt").write_text("hello\n")
+    (tmp_path / "spam.txt").symlink_to(target)
+    message = rf"spam\.txt: a symbolic link to '{re.escape(target)}', which leads to no file: the rule file cannot be read"
+    with pytest.raises(RuleError, match=message):
+        load_rules(tmp_path)
+    (tmp_path / "spam.txt").unlink()
+    (tmp_path / "shared.txt").symlink_to(tmp_path / "ham.txt")  # a link that works is read
+    assert [r.rule_id for r in load_rules(tmp_path)] == ["ham.txt:1", "shared.txt:1"]

@@ -48,6 +48,10 @@ def put(path, value):
         (put(["terms", "surface_forms", "call"], 4), r"terms.surface_forms\['call'\]: must be a vocabulary index from 0 to 3, got the number 4"),
         (put(["terms", "surface_forms", "call"], True), r"terms.surface_forms\['call'\]: must be a vocabulary index .*, got true"),
         (put(["terms", "surface_forms", "call"], -1), r"terms.surface_forms\['call'\]: must be a vocabulary index"),
+        # Words no text can produce: ScoreBatch's word table would read 'free\0' as 'free' and score unlike the portable scorer.
+        (put(["terms", "surface_forms", "free\0"], 3), r"terms.surface_forms: 'free\\x00' is not a word the tokenizer finds"),
+        (put(["terms", "surface_forms", "free prize"], 3), r"terms.surface_forms: 'free prize' is not a word the tokenizer finds"),
+        (put(["terms", "surface_forms", "$$"], 3), r"terms.surface_forms: '\$\$' is not a word the tokenizer finds"),
         (put(["tokenizer", "pattern"], "(a+)+$"), r"tokenizer.pattern: must be the pattern sortbox writes, .*got the string '\(a\+\)\+\$'"),
         (put(["tokenizer", "pattern"], DEFAULT_TOKEN_PATTERN + "|(x+x+)+y"), r"tokenizer.pattern: must be the pattern sortbox writes"),
         (put(["tokenizer", "regex_flavour"], "pcre"), r"tokenizer.regex_flavour: must be one of 'python-re'"),

@@ -25,6 +25,15 @@ def test_different_ids_stay_different_cells(first, second):
     assert csv_safe("=x") == "'=x" and csv_safe("'=x") == "''=x" and csv_safe("-5") == "-5"
 
 
+@pytest.mark.parametrize(
+    "value, written",
+    [("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-x", "'-x"), ("=1", "'=1"),
+     ("+\u0663", "'+\u0663"), ("-\uff11", "'-\uff11")],  # other digits than 0-9 are no number to a spreadsheet
+)
+def test_a_formula_start_is_escaped_unless_the_cell_is_a_number(value, written):
+    assert csv_safe(value) == written
+
+
 def read_back(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
@@ -72,6 +81,12 @@ def test_any_id_round_trips_through_the_portable_scorer(tmp_path, capsys):
         ("id,text\n1,free\n\"2,free\n3,free\n", 2, "messages.csv: not valid CSV after line 2 (unexpected end of data)", None),
         ("id,text\n1,\"free\"prize\n", 2, "messages.csv: not valid CSV after line 1 (',' expected after '\"')", None),
         ("id,body\n1,x\n", 2, "messages.csv: needs a header with columns id,text", None),
+        # An unquoted comma in a text: the text would be cut at it and scored, exit 0.
+        ("id,text\n1,free\n2,free, win a prize\n", 2, "messages.csv line 3: 3 cells, the header has 2 (a text holding a comma must be quoted)", None),
+        ("id,text,lang\n1,free,en\n2,free,en,x\n", 2, "messages.csv line 3: 4 cells, the header has 3", None),
+        ("id,text,lang\n1,free,en\n2,free\n", 0, "2 scored, 0 unscorable", []),  # extra columns, and a row without them, are fine
+        ("id,text,id\n1,free,2\n", 2, "messages.csv: the header has 2 columns named 'id', must have one", None),
+        ("text,id,text\nfree,1,prize\n", 2, "messages.csv: the header has 2 columns named 'text', must have one", None),
         (b"id,text\n1,caf\xe9\n", 2, "messages.csv: not UTF-8", None),
         # 200,000 characters: over the csv module's field limit, and over the model's max_chars
         ("id,text\n1,free\n2," + "free " * 40_000 + "\n3,love\n", 0, "2 scored, 1 unscorable", ["2,quarantined:too_long"]),
@@ -92,3 +107,14 @@ def test_messages_csv_problems(tmp_path, capsys, content, code, message, unscora
     if unscorable is not None:
         assert (tmp_path / "bad.csv").read_text().splitlines() == ["id,reason", *unscorable]
     assert csv.field_size_limit() == 131072  # the raised limit is put back
+
+
+@pytest.mark.parametrize("target", ["messages", "model"])
+def test_unscorable_output_that_is_an_input_file_is_refused_and_the_input_kept(tmp_path, capsys, target):
+    files = {"model": tmp_path / "model.json", "messages": tmp_path / "messages.csv"}
+    files["model"].write_bytes(model_json_bytes(tiny_model()))
+    files["messages"].write_text("id,text\n1,free prize\n", encoding="utf-8")
+    before = {role: path.read_bytes() for role, path in files.items()}
+    assert main([str(files["model"]), str(files["messages"]), "--unscorable", str(files[target])]) == 2
+    assert capsys.readouterr().err == f"portable_scorer: --unscorable {files[target]}: that is the {target} file, writing there would destroy it\n"
+    assert {role: path.read_bytes() for role, path in files.items()} == before
