@@ -289,3 +289,28 @@ class publish(CheckedConfig):
     root = luigi.Parameter(default="published", description="Publish root: releases/, current, history.json.")
     keep = luigi.IntParameter(default=5, description="Releases kept for rollback.")
     margin = luigi.FloatParameter(default=0.01, description="A class is published unless its held-out ROC AUC is lower by more than this.")
+
+
+SINK_URL_VARIABLE = "SORTBOX_SINK_URL"
+
+
+def sink_url() -> str:
+    """The database the scores are written to: $SORTBOX_SINK_URL, or the source database."""
+    return os.environ.get(SINK_URL_VARIABLE) or database_url()
+
+
+class sink(CheckedConfig):
+    """[sink]: the table ExportScores writes the scores into (database: SORTBOX_SINK_URL, else the source's)."""
+
+    table = luigi.Parameter(default="sortbox_scores", description="Table of id, class, score, decision, model_id, run_date.")
+    marker_table = luigi.Parameter(default="sortbox_score_exports", description="One marker row per committed export.")
+    chunk_rows = luigi.IntParameter(default=100_000, description="scores.csv rows read and written per chunk.")
+
+    def check(self) -> None:
+        self.spec()
+
+    def spec(self):
+        """The validated sink description handed to sortbox.sink (SinkError names the option)."""
+        from sortbox.sink import SinkSpec
+
+        return SinkSpec(table=self.table, marker_table=self.marker_table, chunk_rows=self.chunk_rows)
