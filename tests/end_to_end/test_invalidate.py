@@ -113,3 +113,34 @@ def test_bad_requests_are_refused_with_one_line(tmp_path, args, locked, code, me
     assert done.returncode == code, done.stderr
     assert done.stdout == ""
     assert re.search(message, done.stderr.strip().splitlines()[-1]), done.stderr
+
+
+def test_the_nightly_dag_has_the_days_scoring_and_export_once_published(
+    tiny_sqlite, pipeline_env, tmp_path, monkeypatch
+):
+    """NightlyRetrain yields the day's ScoreMessages and ExportScores from run(), once PublishModels
+    has written publish.json: they are in the DAG from then on; the export's marker row is kept."""
+    from tasks.publish import PublishModels
+
+    pipeline_env(tiny_sqlite)
+    monkeypatch.setenv("SORTBOX_LOCK_DIR", str(tmp_path / "lock"))
+    with pytest.raises(ValueError, match="unknown task 'ExportScores'"):  # nothing published yet
+        invalidate("ExportScores", RUN_DATE, dry_run=True)
+
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "release.json").write_text("{}")
+    publish_dir = PublishModels(run_date=RUN_DATE).output_dir()
+    publish_dir.mkdir(parents=True)
+    (publish_dir / "publish.json").write_text(f'{{"release_dir": "{release}"}}')
+
+    listed = [line.split("\t") for line in invalidate("ExportScores", RUN_DATE, dry_run=True)]
+    assert [(task, action) for task, _, action in listed] == [
+        ("NightlyRetrain", "absent"),
+        ("ExportScores", "kept: not a file"),
+    ]
+    scoring = {
+        task for task, _, _ in (line.split("\t") for line in invalidate("ScoreMessages", RUN_DATE, dry_run=True))
+    }
+    assert scoring == {"ScoreMessages", "ExportScores", "TrainPipeline", "NightlyRetrain"}
+    assert publish_dir.is_dir()  # dry runs
