@@ -72,7 +72,7 @@ def check_settings() -> None:
     """Read every section, so that any bad value stops the run while it is scheduled (exit 35).
 
     luigi's own parse errors (`--lsi-num-topics many`) are given the section's name."""
-    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish):
+    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish, sink):
         try:
             section()
         except SettingsError:

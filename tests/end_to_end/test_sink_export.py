@@ -133,3 +133,29 @@ def test_score_batch_exports_every_scored_id_as_extracted_once(sink, tmp_path, p
     assert again.scheduling_succeeded, again.summary_text
     assert count(engine, table) == len(rows)
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        (
+            "table",
+            "scores; DROP TABLE messages",
+            r"^\[sink\] table = 'scores; DROP TABLE messages' is not allowed: must be letters",
+        ),
+        (
+            "marker_table",
+            "sortbox_scores",
+            r"^\[sink\] table and marker_table are both 'sortbox_scores': they must differ$",
+        ),
+        ("chunk_rows", "0", r"^\[sink\] chunk_rows = 0 is not allowed: must be an integer >= 1$"),
+    ],
+)
+def test_bad_sink_settings_stop_the_run_while_it_is_scheduled(luigi_config, option, value, message):
+    """Checked with every other section (tasks.config.check_settings), not when the night reaches ExportScores."""
+    from sortbox.settings import SettingsError
+    from tasks.config import check_settings
+
+    luigi_config({"sink": {option: value}})
+    with pytest.raises(SettingsError, match=message):
+        check_settings()
