@@ -178,16 +178,17 @@ def iter_score_rows(path: Path, model_ids: dict[str, str], run_date: dt.date, *,
         types[header[1 + 2 * position]] = pa.float64()
         types[header[2 + 2 * position]] = pa.int16()
     convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
-    date = pa.scalar(run_date, pa.date32())
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        done = 0  # rows of earlier batches
         for batch in reader:
             for start in range(0, batch.num_rows, chunk_rows):
                 part = batch.slice(start, chunk_rows)
                 for column in part.columns[1:]:
                     if column.null_count:
+                        first = done + start + 1
                         raise SinkError(
-                            f"{path}: an empty score or decision cell (chunk of {part.num_rows} rows from row {start})"
+                            f"{path}: an empty score or decision cell in data rows {first}-{first + part.num_rows - 1}"
                         )
                 ids = part.column(0)
                 ids = pc.if_else(pc.starts_with(ids, "'"), pc.utf8_slice_codeunits(ids, 1), ids)  # csv_unescape
@@ -200,11 +201,12 @@ def iter_score_rows(path: Path, model_ids: dict[str, str], run_date: dt.date, *,
                             "score": part.column(1 + 2 * position),
                             "decision": part.column(2 + 2 * position),
                             "model_id": pa.array([model_ids[name]] * n, pa.string()),
-                            "run_date": pa.array([date] * n, pa.date32()) if n else pa.array([], pa.date32()),
+                            "run_date": pa.array([run_date] * n, pa.date32()),
                         }
                     )
                     for position, name in enumerate(classes)
                 )
+            done += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise SinkError(f"{path}: {' '.join(str(exc).split())}") from None
 

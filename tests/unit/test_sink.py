@@ -73,7 +73,7 @@ def test_a_failing_export_leaves_no_row(engine, tmp_path):
     export(engine, path, update_id="before")
     broken = tmp_path / "broken.csv"
     broken.write_text(path.read_text().replace("\n4,0.25", "\n4,", 1))  # an empty score in the second chunk
-    with pytest.raises(SinkError, match="empty score or decision cell"):
+    with pytest.raises(SinkError, match="an empty score or decision cell in data rows 3-4$"):
         export(engine, broken, update_id="broken")
     assert len(table_rows(engine)) == 10
     assert not export_done(engine, SinkSpec(table="scores", marker_table="exports"), "broken")
