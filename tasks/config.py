@@ -73,7 +73,7 @@ def check_settings() -> None:
     """Read every section, so that any bad value stops the run while it is scheduled (exit 35).
 
     luigi's own parse errors (`--lsi-num-topics many`) are given the section's name."""
-    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish):
+    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish, sink):
         try:
             section()
         except SettingsError:
@@ -340,3 +340,28 @@ class drift(luigi.Config):
     def significant(self) -> dict:
         limits = self.limits()
         return {"max_rows": self.max_rows, "top_movers": self.top_movers, "limits": {name: [limit.warn, limit.alert] for name, limit in limits.items()}}
+
+
+SINK_URL_VARIABLE = "SORTBOX_SINK_URL"
+
+
+def sink_url() -> str:
+    """The database the scores are written to: $SORTBOX_SINK_URL, or the source database."""
+    return os.environ.get(SINK_URL_VARIABLE) or database_url()
+
+
+class sink(CheckedConfig):
+    """[sink]: the table ExportScores writes the scores into (database: SORTBOX_SINK_URL, else the source's)."""
+
+    table = luigi.Parameter(default="sortbox_scores", description="Table of id, class, score, decision, model_id, run_date.")
+    marker_table = luigi.Parameter(default="sortbox_score_exports", description="One marker row per committed export.")
+    chunk_rows = luigi.IntParameter(default=100_000, description="scores.csv rows read and written per chunk.")
+
+    def check(self) -> None:
+        self.spec()
+
+    def spec(self):
+        """The validated sink description handed to sortbox.sink (SinkError names the option)."""
+        from sortbox.sink import SinkSpec
+
+        return SinkSpec(table=self.table, marker_table=self.marker_table, chunk_rows=self.chunk_rows)

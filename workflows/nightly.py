@@ -20,6 +20,7 @@ from tasks.base import SortboxTask
 from tasks.drift import DriftReport
 from tasks.export import ScoreMessages
 from tasks.publish import PublishModels
+from tasks.sink import ExportScores
 from workflows.train import TrainPipeline
 
 
@@ -43,6 +44,7 @@ class NightlyRetrain(SortboxTask):
         day = {"since": self.date.isoformat(), "until": (self.date + dt.timedelta(days=1)).isoformat()}
         # Dynamic: the release to score with exists only once PublishModels has run.
         scores = yield ScoreMessages(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)
+        yield ExportScores(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)  # the day's scores into [sink] table
         drift = read_json(self.input_dir("drift") / "drift.json")
         summary = read_json(Path(scores.path) / "summary.json")
         with self.atomic_output() as out:

@@ -20,6 +20,7 @@ from sortbox.publish import RELEASE_FILE
 from tasks.base import SortboxTask
 from tasks.config import source
 from tasks.export import ScoreMessages
+from tasks.sink import ExportScores
 
 
 class ScoreBatch(SortboxTask):
@@ -41,7 +42,10 @@ class ScoreBatch(SortboxTask):
                 f"--model-json {self.model_json!r} does not exist "
                 "(a model JSON file or a release directory such as published/current)"
             )
-        return {"scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json)}
+        return {
+            "scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json),
+            "export": ExportScores(run_date=self.run_date, model_json=self.model_json),
+        }
 
     def run(self):
         summary = read_json(self.input_dir("scores") / "summary.json")

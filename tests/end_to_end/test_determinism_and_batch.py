@@ -65,7 +65,7 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
     result = run_luigi([ScoreBatch(run_date=RUN_DATE, model_json=str(published))])
     assert result.scheduling_succeeded, result.summary_text
     families = {task.get_task_family() for task in _summary_dict(result.worker)["completed"]}
-    assert families == {"ExtractMessages", "ScoreMessages", "ScoreBatch"}
+    assert families == {"ExtractMessages", "ScoreMessages", "ExportScores", "ScoreBatch"}
     (batch_path,) = (tmp_path / "score").rglob("batch.json")
     batch = json.loads(batch_path.read_text())
     rows = batch["rows"]
