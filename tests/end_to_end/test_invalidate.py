@@ -38,8 +38,11 @@ def family(directory_name: str) -> str:
 
 
 def outputs(root):
-    """output directory name -> inode: a recreated directory has a new inode."""
-    return {path.name: path.stat().st_ino for path in (root / RUN_DATE.isoformat()).iterdir()}
+    """output directory name -> (inode, ctime): a recreated directory has a new pair (the inode
+    alone is not enough: a file system may give a removed directory's inode to the new one)."""
+    return {
+        path.name: (path.stat().st_ino, path.stat().st_ctime_ns) for path in (root / RUN_DATE.isoformat()).iterdir()
+    }
 
 
 def test_invalidating_labelling_lists_removes_and_reruns_exactly_what_is_downstream(
@@ -130,7 +133,7 @@ def test_the_nightly_dag_has_the_days_scoring_and_export_once_published(
     release = tmp_path / "release"
     release.mkdir()
     (release / "release.json").write_text("{}")
-    publish_dir = PublishModels(run_date=RUN_DATE).output_dir()
+    publish_dir = PublishModels(run_date=RUN_DATE, nightly=True).output_dir()  # as NightlyRetrain requires it
     publish_dir.mkdir(parents=True)
     (publish_dir / "publish.json").write_text(f'{{"release_dir": "{release}"}}')
 
