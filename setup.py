@@ -26,5 +26,6 @@ setup(
         "matplotlib>=3.8",
         "psutil>=5.9",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # quality: scripts/quality.py's multi-label data set is built from chatterbot-corpus's bundled dialogues.
+    extras_require={"test": ["pytest>=8"], "quality": ["chatterbot-corpus==1.3.3", "PyYAML>=6"]},
 )

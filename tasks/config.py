@@ -172,9 +172,10 @@ class training(luigi.Config):
     """[training]: per-class model selection."""
 
     param_grid = luigi.DictParameter(
-        default={"C": [0.1, 1.0, 10.0]},
-        description="LogisticRegression parameter -> values to search (JSON).",
+        default={"C": [0.03, 3.0]},
+        description="LogisticRegression parameter (or topics, scale) -> values to search (JSON).",
     )
+    small_data_rows = luigi.IntParameter(default=30_000, description="Up to this many training messages, C is also searched every half decade from a hundredth of the grid's smallest C to its largest.")
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
@@ -192,6 +193,7 @@ class training(luigi.Config):
     def significant(self) -> dict:
         return {
             "param_grid": self.grid(),
+            "small_data_rows": self.small_data_rows,
             "folds": self.folds,
             "scoring": self.scoring,
             "seed": self.seed,

@@ -19,12 +19,14 @@ from sortbox.select import (
     curves,
     evaluate_scores,
     fit_final,
+    fold_spread,
     grid_search,
     linear_form,
+    selection_grid,
     untrainable_reason,
 )
 from tasks.base import SortboxTask
-from tasks.config import training
+from tasks.config import labelling, source, training
 from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages
 
@@ -79,9 +81,12 @@ class GridSearch(ClassTask):
                 logger.warning("class %r skipped: %s", self.class_name, reason)
                 write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
                 return
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
+            grid = selection_grid(config.grid(), len(y), small_data_rows=config.small_data_rows)
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
+            if search["edge_warning"]:
+                logger.warning("class %r: %s", self.class_name, search["edge_warning"])
             np.save(out / "oof_scores.npy", out_of_fold)
-            write_json(out / "grid.json", {"status": "searched", **counts, **search})
+            write_json(out / "grid.json", {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search})
 
 
 class CrossValidate(ClassTask):
@@ -105,13 +110,22 @@ class CrossValidate(ClassTask):
             result = {
                 "status": "validated",
                 "best_params": grid["best_params"],
+                "measured_against": "rule labels" if labelling().source == "rules" else f"label column {source().label_column}",
+                "positives": int(y.sum()),
+                "messages": int(len(y)),
                 **evaluate_scores(y, scores),
+                "roc_auc_folds": fold_spread(y, scores, folds=config.folds, random_state=config.seed),
                 "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
                 "curves": curves(y, scores),
             }
             if truth is not None and 0 < truth.sum() < len(truth):
                 # Trained on rule labels, judged against the ground truth (when the truth knows the class).
-                result["against_truth"] = evaluate_scores(truth, scores)
+                result["against_truth"] = {
+                    "measured_against": f"label column {source().label_column}",
+                    "positives": int(truth.sum()),
+                    **evaluate_scores(truth, scores),
+                    "roc_auc_folds": fold_spread(truth, scores, folds=config.folds, random_state=config.seed),
+                }
             np.save(out / "oof_scores.npy", scores.astype(np.float64))
             write_json(out / "cv.json", result)
 
