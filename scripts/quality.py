@@ -18,8 +18,9 @@ Both sides see the same rows (those with at least one term sortbox knows) and th
 folds (stratified, --outer-folds, seed 0). Per outer fold:
   sortbox    the pipeline's own steps (sortbox's cleaner, tokenizer, dictionary, TF-IDF and LSI over
              the whole data set, as the DAG does), then `grid_search` on the outer training part with
-             [training] param_grid and folds of config/luigi.cfg (or --param-grid / --folds), and the
-             best candidate refitted on that part, as FitClassifier does;
+             the grid GridSearch would search on that many messages ([training] small_data_param_grid
+             or param_grid of config/luigi.cfg, or --param-grid) and [training] folds (or --folds),
+             and the best candidate refitted on that part, as FitClassifier does;
   baseline   the plain script (scripts/naive_baseline.py: its cleaning, nltk wordpunct + Snowball,
              gensim Dictionary / TfidfModel / LsiModel with 500 topics), then a default
              LogisticRegression on the raw LSI features (max_iter raised to 1000 so that it converges).
@@ -68,6 +69,7 @@ def read_config() -> dict:
         "power_iters": parser.getint("lsi", "power_iters"),
         "lsi_seed": parser.getint("lsi", "seed"),
         "param_grid": json.loads(parser["training"]["param_grid"]),
+        "small_data_param_grid": json.loads(parser["training"]["small_data_param_grid"]),
         "small_data_rows": parser.getint("training", "small_data_rows"),
         "folds": parser.getint("training", "folds"),
         "scoring": parser["training"]["scoring"],
@@ -201,7 +203,7 @@ def compare_class(ours: np.ndarray, theirs: np.ndarray, y: np.ndarray, *, config
     scores: dict[str, list[float]] = {"sortbox": [], "baseline": []}
     chosen, edges = [], 0
     for train, test in outer.split(np.zeros(len(y)), y):
-        grid = selection_grid(config["param_grid"], len(train), small_data_rows=config["small_data_rows"])
+        grid = selection_grid(config["param_grid"], config["small_data_param_grid"], len(train), small_data_rows=config["small_data_rows"])
         search, _ = grid_search(ours[train], y[train], param_grid=grid, folds=config["folds"], scoring=config["scoring"], n_jobs=1, random_state=config["seed"])
         chosen.append(search["best_params"])
         edges += bool(search.get("edge_warning"))
@@ -263,7 +265,7 @@ def _short(params: dict) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, of {', '.join(DATASETS)}")
-    parser.add_argument("--param-grid", type=json.loads, help="sortbox's grid (default: [training] param_grid of config/luigi.cfg)")
+    parser.add_argument("--param-grid", type=json.loads, help="sortbox's grid on every data set (default: [training] small_data_param_grid / param_grid of config/luigi.cfg, by size)")
     parser.add_argument("--folds", type=int, help="sortbox's inner folds (default: [training] folds)")
     parser.add_argument("--outer-folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "quality" / "quality.json")
@@ -274,7 +276,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"quality: unknown data set(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     config = read_config()
     if args.param_grid is not None:
-        config["param_grid"] = args.param_grid
+        config["param_grid"] = config["small_data_param_grid"] = args.param_grid
     if args.folds is not None:
         config["folds"] = args.folds
     results = {}
@@ -282,10 +284,10 @@ def main(argv: list[str]) -> int:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results[name] = run_dataset(name, config, args.outer_folds)
         print(f"{name}: {results[name]['rows']:,} rows, {results[name]['seconds']} s", file=sys.stderr, flush=True)
-    print(f"sortbox: param_grid {json.dumps(config['param_grid'])}, {config['folds']} folds; outer folds {args.outer_folds}")
+    print(f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds; outer folds {args.outer_folds}")
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"sortbox": {"param_grid": config["param_grid"], "folds": config["folds"]}, "outer_folds": args.outer_folds, "datasets": results}, indent=2) + "\n")
+    args.json.write_text(json.dumps({"sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "folds")}, "outer_folds": args.outer_folds, "datasets": results}, indent=2) + "\n")
     print(f"written: {args.json}", file=sys.stderr)
     return 0
 

@@ -22,7 +22,6 @@ from sortbox.select import (
     fold_spread,
     grid_search,
     linear_form,
-    selection_grid,
     untrainable_reason,
 )
 from tasks.base import SortboxTask
@@ -81,7 +80,7 @@ class GridSearch(ClassTask):
                 logger.warning("class %r skipped: %s", self.class_name, reason)
                 write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
                 return
-            grid = selection_grid(config.grid(), len(y), small_data_rows=config.small_data_rows)
+            grid = config.grid(len(y))
             search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed)
             if search["edge_warning"]:
                 logger.warning("class %r: %s", self.class_name, search["edge_warning"])

@@ -324,18 +324,9 @@ def test_tfidf_arrow_equals_tfidf_matrix():
     assert got.shape == expected.shape and abs(got - expected).max() < 1e-15
 
 
-@pytest.mark.parametrize(
-    "grid, rows, expected",
-    [
-        ({"C": [0.03, 3.0]}, 500, {"C": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}),
-        ({"C": [0.03, 3.0]}, 30_000, {"C": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}),
-        ({"C": [0.03, 3.0]}, 30_001, {"C": [0.03, 3.0]}),  # large data: the grid as configured
-        ({"C": [0.5, 2.0], "class_weight": [None, "balanced"]}, 500, {"C": [0.005, 0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 2.0], "class_weight": [None, "balanced"]}),
-        ({"C": [1.0]}, 500, {"C": [0.01, 0.03, 0.1, 0.3, 1.0]}),
-        ({"class_weight": [None]}, 500, {"class_weight": [None]}),
-    ],
-)
-def test_selection_grid_reaches_lower_and_is_denser_in_c_on_small_data(grid, rows, expected):
+@pytest.mark.parametrize("rows, expected", [(1, "small"), (30_000, "small"), (30_001, "large")])
+def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
     from sortbox.select import selection_grid
 
-    assert selection_grid(grid, rows, small_data_rows=30_000) == expected
+    grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
+    assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]

@@ -26,11 +26,13 @@ def shipped_selection(rows: int) -> tuple[dict, int]:
 
     parser = configparser.ConfigParser()
     parser.read(REPO_ROOT / "config" / "luigi.cfg")
-    shipped = json.loads(parser["training"]["param_grid"]), parser.getint("training", "small_data_rows"), parser.getint("training", "folds")
-    defaults = json.loads(json.dumps(dict(training.param_grid._default))), training.small_data_rows._default, training.folds._default
-    assert shipped == defaults, "config/luigi.cfg and tasks.config.training disagree"
-    grid, small_data_rows, folds = shipped
-    return selection_grid(grid, rows, small_data_rows=small_data_rows), folds
+    section = parser["training"]
+    shipped = json.loads(section["param_grid"]), json.loads(section["small_data_param_grid"]), section.getint("small_data_rows"), section.getint("folds")
+    unfrozen = (json.loads(json.dumps(dict(training.param_grid._default))), json.loads(json.dumps(dict(training.small_data_param_grid._default))),
+                training.small_data_rows._default, training.folds._default)
+    assert shipped == unfrozen, "config/luigi.cfg and tasks.config.training disagree"
+    large, small, small_data_rows, folds = shipped
+    return selection_grid(large, small, rows, small_data_rows=small_data_rows), folds
 
 
 @pytest.fixture(scope="module")
