@@ -252,7 +252,7 @@ def edge_warning(candidates: list[dict], best: int) -> str | None:
     if len(values) < 2 or chosen not in (values[0], values[-1]):
         return None
     side, beyond = ("smallest", "smaller (stronger regularisation)") if chosen == values[0] else ("largest", "larger (weaker regularisation)")
-    return f"best C = {chosen:g} is the {side} C of the grid ({values[0]:g} to {values[-1]:g}): a {beyond} C might score higher; widen [training] param_grid"
+    return f"best C = {chosen:g} is the {side} C of the grid ({values[0]:g} to {values[-1]:g}): a {beyond} C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
 
 
 def fold_spread(y: np.ndarray, scores: np.ndarray, *, folds: int, random_state: int) -> dict:

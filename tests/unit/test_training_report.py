@@ -133,7 +133,7 @@ def test_figures_say_what_they_are_measured_against_on_how_many_positives_and_th
 
 
 def test_best_c_on_the_edge_of_the_grid_is_a_warning_in_the_summary_and_the_class_section(tmp_path):
-    warning = "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller (stronger regularisation) C might score higher; widen [training] param_grid"
+    warning = "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller (stronger regularisation) C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
     text = render(tmp_path, classes=spam_with({"edge_warning": warning}, {})).read_text(encoding="utf-8")
     assert "(on the edge of the grid)" in text and f"Regularisation on the edge of the grid:</strong> {warning}" in text
     (tmp_path / "quiet").mkdir()
