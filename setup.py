@@ -27,5 +27,6 @@ setup(
         "psutil>=5.9",
     ],
     # ruff: the linter scripts/test.sh runs before the tests (configuration in pyproject.toml).
-    extras_require={"test": ["pytest>=8", "ruff>=0.17,<0.18"]},
+    # quality: scripts/quality.py's multi-label data set is built from chatterbot-corpus's bundled dialogues.
+    extras_require={"test": ["pytest>=8", "ruff>=0.17,<0.18"], "quality": ["chatterbot-corpus==1.3.3", "PyYAML>=6"]},
 )

@@ -46,6 +46,7 @@ from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
+from sortbox.select import SELECTION_KEYS  # noqa: E402
 from sortbox.tokenizer import TermTally, Tokenizer, tokenize_chunk  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
 
@@ -179,7 +180,8 @@ def training_config() -> dict:
     parser = configparser.ConfigParser()
     parser.read(ROOT / "config" / "luigi.cfg")
     return {
-        "param_grid": json.loads(parser["training"]["param_grid"]),
+        # The naive script's GridSearchCV knows LogisticRegression parameters only (not sortbox's topics / scale).
+        "param_grid": {k: v for k, v in json.loads(parser["training"]["param_grid"]).items() if k not in SELECTION_KEYS},
         "folds": int(parser["training"]["folds"]),
         "seed": int(parser["training"]["seed"]),
         "num_topics": int(parser["lsi"]["num_topics"]),

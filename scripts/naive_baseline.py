@@ -67,6 +67,25 @@ def load_rules(rules_dir: Path) -> list[tuple[str, re.Pattern]]:
     return rules
 
 
+def tokenize(texts, stopwords: set[str]) -> list[list[str]]:
+    """nltk per message (wordpunct) and per word (Snowball stem), stopwords and non-words dropped."""
+    stemmer = SnowballStemmer("english")
+    return [[stemmer.stem(w) for w in wordpunct_tokenize(text) if w.isalpha() and w not in stopwords] for text in texts]
+
+
+def vocabulary(documents: list[list[str]]) -> tuple[Dictionary, list]:
+    """gensim's Dictionary (terms in at least 2 and at most half of the messages) and the bags of words."""
+    dictionary = Dictionary(documents)
+    dictionary.filter_extremes(no_below=2, no_above=0.5, keep_n=100000)
+    return dictionary, [dictionary.doc2bow(doc) for doc in documents]
+
+
+def lsi_features(bow: list, dictionary: Dictionary, tfidf: TfidfModel, *, num_topics: int, seed: int) -> np.ndarray:
+    """gensim's LsiModel with its defaults on the TF-IDF corpus; messages x topics, dense."""
+    lsi = LsiModel(tfidf[bow], id2word=dictionary, num_topics=num_topics, random_seed=seed)
+    return matutils.corpus2dense(lsi[tfidf[bow]], num_topics).T
+
+
 class Steps:
     """Wall seconds and peak RSS after each named step."""
 
@@ -120,20 +139,16 @@ def main(argv: list[str]) -> int:
                 labels[i].add(name)
     steps.done("label")
 
-    stemmer = SnowballStemmer("english")
-    documents = [[stemmer.stem(w) for w in wordpunct_tokenize(text) if w.isalpha() and w not in stopwords] for text in df["text"]]
+    documents = tokenize(df["text"], stopwords)
     steps.done("tokenize")
 
-    dictionary = Dictionary(documents)
-    dictionary.filter_extremes(no_below=2, no_above=0.5, keep_n=100000)
-    bow = [dictionary.doc2bow(doc) for doc in documents]
+    dictionary, bow = vocabulary(documents)
     steps.done("dictionary")
 
     tfidf = TfidfModel(bow)
     steps.done("tfidf")
 
-    lsi = LsiModel(tfidf[bow], id2word=dictionary, num_topics=args.num_topics, random_seed=args.seed)
-    X = matutils.corpus2dense(lsi[tfidf[bow]], args.num_topics).T
+    X = lsi_features(bow, dictionary, tfidf, num_topics=args.num_topics, seed=args.seed)
     steps.done("lsi")
 
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)

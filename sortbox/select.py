@@ -1,7 +1,7 @@
 """Model selection per class: grid search, out-of-fold scores, a decision threshold, the final fit.
 
-The estimator is a standardisation followed by logistic regression on the LSI features: linear
-from the TF-IDF vector to the logit, so it can be folded into one weight per term (see
+The estimator is a logistic regression on the leading LSI features (optionally standardised):
+linear from the TF-IDF vector to the logit, so it can be folded into one weight per term (see
 `fold_into_terms`). Every random choice takes an explicit `random_state`.
 """
 from __future__ import annotations
@@ -26,14 +26,72 @@ if TYPE_CHECKING:
 THRESHOLD_POLICIES = ("max_f1", "precision", "recall")
 
 
+# Grid keys that are not LogisticRegression parameters: how many leading LSI components the model
+# sees, and whether they are standardised first. Every other key goes to LogisticRegression.
+SELECTION_KEYS = ("topics", "scale")
+MAX_ITER = 2000
+
+
+def leading_columns(X: np.ndarray, topics: int | None = None) -> np.ndarray:
+    """The first `topics` columns of X (all of them when None): the leading k components of a
+    500-topic LSI are the k-topic LSI, so k is a model parameter that costs no extra SVD."""
+    return X if topics is None else X[:, :topics]
+
+
+class CommonScale:
+    """Divides every feature by one number, the root mean square of all features on the training
+    rows: the LSI components keep their relative scale (a tail topic stays small, so the penalty
+    keeps it small), while the solver sees values of order 1. Raw LSI features of L2-normalised
+    TF-IDF vectors are of order 1/sqrt(topics), where lbfgs's gradient tolerance stops it long
+    before the optimum; one common factor changes no model, only what a given C means."""
+
+    def fit(self, X: np.ndarray, y=None) -> "CommonScale":
+        rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64))))
+        self.scale_ = rms if rms > 0 else 1.0
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return X / self.scale_
+
+    def fit_transform(self, X: np.ndarray, y=None) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {}
+
+    def set_params(self, **params) -> "CommonScale":
+        return self
+
+
+def split_params(params: dict) -> tuple[int | None, bool, dict]:
+    """(topics, scale, LogisticRegression parameters) of one grid candidate. Without `scale` the
+    LSI features keep their relative scale (see `CommonScale`): their variance already falls with
+    the topic's singular value, and standardising each of them (`scale` true) gives the noisy
+    tail the weight of the leading topics."""
+    topics = params.get("topics")
+    if topics is not None and (not isinstance(topics, int) or isinstance(topics, bool) or topics < 1):
+        raise ValueError(f"grid parameter topics must be a positive integer, got {topics!r}")
+    scale = params.get("scale", False)
+    if not isinstance(scale, bool):
+        raise ValueError(f"grid parameter scale must be true or false, got {scale!r}")
+    return topics, scale, {k: v for k, v in params.items() if k not in SELECTION_KEYS}
+
+
 def make_estimator(params: dict, random_state: int) -> Pipeline:
-    """StandardScaler + LogisticRegression with `params` (keys of LogisticRegression, e.g. C)."""
+    """Leading `topics` columns -> standardisation when `scale`, else `CommonScale` ->
+    LogisticRegression with the other keys of `params` (e.g. C, class_weight)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    model = LogisticRegression(**{"max_iter": 2000, **params}, random_state=random_state)  # the grid may set max_iter
-    return Pipeline([("scale", StandardScaler()), ("model", model)])
+    topics, scale, model_params = split_params(params)
+    model = LogisticRegression(**{"max_iter": MAX_ITER, **model_params}, random_state=random_state)  # the grid may set max_iter
+    return Pipeline([
+        ("topics", FunctionTransformer(leading_columns, kw_args={"topics": topics})),
+        ("scale", StandardScaler() if scale else CommonScale()),
+        ("model", model),
+    ])
 
 
 def class_target(label_lists: Sequence[Sequence[str]], class_name: str) -> np.ndarray:
@@ -94,24 +152,35 @@ def _folds(folds: int, random_state: int) -> StratifiedKFold:
 
 
 def _fit_path(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, path: list[dict], scorer, random_state: int) -> list[tuple[float, np.ndarray, float]]:
-    """Candidates that differ only in C, on one fold, in increasing C: the standardisation is fitted
-    once, and each logistic regression starts from the previous candidate's solution (the
-    regularisation path), which converges in far fewer iterations than a cold start and to the
-    same optimum (within the solver's tolerance). Per candidate: its score on the fold, its
-    probabilities there, and the seconds its fit took."""
+    """Candidates that differ only in C, on one fold, in increasing C: the features (leading
+    topics, standardisation) are prepared once, and each logistic regression starts from the
+    previous candidate's solution (the regularisation path), which converges in far fewer
+    iterations than a cold start and to the same optimum (within the solver's tolerance). Per
+    candidate: its score on the fold, its probabilities there, and the seconds its fit took."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler().fit(X[train])
-    train_X, test_X = scaler.transform(X[train]), scaler.transform(X[test])
-    model = LogisticRegression(max_iter=2000, random_state=random_state, warm_start=True)
+    topics, scale, _ = split_params(path[0])
+    train_X, test_X = leading_columns(X[train], topics), leading_columns(X[test], topics)
+    scaler = (StandardScaler() if scale else CommonScale()).fit(train_X)
+    train_X, test_X = scaler.transform(train_X), scaler.transform(test_X)
+    model = LogisticRegression(max_iter=MAX_ITER, random_state=random_state, warm_start=True)
     results = []
     for params in path:
         start = time.perf_counter()
-        model.set_params(**params).fit(train_X, y[train])
+        model.set_params(**split_params(params)[2]).fit(train_X, y[train])
         seconds = time.perf_counter() - start
         results.append((float(scorer(model, test_X, y[test])), model.predict_proba(test_X)[:, 1], seconds))
     return results
+
+
+def selection_grid(param_grid: dict, small_data_param_grid: dict, rows: int, *, small_data_rows: int) -> dict:
+    """The grid searched on `rows` training messages: `small_data_param_grid` up to
+    `small_data_rows` messages, else `param_grid`. Few messages want stronger regularisation and
+    LSI features at their relative scale (standardising them gives the noisy tail topics the
+    weight of the leading ones), and every fit is cheap there; on many messages the standardised
+    model scores as well and its solver converges in half the time (see README, Model quality)."""
+    return small_data_param_grid if rows <= small_data_rows else param_grid
 
 
 def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
@@ -128,9 +197,11 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
     stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
     that differ only in C are fitted along the regularisation path (see `_fit_path`).
 
-    Returns ({"best_params", "best_score", "scoring", "table": one row per candidate}, the best
-    candidate's out-of-fold probabilities): the threshold and the cross-validated figures come from
-    the models the search already fitted, so no model is fitted twice. `progress(done, total)` is
+    Returns ({"best_params", "best_score", "scoring", "fold_scores" (the best candidate's score
+    on each fold), "edge_warning" (see `edge_warning`; None when the best C is inside the grid),
+    "table": one row per candidate}, the best candidate's out-of-fold probabilities): the
+    threshold and the cross-validated figures come from the models the search already fitted, so
+    no model is fitted twice. `progress(done, total)` is
     called as each (regularisation path, fold) job finishes.
     """
     from joblib import Parallel, delayed
@@ -164,7 +235,43 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
         {"params": dict(params), "mean_score": float(means[i]), "std_score": float(stds[i]), "rank": int(ranks[i]), "fit_seconds": float(seconds[i].mean())}
         for i, params in enumerate(candidates)
     ]
-    return {"best_params": dict(candidates[best]), "best_score": float(means[best]), "scoring": scoring, "table": table}, out_of_fold
+    result = {
+        "best_params": dict(candidates[best]),
+        "best_score": float(means[best]),
+        "scoring": scoring,
+        "fold_scores": [float(s) for s in scores[best]],
+        "edge_warning": edge_warning(candidates, best),
+        "table": table,
+    }
+    return result, out_of_fold
+
+
+def edge_warning(candidates: list[dict], best: int) -> str | None:
+    """Why the best candidate's C may not be the best C there is, or None: it is the smallest or
+    the largest C of its regularisation path (the candidates that differ from it only in C), so
+    a value beyond the grid might score higher."""
+    values = sorted({candidates[i]["C"] for path in regularisation_paths(candidates) if best in path for i in path if "C" in candidates[i]})
+    chosen = candidates[best].get("C")
+    if len(values) < 2 or chosen not in (values[0], values[-1]):
+        return None
+    side, beyond = ("smallest", "smaller (stronger regularisation)") if chosen == values[0] else ("largest", "larger (weaker regularisation)")
+    return f"best C = {chosen:g} is the {side} C of the grid ({values[0]:g} to {values[-1]:g}): a {beyond} C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
+
+
+def fold_spread(y: np.ndarray, scores: np.ndarray, *, folds: int, random_state: int) -> dict:
+    """ROC AUC of `scores` against y within each of the grid search's folds (the same stratified
+    splits, recomputed from y and the seed): mean, standard deviation, min and max. A fold
+    without both classes in y is left out (its AUC is undefined)."""
+    from sklearn.metrics import roc_auc_score
+
+    per_fold = [
+        float(roc_auc_score(y[test], scores[test]))
+        for _, test in _folds(folds, random_state).split(np.zeros(len(y)), y)
+        if 0 < y[test].sum() < len(test)
+    ]
+    if not per_fold:
+        return {"folds": 0}
+    return {"folds": len(per_fold), "mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)), "min": min(per_fold), "max": max(per_fold)}
 
 
 def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: float | None = None) -> dict:
@@ -237,12 +344,21 @@ def fit_final(X: np.ndarray, y: np.ndarray, *, params: dict, random_state: int) 
 
 
 def linear_form(pipeline: Pipeline) -> LinearClassifier:
-    """The fitted pipeline as one linear function of X: the standardisation folded into the weights."""
-    scaler, model = pipeline.named_steps["scale"], pipeline.named_steps["model"]
-    scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
-    weights = model.coef_.ravel().astype(np.float64) / scale
-    intercept = float(model.intercept_[0] - weights @ scaler.mean_)
-    return LinearClassifier(coef_=weights, intercept_=intercept)
+    """The fitted pipeline as one linear function of X (all its columns): the scaling folded into
+    the weights, and weight 0 for the topics the model does not use."""
+    model = pipeline.named_steps["model"]
+    weights = model.coef_.ravel().astype(np.float64)
+    intercept = float(model.intercept_[0])
+    scaler = pipeline.named_steps["scale"]
+    if isinstance(scaler, CommonScale):
+        weights = weights / scaler.scale_
+    else:
+        scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+        weights = weights / scale
+        intercept -= float(weights @ scaler.mean_)
+    full = np.zeros(pipeline.n_features_in_, dtype=np.float64)
+    full[: len(weights)] = weights
+    return LinearClassifier(coef_=full, intercept_=intercept)
 
 
 def fold_into_terms(classifier: LinearClassifier, basis: np.ndarray) -> np.ndarray:

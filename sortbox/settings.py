@@ -105,6 +105,7 @@ RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "threshold_target": optional(number(0, 1, low_open=True)),
         "holdout_fraction": number(0, 1, high_open=True),
         "max_rows": integer(1),
+        "small_data_rows": integer(0),
     },
     "publish": {
         "root": text(),
@@ -132,19 +133,26 @@ def check_section(section: str, values: Mapping[str, object]) -> None:
                 None,
                 f"a number in (0, 1] when threshold_policy = {values['threshold_policy']}",
             )
-        grid = values.get("param_grid")
-        if grid is not None:
-            check_grid_shape(grid)
+        for option in GRID_OPTIONS:
+            grid = values.get(option)
+            if grid is not None:
+                check_grid_shape(grid, option)
 
 
-def check_grid_shape(grid: object) -> None:
-    """`[training] param_grid` is a JSON object: LogisticRegression parameter -> non-empty list."""
+#: The [training] options that hold a grid (param_grid above small_data_rows messages).
+GRID_OPTIONS = ("param_grid", "small_data_param_grid")
+#: Grid keys of sortbox's own (sortbox.select.SELECTION_KEYS), not LogisticRegression's.
+SELECTION_KEYS = {"topics": "a positive integer", "scale": "true or false"}
+
+
+def check_grid_shape(grid: object, option: str = "param_grid") -> None:
+    """A `[training]` grid is a JSON object: LogisticRegression parameter -> non-empty list."""
     allowed = 'a JSON object of LogisticRegression parameter -> non-empty list of values, e.g. {"C": [0.1, 1.0]}'
     if not isinstance(grid, Mapping):
-        raise refuse("training", "param_grid", grid, allowed)
+        raise refuse("training", option, grid, allowed)
     for key, values in grid.items():
         if not isinstance(values, (list, tuple)) or not values:
-            raise refuse("training", "param_grid", {key: values}, allowed)
+            raise refuse("training", option, {key: values}, allowed)
 
 
 #: Grid keys sortbox sets itself.
@@ -154,7 +162,7 @@ RESERVED_GRID_KEYS = {
 }
 
 
-def check_param_grid(grid: Mapping[str, list]) -> None:
+def check_param_grid(grid: Mapping[str, list], option: str = "param_grid") -> None:
     """Every candidate of the grid builds a LogisticRegression that scikit-learn accepts (types,
     ranges, known keys) and that can be fitted (a compatible solver and penalty, class_weight
     keys that are classes): checked on four rows, so a bad candidate stops the run before
@@ -166,21 +174,28 @@ def check_param_grid(grid: Mapping[str, list]) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import ParameterGrid
 
-    check_grid_shape(grid)
+    check_grid_shape(grid, option)
     known = sorted(LogisticRegression().get_params())
     for key in grid:
         if key in RESERVED_GRID_KEYS:
-            raise SettingsError(f"[training] param_grid: {key!r} cannot be searched ({RESERVED_GRID_KEYS[key]})")
-        if key not in known:
+            raise SettingsError(f"[training] {option}: {key!r} cannot be searched ({RESERVED_GRID_KEYS[key]})")
+        if key not in known and key not in SELECTION_KEYS:
             raise SettingsError(
-                f"[training] param_grid: unknown LogisticRegression parameter {key!r} "
-                f"(known: {', '.join(k for k in known if k not in RESERVED_GRID_KEYS)})"
+                f"[training] {option}: unknown LogisticRegression parameter {key!r} "
+                f"(known: {', '.join(k for k in known if k not in RESERVED_GRID_KEYS)}; and sortbox's "
+                f"{', '.join(SELECTION_KEYS)})"
             )
     X = np.array([[0.0], [1.0], [0.2], [0.9]])
     y = np.array([0, 1, 0, 1], dtype=np.int8)
     for candidate in ParameterGrid(dict(grid)):
+        for key, allowed in SELECTION_KEYS.items():
+            value = candidate.get(key)
+            if value is not None and not (
+                type(value) is bool if key == "scale" else (_is_int(value) and value >= 1)
+            ):
+                raise SettingsError(f"[training] {option}: {key} = {value!r} is not allowed: must be {allowed}")
         try:
-            model = LogisticRegression(**candidate)
+            model = LogisticRegression(**{k: v for k, v in candidate.items() if k not in SELECTION_KEYS})
             model._validate_params()  # types and ranges, with scikit-learn's own message
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -190,7 +205,7 @@ def check_param_grid(grid: Mapping[str, list]) -> None:
         except (ValueError, TypeError) as exc:
             detail = " ".join(str(exc).split())
             raise SettingsError(
-                f"[training] param_grid: candidate {dict(candidate)} is refused by LogisticRegression: {detail}"
+                f"[training] {option}: candidate {dict(candidate)} is refused by LogisticRegression: {detail}"
             ) from None
 
 

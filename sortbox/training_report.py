@@ -117,6 +117,36 @@ def _positives(entry: dict) -> int | None:
     return None
 
 
+def _auc_with_spread(figures: dict) -> str:
+    """'0.9974 ± 0.0012' (the spread: standard deviation of the per-fold ROC AUC), or the bare
+    figure when the spread was not recorded, or a dash."""
+    if not figures or figures.get("roc_auc") is None:
+        return DASH
+    spread = figures.get("roc_auc_folds") or {}
+    if not spread.get("folds"):
+        return _score(figures["roc_auc"])
+    return f"{_score(figures['roc_auc'])} ± {_score(spread['std'])}"
+
+
+def _measured(figures: dict) -> str:
+    """What a figure is measured against and on how many positives, e.g. 'rule labels, 706 positives'."""
+    parts = [esc(str(figures["measured_against"]))] if figures.get("measured_against") else []
+    if figures.get("positives") is not None:
+        parts.append(f"{figures['positives']:,} positives")
+    return ", ".join(parts) or DASH
+
+
+def _spread_sentence(figures: dict) -> str:
+    """The per-fold spread of a ROC AUC in words, or '' when it was not recorded."""
+    spread = figures.get("roc_auc_folds") or {}
+    if not spread.get("folds"):
+        return ""
+    return (
+        f" Per fold ({spread['folds']} folds): mean {_score(spread['mean'])}, standard deviation {_score(spread['std'])}, "
+        f"from {_score(spread['min'])} to {_score(spread['max'])}."
+    )
+
+
 # ---------------------------------------------------------------- plots
 
 
@@ -256,23 +286,25 @@ def _summary_table(classes: dict) -> str:
         if entry["status"] != "trained":
             rows.append(
                 f"<tr class='skipped'><td><a href='#class-{esc(name)}'>{esc(name)}</a></td><td>{esc(entry['status'])}</td>"
-                f"<td class='num'>{positives_cell}</td><td colspan='9' class='reason'>{esc(str(entry.get('reason')))}</td></tr>"
+                f"<td class='num'>{positives_cell}</td><td colspan='11' class='reason'>{esc(str(entry.get('reason')))}</td></tr>"
             )
             continue
         cv = entry["cv"]
         threshold = cv["threshold"]
         against_truth = cv.get("against_truth") or {}
+        warning = entry["grid"].get("edge_warning")
+        params_cell = _params(entry["grid"].get("best_params")) + (f" <span class='warn' title='{esc(warning)}'>(on the edge of the grid)</span>" if warning else "")
         rows.append(
             f"<tr><td><a href='#class-{esc(name)}'>{esc(name)}</a></td><td>{esc(entry['status'])}</td>"
-            f"<td class='num'>{positives_cell}</td><td class='num'>{_score(cv['roc_auc'])}</td>"
-            f"<td class='num'>{_score(cv['pr_auc'])}</td><td class='num'>{_score(against_truth.get('roc_auc'))}</td>"
+            f"<td class='num'>{positives_cell}</td><td>{_measured(cv)}</td><td class='num'>{_auc_with_spread(cv)}</td>"
+            f"<td class='num'>{_score(cv['pr_auc'])}</td><td class='num'>{_auc_with_spread(against_truth)}</td><td>{_measured(against_truth) if against_truth else DASH}</td>"
             f"<td class='num'>{_score(threshold['threshold'])}</td><td>{_policy(threshold)}</td>"
             f"<td class='num'>{_score(threshold['precision'], 3)}</td><td class='num'>{_score(threshold['recall'], 3)}</td>"
-            f"<td class='num'>{_score(threshold['f1'], 3)}</td><td>{_params(entry['grid'].get('best_params'))}</td></tr>"
+            f"<td class='num'>{_score(threshold['f1'], 3)}</td><td>{params_cell}</td></tr>"
         )
     return (
-        "<table><tr><th>class</th><th>status</th><th>positives</th><th>CV ROC AUC</th><th>CV PR AUC</th>"
-        "<th>ROC AUC against truth</th><th>threshold</th><th>policy</th><th>precision</th><th>recall</th><th>F1</th>"
+        "<table><tr><th>class</th><th>status</th><th>positives</th><th>CV measured against</th><th>CV ROC AUC ± fold std</th><th>CV PR AUC</th>"
+        "<th>ROC AUC against truth ± fold std</th><th>truth</th><th>threshold</th><th>policy</th><th>precision</th><th>recall</th><th>F1</th>"
         f"<th>best params</th></tr>{''.join(rows)}</table>"
     )
 
@@ -321,9 +353,19 @@ def _grid_table(grid: dict) -> str:
 
 
 def _trained_section(name: str, entry: dict, roc_png: Path, pr_png: Path) -> str:
-    """A trained class: its two plots and its grid-search table."""
+    """A trained class: what its figures are measured against, a warning when its best C is on
+    the edge of the grid, its two plots and its grid-search table."""
+    cv = entry["cv"]
+    figures = f"<p>Cross-validated ROC AUC {_score(cv['roc_auc'])} against {_measured(cv)}.{_spread_sentence(cv)}"
+    against_truth = cv.get("against_truth")
+    if against_truth:
+        figures += f" The same out-of-fold scores against {_measured(against_truth)}: ROC AUC {_score(against_truth['roc_auc'])}.{_spread_sentence(against_truth)}"
+    figures += "</p>"
+    warning = entry["grid"].get("edge_warning")
+    if warning:
+        figures += f"<div class='skip'><strong>Regularisation on the edge of the grid:</strong> {esc(warning)}</div>"
     return (
-        f"<h3 id='class-{esc(name)}'>{esc(name)}</h3>"
+        f"<h3 id='class-{esc(name)}'>{esc(name)}</h3>{figures}"
         f"<div class='plots'>{_img(roc_png, f'ROC curve of {name}')}"
         f"{_img(pr_png, f'precision and recall against threshold of {name}')}</div>"
         f"<h4>Grid search</h4>{_grid_table(entry['grid'])}"
@@ -351,7 +393,7 @@ def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, r
     return page_head("sortbox training report", """table { margin-bottom: 1.5em; }
 th { text-align: left; } td.num { font-variant-numeric: tabular-nums; }
 tr.best { background: #e8f5e9; font-weight: bold; } tr.skipped { background: #fff3f3; }
-td.reason { color: #a40000; font-weight: bold; }
+td.reason { color: #a40000; font-weight: bold; } .warn { color: #a40000; font-weight: bold; }
 .skip { border-left: 5px solid #c44e52; background: #fff3f3; padding: 0.6em 1em; margin-bottom: 1.5em; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }""") + f"""<h1>Training report</h1>
 <table>{info_rows}</table>
@@ -359,8 +401,11 @@ td.reason { color: #a40000; font-weight: bold; }
 <h2>Label distribution</h2>
 {labels_section}
 <h2>Classes</h2>
-<p>Scores are cross-validated on the training labels; "against truth" compares the same out-of-fold scores with the
-ground-truth column when there is one. The threshold is the operating point chosen by the policy.</p>
+<p>Scores are cross-validated: each message is scored by a model that did not see it. "CV measured against" says which
+labels they are compared with (the rules' labels or a label column) and on how many positives; "± fold std" is the
+standard deviation of the ROC AUC over the folds. "Against truth" compares the same out-of-fold scores with the
+ground-truth column when the training labels came from the rules. The threshold is the operating point chosen by the
+policy.</p>
 {summary}
 <h2>Per class</h2>
 {sections}

@@ -18,6 +18,7 @@ from luigi.freezing import recursively_unfreeze
 from sortbox.clean import CleaningOptions
 from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
+from sortbox.select import selection_grid
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT
@@ -253,9 +254,14 @@ class training(CheckedConfig):
     """[training]: per-class model selection."""
 
     param_grid = luigi.DictParameter(
-        default={"C": [0.1, 1.0, 10.0]},
-        description="LogisticRegression parameter -> values to search (JSON).",
+        default={"C": [0.1, 1.0, 10.0], "scale": [True]},
+        description="Grid searched on more than small_data_rows training messages: LogisticRegression parameter (or topics, scale) -> values (JSON).",
     )
+    small_data_param_grid = luigi.DictParameter(
+        default={"C": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]},
+        description="Grid searched on at most small_data_rows training messages (JSON, as param_grid).",
+    )
+    small_data_rows = luigi.IntParameter(default=30_000, description="Up to this many training messages, small_data_param_grid is searched instead of param_grid.")
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
@@ -266,13 +272,17 @@ class training(CheckedConfig):
     holdout_seed = luigi.IntParameter(default=1, description="Seed of the held-out id hash.")
     max_rows = luigi.IntParameter(default=100_000, description="At most this many messages are trained on (a deterministic id-hash sample); bounds training time and memory.")
 
-    def grid(self) -> dict:
-        """The grid as plain JSON data (luigi freezes dicts and lists)."""
-        return json.loads(json.dumps(recursively_unfreeze(self.param_grid)))
+    def grid(self, rows: int | None = None) -> dict:
+        """The grid searched on `rows` training messages (param_grid when None), as plain JSON
+        data (luigi freezes dicts and lists)."""
+        large, small = (json.loads(json.dumps(recursively_unfreeze(g))) for g in (self.param_grid, self.small_data_param_grid))
+        return large if rows is None else selection_grid(large, small, rows, small_data_rows=self.small_data_rows)
 
     def significant(self) -> dict:
         return {
             "param_grid": self.grid(),
+            "small_data_param_grid": json.loads(json.dumps(recursively_unfreeze(self.small_data_param_grid))),
+            "small_data_rows": self.small_data_rows,
             "folds": self.folds,
             "scoring": self.scoring,
             "seed": self.seed,

@@ -21,13 +21,14 @@ from sortbox.select import (
     curves,
     evaluate_scores,
     fit_final,
+    fold_spread,
     grid_search,
     linear_form,
     untrainable_reason,
 )
 from sortbox.settings import check_param_grid, check_scoring
 from tasks.base import SortboxTask
-from tasks.config import training
+from tasks.config import labelling, source, training
 from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages
 
@@ -83,10 +84,13 @@ class GridSearch(ClassTask):
                 logger.warning("class %r skipped: %s", self.class_name, reason)
                 write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
                 return
+            grid = config.grid(len(y))
             progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=config.grid(), folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
+            if search["edge_warning"]:
+                logger.warning("class %r: %s", self.class_name, search["edge_warning"])
             np.save(out / "oof_scores.npy", out_of_fold)
-            write_json(out / "grid.json", {"status": "searched", **counts, **search})
+            write_json(out / "grid.json", {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search})
         self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
@@ -111,13 +115,22 @@ class CrossValidate(ClassTask):
             result = {
                 "status": "validated",
                 "best_params": grid["best_params"],
+                "measured_against": "rule labels" if labelling().source == "rules" else f"label column {source().label_column}",
+                "positives": int(y.sum()),
+                "messages": int(len(y)),
                 **evaluate_scores(y, scores),
+                "roc_auc_folds": fold_spread(y, scores, folds=config.folds, random_state=config.seed),
                 "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
                 "curves": curves(y, scores),
             }
             if truth is not None and 0 < truth.sum() < len(truth):
                 # Trained on rule labels, judged against the ground truth (when the truth knows the class).
-                result["against_truth"] = evaluate_scores(truth, scores)
+                result["against_truth"] = {
+                    "measured_against": f"label column {source().label_column}",
+                    "positives": int(truth.sum()),
+                    **evaluate_scores(truth, scores),
+                    "roc_auc_folds": fold_spread(truth, scores, folds=config.folds, random_state=config.seed),
+                }
             np.save(out / "oof_scores.npy", scores.astype(np.float64))
             write_json(out / "cv.json", result)
         self.report_progress(1, 1, f"{self.class_name}: validated")
@@ -151,9 +164,10 @@ class FitClassifier(ClassTask):
 
 
 @functools.lru_cache(maxsize=8)
-def check_training_grid(grid_json: str, scoring: str) -> None:
-    """check_param_grid and check_scoring, once per grid and scorer."""
-    check_param_grid(json.loads(grid_json))
+def check_training_grids(grids_json: str, scoring: str) -> None:
+    """check_param_grid (param_grid and small_data_param_grid) and check_scoring, once per grids and scorer."""
+    for option, grid in json.loads(grids_json).items():
+        check_param_grid(grid, option)
     check_scoring(scoring)
 
 
@@ -168,7 +182,8 @@ class TrainClassifiers(SortboxTask):
         # While the DAG is scheduled (see SortboxTask.complete), loading scikit-learn only when
         # there is training to do: a bad candidate stops the run before extraction, not in GridSearch.
         config = training()
-        check_training_grid(json.dumps(config.grid(), sort_keys=True), config.scoring)
+        grids = {"param_grid": config.grid(), "small_data_param_grid": config.grid(0)}
+        check_training_grids(json.dumps(grids, sort_keys=True), config.scoring)
 
     def significant_config(self) -> dict:
         return {"training": training().significant()}

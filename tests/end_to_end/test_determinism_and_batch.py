@@ -17,7 +17,7 @@ from workflows.score import ScoreBatch
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
-SMALL = {"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'}}
+SMALL = {"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'}}
 
 
 def run_small_training(luigi_config, root, **source):

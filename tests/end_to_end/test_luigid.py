@@ -83,7 +83,7 @@ def luigid(tmp_path_factory):
 def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config, caplog):
     # The URL carries a marker standing for a password: it must reach nothing but the driver.
     root = pipeline_env(sample_sqlite + "?secret_marker=hunter2")
-    luigi_config({"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'}, "source": {"sample_fraction": "0.3"}})
+    luigi_config({"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'}, "source": {"sample_fraction": "0.3"}})
     result = luigi.build(
         [TrainPipeline(run_date=RUN_DATE)], scheduler_host="127.0.0.1", scheduler_port=luigid["port"],
         workers=2, detailed_summary=True, log_level="WARNING",

@@ -15,7 +15,7 @@ from workflows.nightly import NightlyRetrain
 
 SMALL = {
     "lsi": {"num_topics": "40"},
-    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'},
+    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
     "labelling": {"source": "column"},
 }
 

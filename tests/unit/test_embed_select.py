@@ -89,17 +89,80 @@ def test_threshold_errors(policy, target, message):
         choose_threshold(Y, SCORES, policy=policy, target=target)
 
 
-def test_linear_form_reproduces_the_pipeline_and_folds_into_terms():
+@pytest.mark.parametrize("params", [{"C": 1.0, "scale": True}, {"C": 1.0}, {"C": 1.0, "topics": 2}, {"C": 10.0, "topics": 1, "scale": True}])
+def test_linear_form_reproduces_the_pipeline_and_folds_into_terms(params):
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(6, 3))
     tfidf = rng.random((40, 6))
     X = tfidf @ basis
     y = (X[:, 0] + rng.normal(scale=0.5, size=40) > 0).astype(int)
-    pipeline = fit_final(X, y, params={"C": 1.0}, random_state=0)
+    pipeline = fit_final(X, y, params=params, random_state=0)
     linear = linear_form(pipeline)
+    assert linear.coef_.shape == (3,)  # one weight per LSI topic, 0 for the topics the model does not use
+    assert np.all(linear.coef_[params.get("topics", 3):] == 0)
     np.testing.assert_allclose(sigmoid(X @ linear.coef_ + linear.intercept_), pipeline.predict_proba(X)[:, 1], atol=1e-12)
     per_term = fold_into_terms(linear, basis)
     np.testing.assert_allclose(tfidf @ per_term + linear.intercept_, pipeline.decision_function(X), atol=1e-10)
+
+
+def test_leading_topics_are_the_first_columns_and_scaling_is_off_by_default():
+    from sortbox.select import leading_columns, make_estimator
+
+    X = np.arange(12.0).reshape(3, 4)
+    assert leading_columns(X, 2).tolist() == [[0, 1], [4, 5], [8, 9]] and leading_columns(X) is X
+    steps = make_estimator({"C": 2.0}, 0).named_steps
+    assert type(steps["scale"]).__name__ == "CommonScale" and steps["model"].C == 2.0
+    assert type(make_estimator({"scale": True}, 0).named_steps["scale"]).__name__ == "StandardScaler"
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"topics": 0}, "topics must be a positive integer"), ({"topics": 2.5}, "topics must be a positive integer"),
+     ({"topics": True}, "topics must be a positive integer"), ({"scale": "yes"}, "scale must be true or false")],
+)
+def test_selection_parameter_errors(params, message):
+    from sortbox.select import split_params
+
+    with pytest.raises(ValueError, match=message):
+        split_params(params)
+
+
+@pytest.mark.parametrize(
+    "grid, best, warned",
+    [
+        ({"C": [0.1, 1.0, 10.0]}, {"C": 0.1}, "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller"),
+        ({"C": [0.1, 1.0, 10.0]}, {"C": 10.0}, "best C = 10 is the largest C of the grid (0.1 to 10): a larger"),
+        ({"C": [0.1, 1.0, 10.0]}, {"C": 1.0}, None),
+        ({"C": [1.0]}, {"C": 1.0}, None),  # nothing to choose from: no edge
+        ({}, {}, None),
+        # The edge is judged within the candidate's own path: C=1 is the largest C tried with 10 topics.
+        ({"C": [0.1, 1.0, 10.0], "topics": [10, 50]}, {"C": 1.0, "topics": 10}, None),
+        ({"C": [0.1, 1.0, 10.0], "topics": [10, 50]}, {"C": 0.1, "topics": 50}, "best C = 0.1 is the smallest"),
+    ],
+)
+def test_edge_warning(grid, best, warned):
+    from sklearn.model_selection import ParameterGrid
+
+    from sortbox.select import edge_warning
+
+    candidates = list(ParameterGrid(grid))
+    message = edge_warning(candidates, candidates.index(best))
+    assert message == warned if warned is None else message.startswith(warned)
+
+
+def test_fold_spread_is_the_auc_within_each_grid_search_fold():
+    from sklearn.metrics import roc_auc_score
+
+    from sortbox.select import _folds, fold_spread
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(60) < 0.3).astype(int)
+    scores = y + rng.normal(scale=0.8, size=60)
+    spread = fold_spread(y, scores, folds=3, random_state=0)
+    per_fold = [roc_auc_score(y[test], scores[test]) for _, test in _folds(3, 0).split(np.zeros(60), y)]
+    assert spread["folds"] == 3
+    assert spread["mean"] == pytest.approx(np.mean(per_fold)) and spread["std"] == pytest.approx(np.std(per_fold))
+    assert spread["min"] == min(per_fold) and spread["max"] == max(per_fold)
 
 
 def test_sigmoid_is_stable():
@@ -190,23 +253,26 @@ def test_training_rows_errors(has_terms, max_rows, message):
         training_rows(["a", "b", "c"], has_terms, holdout_fraction=0.1, seed=0, max_rows=max_rows)
 
 
-def test_grid_search_agrees_with_gridsearchcv_and_cross_val_predict():
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+@pytest.mark.parametrize("grid", [{"C": [0.01, 1.0], "class_weight": [None, "balanced"]}, {"C": [0.1, 10.0], "topics": [2, 4], "scale": [False, True]}])
+def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
+    from sklearn.model_selection import ParameterGrid, StratifiedKFold, cross_val_predict, cross_val_score
 
     from sortbox.select import grid_search, make_estimator
 
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] + rng.normal(scale=1.0, size=120) > 0.5).astype(int)
-    grid = {"C": [0.01, 1.0], "class_weight": [None, "balanced"]}
+    X = rng.normal(size=(120, 4)) * [1.0, 0.5, 0.2, 0.1]
+    y = (X[:, 0] + X[:, 2] + rng.normal(scale=1.0, size=120) > 0.5).astype(int)
     result, out_of_fold = grid_search(X, y, param_grid=grid, folds=3, scoring="roc_auc", n_jobs=1, random_state=0)
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
-    reference = GridSearchCV(make_estimator({}, 0), {f"model__{k}": v for k, v in grid.items()}, scoring="roc_auc", cv=folds, refit=False).fit(X, y)
+    candidates = list(ParameterGrid(grid))
+    reference = [cross_val_score(make_estimator(c, 0), X, y, cv=folds, scoring="roc_auc").mean() for c in candidates]
     # Warm starts along C reach the same optimum as cold starts within lbfgs's tolerance (1e-4).
-    assert result["best_params"] == {k.removeprefix("model__"): v for k, v in reference.best_params_.items()}
-    np.testing.assert_allclose([row["mean_score"] for row in result["table"]], reference.cv_results_["mean_test_score"], atol=1e-3)
+    np.testing.assert_allclose([row["mean_score"] for row in result["table"]], reference, atol=1e-3)
+    assert result["best_params"] == candidates[int(np.argmax(reference))]
     expected = cross_val_predict(make_estimator(result["best_params"], 0), X, y, cv=folds, method="predict_proba")[:, 1]
     np.testing.assert_allclose(out_of_fold, expected, atol=1e-3)
+    best_row = next(row for row in result["table"] if row["params"] == result["best_params"])
+    assert np.mean(result["fold_scores"]) == pytest.approx(best_row["mean_score"])
 
 
 def test_regularisation_paths_group_by_all_but_c_in_increasing_c():
@@ -256,3 +322,11 @@ def test_tfidf_arrow_equals_tfidf_matrix():
     expected = tfidf_matrix(docs, dictionary.token2id, idf)
     got = tfidf_arrow(pa.chunked_array([pa.array(docs[:3], type=pa.list_(pa.string())), pa.array(docs[3:], type=pa.list_(pa.string()))]), term_array(dictionary.token2id), idf)
     assert got.shape == expected.shape and abs(got - expected).max() < 1e-15
+
+
+@pytest.mark.parametrize("rows, expected", [(1, "small"), (30_000, "small"), (30_001, "large")])
+def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
+    from sortbox.select import selection_grid
+
+    grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
+    assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]

@@ -124,3 +124,27 @@ def test_the_report_explains_why_positives_are_fewer_than_labelled_messages(tmp_
     assert "trained on: 4,000 of the 5,556 messages" in page
     assert "561 held-out ids (<code>[training] holdout_fraction</code>" in page
     assert "40 messages with no known term, and 955 beyond <code>[training] max_rows</code> (4,000)" in page
+
+
+def spam_with(grid_extra: dict, cv_extra: dict) -> dict:
+    entry = CLASSES["spam"]
+    return {"spam": {**entry, "grid": {**entry["grid"], **grid_extra}, "cv": {**entry["cv"], **cv_extra}}}
+
+
+def test_figures_say_what_they_are_measured_against_on_how_many_positives_and_their_spread(tmp_path):
+    spread = {"folds": 3, "mean": 0.9973, "std": 0.0011, "min": 0.9958, "max": 0.9984}
+    truth = {"measured_against": "label column truth", "positives": 747, "roc_auc": 0.9896, "pr_auc": 0.9748, "roc_auc_folds": {"folds": 3, "mean": 0.9895, "std": 0.0031, "min": 0.9861, "max": 0.9936}}
+    classes = spam_with({}, {"measured_against": "rule labels", "positives": 706, "roc_auc_folds": spread, "against_truth": truth})
+    text = render(tmp_path, classes=classes).read_text(encoding="utf-8")
+    assert "rule labels, 706 positives" in text and "label column truth, 747 positives" in text
+    assert "0.9974 ± 0.0011" in text and "0.9896 ± 0.0031" in text  # in the summary table
+    assert "Per fold (3 folds): mean 0.9973, standard deviation 0.0011, from 0.9958 to 0.9984." in text
+
+
+def test_best_c_on_the_edge_of_the_grid_is_a_warning_in_the_summary_and_the_class_section(tmp_path):
+    warning = "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller (stronger regularisation) C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
+    text = render(tmp_path, classes=spam_with({"edge_warning": warning}, {})).read_text(encoding="utf-8")
+    assert "(on the edge of the grid)" in text and f"Regularisation on the edge of the grid:</strong> {warning}" in text
+    (tmp_path / "quiet").mkdir()
+    quiet = render(tmp_path / "quiet", classes=spam_with({"edge_warning": None}, {})).read_text(encoding="utf-8")
+    assert "edge of the grid" not in quiet
