@@ -59,9 +59,16 @@ class SortboxTask(luigi.Task):
         """A digest of files this task reads besides its inputs (e.g. rule files)."""
         return ""
 
-    def output_hash(self) -> str:
-        """Hash of parameters, significant configuration, content and upstream hashes."""
-        upstream = sorted(task.output_hash() for task in flatten(self.requires()) if isinstance(task, SortboxTask))
+    def output_hash(self, _known: dict[str, str] | None = None) -> str:
+        """Hash of parameters, significant configuration, content and upstream hashes.
+
+        `_known` (task id -> hash) is shared down one call, so a task that several others require
+        is hashed once per call, not once per path to it (hundreds of times for a night's DAG).
+        Nothing is kept between calls: the configuration may change between two runs."""
+        known = {} if _known is None else _known
+        if self.task_id in known:
+            return known[self.task_id]
+        upstream = sorted(task.output_hash(known) for task in flatten(self.requires()) if isinstance(task, SortboxTask))
         payload = {
             "task": self.get_task_family(),
             "params": {name: value for name, value in self.to_str_params(only_significant=True).items() if (name, value) != ("nightly", "False")},
@@ -70,7 +77,8 @@ class SortboxTask(luigi.Task):
             "upstream": upstream,
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:HASH_LENGTH]
+        known[self.task_id] = hashlib.sha256(blob).hexdigest()[:HASH_LENGTH]
+        return known[self.task_id]
 
     def path_label(self) -> str:
         """A readable tag for the directory name (e.g. the class of a per-class task)."""

@@ -1,6 +1,7 @@
 """LabelMessages (rule hits and training labels) and RuleReport (how each rule earns its keep)."""
 from __future__ import annotations
 
+import functools
 import logging
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
@@ -13,6 +14,14 @@ from tasks.clean import CleanMessages
 from tasks.config import labelling, source
 
 logger = logging.getLogger("luigi-interface")
+
+
+@functools.lru_cache(maxsize=16)
+def check_rules(rules_dir: str, fingerprint: str) -> None:
+    """load_rules once per content of the rules directory: every task's output hash asks for
+    LabelMessages' fingerprint while luigi schedules the DAG, and compiling a few hundred rules
+    each time made scheduling a night take seconds. An error is not cached (it raises again)."""
+    load_rules(rules_dir)
 
 
 class LabelMessages(SortboxTask):
@@ -31,8 +40,9 @@ class LabelMessages(SortboxTask):
 
     def content_fingerprint(self) -> str:
         rules_dir = labelling().rules_path()
-        load_rules(rules_dir)  # raises RuleError "<file>:<line>: <error>" during scheduling
-        return rules_fingerprint(rules_dir)
+        fingerprint = rules_fingerprint(rules_dir)
+        check_rules(str(rules_dir), fingerprint)  # raises RuleError "<file>:<line>: <error>" during scheduling
+        return fingerprint
 
     def run(self):
         rules_dir = labelling().rules_path()

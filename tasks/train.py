@@ -176,7 +176,9 @@ class TrainClassifiers(SortboxTask):
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
     def requires(self):
-        return {"labels": LabelMessages(**self.same_run())}
+        # The features too: the per-class chains it yields depend on them, so its own hash must
+        # change with them, or a changed [lsi] num_topics would reuse the old classifiers.
+        return {"labels": LabelMessages(**self.same_run()), "features": EmbedMessages(**self.same_run())}
 
     def check_before_run(self) -> None:
         # While the DAG is scheduled (see SortboxTask.complete), loading scikit-learn only when
