@@ -7,14 +7,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
+from sortbox.feedback import feedback_gate
 from sortbox.model_file import read_model_file
 from sortbox.publish import current_release, gate, publish_release, release_files, release_models
 from sortbox.select import holdout_mask
 from tasks.base import SortboxTask
-from tasks.config import publish, require_holdout_rows, training
+from tasks.config import feedback, publish, require_holdout_rows, training
 from tasks.export import MODEL_FILE, ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
+from tasks.review import EvaluateFeedback
 
 logger = logging.getLogger("luigi-interface")
 
@@ -29,7 +31,8 @@ class GateModels(SortboxTask):
     """
 
     def requires(self):
-        return {"model": ExportModelJson(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "messages": ExtractMessages(run_date=self.run_date)}
+        return {"model": ExportModelJson(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "messages": ExtractMessages(run_date=self.run_date),
+                "feedback": EvaluateFeedback(run_date=self.run_date)}
 
     def significant_config(self) -> dict:
         require_holdout_rows()
@@ -46,6 +49,9 @@ class GateModels(SortboxTask):
         rows = [(i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of]
         self.set_status_message(f"comparing with {champion_dir or 'no published model'} on {len(rows):,} held-out rows")
         decisions = gate(challenger, champions, [t for _, t in rows], [label_of[i] for i, _ in rows], margin=publish().margin)
+        evaluated = read_json(self.input_dir("feedback") / "feedback.json")["classes"]
+        refused = feedback_gate(evaluated, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
+        decisions.update({name: {"decision": "keep", "reason": why} for name, why in refused.items() if decisions.get(name, {}).get("decision") == "publish"})
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
         with self.atomic_output() as out:

@@ -8,6 +8,7 @@ from tasks.base import SortboxTask
 from tasks.config import labelling, lsi, training
 from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages, RuleReport
+from tasks.review import EvaluateFeedback
 from tasks.train import TrainClassifiers
 
 
@@ -15,7 +16,7 @@ class TrainingReport(SortboxTask):
     """Output: report.html and its PNG plots."""
 
     def requires(self):
-        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date), "features": EmbedMessages(run_date=self.run_date)}
+        return {"classes": TrainClassifiers(run_date=self.run_date), "labels": LabelMessages(run_date=self.run_date), "rule_report": RuleReport(run_date=self.run_date), "features": EmbedMessages(run_date=self.run_date), "feedback": EvaluateFeedback(run_date=self.run_date)}
 
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
@@ -31,6 +32,7 @@ class TrainingReport(SortboxTask):
                 messages=labels["messages"],
                 rule_report_href=rule_report,
                 training_sample=read_json(self.input_dir("features") / "summary.json"),
+                feedback=read_json(self.input_dir("feedback") / "feedback.json"),
                 run_info={
                     "run_date": self.run_date.isoformat(),
                     "label source": labelling().source,

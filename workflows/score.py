@@ -20,6 +20,7 @@ from sortbox.publish import RELEASE_FILE
 from tasks.base import SortboxTask
 from tasks.config import source
 from tasks.export import ScoreMessages
+from tasks.review import EvaluateFeedback, ReviewSample
 
 
 class ScoreBatch(SortboxTask):
@@ -41,7 +42,11 @@ class ScoreBatch(SortboxTask):
                 f"--model-json {self.model_json!r} does not exist "
                 "(a model JSON file or a release directory such as published/current)"
             )
-        return {"scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json)}
+        return {
+            "scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json),
+            "review": ReviewSample(run_date=self.run_date, model_json=self.model_json),
+            "feedback": EvaluateFeedback(run_date=self.run_date, model_json=self.model_json),
+        }
 
     def run(self):
         summary = read_json(self.input_dir("scores") / "summary.json")
@@ -55,11 +60,13 @@ class ScoreBatch(SortboxTask):
                     "source": source().significant(),
                     "rows": {key: summary[key] for key in ("extracted", "scored", "unscorable")},
                     "unscorable_reasons": summary["unscorable_reasons"],
+                    "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
                     "artifacts": relative_artifacts(
                         self.output_dir(),
                         {
                             "scores_csv": self.input_dir("scores") / "scores.csv",
                             "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
+                            "review_dir": self.input_dir("review"),
                         },
                     ),
                 },
