@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sortbox.checkpoint import read_json  # noqa: E402
+from sortbox.feedback import feedback_metrics  # noqa: E402
 from sortbox.label import RuleStats, label_chunk  # noqa: E402
 from sortbox.rule_engines import best_matcher  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
@@ -151,73 +152,81 @@ def build_database(path: Path) -> None:
             )
 
 
-def write_feedback(path: Path) -> None:
+def verdicts_of(rows: list[dict]) -> dict[tuple[str, str], bool]:
+    """(database id, class) -> verdict of hand-written rows."""
+    return {(str(database_id(r["id"])), name): name in r["classes"] for r in rows for name in CLASSES}
+
+
+def write_feedback(path: Path, rows: list[dict]) -> None:
     """One verdict per hand-written message and class."""
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "class", "verdict", "reviewer", "reviewed_at"])
-        for row in hand_written():
-            for name in CLASSES:
-                writer.writerow(
-                    [
-                        database_id(row["id"]),
-                        name,
-                        "yes" if name in row["classes"] else "no",
-                        "feedback_eval",
-                        "2026-01-29",
-                    ]
-                )
+        for (message_id, name), verdict in verdicts_of(rows).items():
+            writer.writerow([message_id, name, "yes" if verdict else "no", "feedback_eval", "2026-01-29"])
 
 
-def run_pipeline(work: Path, rules_dir: Path, label_source: str, feedback_csv: Path, database: Path) -> dict:
+def run_pipeline(
+    work: Path, rules_dir: Path, label_source: str, feedback_csv: Path, database: Path
+) -> tuple[dict, dict]:
+    """The manifest of a TrainPipeline run, and its decisions (id -> class -> bool) on the hand-written rows."""
     env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
     output_root = work / "runs"
     command = [
-        sys.executable,
-        "-m",
-        "luigi",
-        "--module",
-        "workflows.train",
-        "TrainPipeline",
-        "--local-scheduler",
-        "--run-date",
-        "2026-01-29",
-        "--paths-output-root",
-        str(output_root),
-        "--labelling-rules-dir",
-        str(rules_dir),
-        "--labelling-source",
-        label_source,
-        "--feedback-path",
-        str(feedback_csv),
-        "--lsi-num-topics",
-        "200",
-    ]
+        sys.executable, "-m", "luigi", "--module", "workflows.train", "TrainPipeline", "--local-scheduler",
+        "--run-date", "2026-01-29", "--paths-output-root", str(output_root), "--labelling-rules-dir", str(rules_dir),
+        "--labelling-source", label_source, "--feedback-path", str(feedback_csv), "--lsi-num-topics", "200",
+    ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    manifest = next(output_root.glob("2026-01-29/TrainPipeline-*/manifest.json"))
-    result = read_json(manifest)
-    shutil.rmtree(manifest.parent)  # the next run writes its own manifest
-    return result
+    manifest_path = next(output_root.glob("2026-01-29/TrainPipeline-*/manifest.json"))
+    manifest = read_json(manifest_path)
+    wanted = {str(database_id(r["id"])) for r in hand_written()}
+    with open(manifest_path.parent / manifest["artifacts"]["scores_csv"], encoding="utf-8", newline="") as handle:
+        decisions = {
+            row["id"]: {name: row[f"{name}_decision"] == "1" for name in CLASSES}
+            for row in csv.DictReader(handle)
+            if row["id"] in wanted
+        }
+    shutil.rmtree(manifest_path.parent)  # the next run writes its own manifest
+    return manifest, decisions
 
 
 def print_table(rules_dirs: list[Path], work: Path) -> None:
-    database, feedback_csv = work / "sample_plus_hand_written.sqlite", work / "feedback.csv"
+    """Four runs: each rules directory trained on its rules, then the last one with rules+feedback on all
+    66 verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all 66 messages and
+    on the even-numbered half, which no run trained on verdicts of."""
+    database = work / "sample_plus_hand_written.sqlite"
     if database.exists():
         database.unlink()
     build_database(database)
-    write_feedback(feedback_csv)
-    runs = [(str(d), "rules", d) for d in rules_dirs] + [(str(rules_dirs[-1]), "rules+feedback", rules_dirs[-1])]
-    print("| rules | labelling | class | reviewed (yes) | precision [95% CI] | recall [95% CI] | CV ROC AUC |")
-    print("|---|---|---|---|---|---|---|")
-    for name, source, rules_dir in runs:
-        manifest = run_pipeline(work, rules_dir, source, feedback_csv, database)
-        for cls, figures in manifest["feedback"]["classes"].items():
-            p, r = figures["precision"], figures["recall"]
+    rows = hand_written()
+    odd = [r for r in rows if int(r["id"].split("-")[1]) % 2]
+    even = [r for r in rows if not int(r["id"].split("-")[1]) % 2]
+    write_feedback(work / "feedback.csv", rows)
+    write_feedback(work / "feedback_odd.csv", odd)
+    last = rules_dirs[-1]
+    runs = [(d, "rules", "feedback.csv") for d in rules_dirs]
+    runs += [(last, "rules+feedback", "feedback.csv"), (last, "rules+feedback", "feedback_odd.csv")]
+    print(
+        "| rules | labelling (verdicts trained on) | class | precision, all 66 [95% CI] | recall, all 66 [95% CI] | "
+        "precision, even half | recall, even half | CV ROC AUC |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for rules_dir, source, feedback_name in runs:
+        manifest, decisions = run_pipeline(work, rules_dir, source, work / feedback_name, database)
+        on_all = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
+        on_even = feedback_metrics(verdicts_of(even), decisions, CLASSES)
+        trained_on = "" if source == "rules" else (" (all 66)" if feedback_name == "feedback.csv" else " (odd half)")
+        for cls in CLASSES:
+            a, e = on_all[cls], on_even[cls]
+            if feedback_name == "feedback.csv":  # the pipeline's own figures are the same
+                assert manifest["feedback"]["classes"][cls] == a, (manifest["feedback"]["classes"][cls], a)
             cv = manifest["classes"].get(cls, {}).get("cv_roc_auc")
-            reviewed = f"{figures['reviewed']} ({figures['reviewed_yes']})"
             print(
-                f"| {name} | {source} | {cls} | {reviewed} | {_fmt(p['value'])} [{_ci(p)}] | "
-                f"{_fmt(r['value'])} [{_ci(r)}] | {_fmt(cv)} |",
+                f"| {rules_dir.name} | {source}{trained_on} | {cls} | "
+                f"{_fmt(a['precision']['value'])} [{_ci(a['precision'])}] | "
+                f"{_fmt(a['recall']['value'])} [{_ci(a['recall'])}] | {_fmt(e['precision']['value'])} | "
+                f"{_fmt(e['recall']['value'])} | {_fmt(cv)} |",
                 flush=True,
             )
 

@@ -225,12 +225,15 @@ def feedback_metrics(
 
 
 def feedback_gate(
-    metrics: Mapping[str, dict], *, min_precision: float | None, min_recall: float | None
+    metrics: Mapping[str, dict], classes: Iterable[str], *, min_precision: float | None, min_recall: float | None
 ) -> dict[str, str]:
-    """Class -> why it may not be published, for the classes whose precision or recall against the
-    reviewed messages is below the required minimum (or cannot be measured: no reviewed message)."""
+    """Class -> why it may not be published, for the `classes` whose precision or recall against the
+    reviewed messages (`metrics`, from feedback_metrics) is below the required minimum, or cannot be
+    measured (no reviewed message, or no feedback at all)."""
+    unmeasured = {"value": None, "count": 0}
     refused = {}
-    for name, figures in metrics.items():
+    for name in sorted(classes):
+        figures = metrics.get(name, {"precision": unmeasured, "recall": unmeasured})
         reasons = []
         for measure, minimum in (("precision", min_precision), ("recall", min_recall)):
             if minimum is None:

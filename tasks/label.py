@@ -78,7 +78,7 @@ class LabelMessages(SortboxTask):
             write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
             write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
                                                  "classes_without_rules": files.empty_classes, "ignored_files": files.ignored})
-            counts = overrides.class_counts if overrides else class_counts(stats, labelling().source)
+            counts = overrides.counts() if overrides else class_counts(stats, labelling().source)
             summary = {"messages": sink.rows, "source": labelling().source, "classes": counts, "fallback_rules": matcher.fallback_rule_ids,
                        "classes_without_rules": without_rules, "ignored_rule_files": files.ignored}
             if overrides:
@@ -107,6 +107,10 @@ class FeedbackOverrides:
         labels = list(override_labels(ids, labelled.column("labels").to_pylist(), self.verdicts))
         self.class_counts.update(name for row in labels for name in row)
         return labelled.set_column(1, "labels", pa.array(labels, pa.list_(pa.string())))
+
+    def counts(self) -> dict[str, int]:
+        """Messages per training class after the overrides (every class of the rules, 0 included)."""
+        return {name: self.class_counts.get(name, 0) for name in sorted(self.classes)}
 
     def summary(self) -> dict:
         checked = check_verdicts(self.latest, self.seen, self.classes)

@@ -50,8 +50,8 @@ class GateModels(SortboxTask):
         self.set_status_message(f"comparing with {champion_dir or 'no published model'} on {len(rows):,} held-out rows")
         decisions = gate(challenger, champions, [t for _, t in rows], [label_of[i] for i, _ in rows], margin=publish().margin)
         evaluated = read_json(self.input_dir("feedback") / "feedback.json")["classes"]
-        refused = feedback_gate(evaluated, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
-        decisions.update({name: {"decision": "keep", "reason": why} for name, why in refused.items() if decisions.get(name, {}).get("decision") == "publish"})
+        refused = feedback_gate(evaluated, decisions, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
+        decisions.update({name: {**decisions[name], "decision": "keep", "reason": why} for name, why in refused.items() if decisions[name]["decision"] == "publish"})
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
         with self.atomic_output() as out:

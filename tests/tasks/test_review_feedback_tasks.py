@@ -191,3 +191,61 @@ def test_bad_feedback_and_review_settings_are_refused_while_scheduling(luigi_con
     Register.clear_instance_cache()  # a section read earlier with the same values is cached with its checks done
     with pytest.raises(SettingsError, match=message):
         check_settings()
+
+
+def test_the_gate_keeps_a_class_below_the_feedback_minimum(sample_sqlite, pipeline_env, luigi_config, tmp_path):
+    from tasks.publish import GateModels
+
+    pipeline_env(sample_sqlite)
+    with sqlite3.connect(sample_sqlite.removeprefix("sqlite:///")) as conn:
+        truth = conn.execute("select cast(id as text), truth from messages where id <= 300").fetchall()
+    # ham reviewed as the truth says; spam reviewed the wrong way round (every verdict flipped)
+    rows = [[i, "ham", "yes" if t == "ham" else "no"] for i, t in truth]
+    rows += [[i, "spam", "no" if t == "spam" else "yes"] for i, t in truth]
+    feedback_csv = write_csv(tmp_path / "reviewed.csv", [["id", "class", "verdict"], *rows])
+    luigi_config(
+        {
+            "lsi": {"num_topics": "20"},
+            "labelling": {"source": "column"},
+            "publish": {"root": str(tmp_path / "published")},
+            "feedback": {"path": str(feedback_csv), "min_precision": "0.8"},
+        }
+    )
+    result = run_luigi([GateModels(run_date=RUN_DATE)])
+    assert result.scheduling_succeeded, result.summary_text
+    gate = json.loads((GateModels(run_date=RUN_DATE).output_dir() / "gate.json").read_text())["classes"]
+    assert gate["ham"]["decision"] == "publish", gate["ham"]
+    assert gate["spam"]["decision"] == "keep"
+    assert (
+        "precision against" in gate["spam"]["reason"]
+        and "below [feedback] min_precision = 0.8" in gate["spam"]["reason"]
+    )
+
+
+def test_score_batch_writes_a_review_sample_and_judges_by_the_feedback(
+    tiny_sqlite, pipeline_env, luigi_config, tmp_path
+):
+    from sortbox.export import model_json_bytes
+    from tests.unit.test_export_scoring import tiny_model
+    from workflows.score import ScoreBatch
+
+    pipeline_env(tiny_sqlite)
+    model = tmp_path / "model.json"
+    model.write_bytes(model_json_bytes(tiny_model()))
+    feedback_csv = write_csv(
+        tmp_path / "fb.csv", [["id", "class", "verdict"], ["1", "spam", "yes"], ["6", "spam", "no"]]
+    )
+    luigi_config(
+        {"source": {"since": "", "until": ""}, "review": {"size": "5"}, "feedback": {"path": str(feedback_csv)}}
+    )
+    result = run_luigi([ScoreBatch(run_date=RUN_DATE, model_json=str(model))])
+    assert result.scheduling_succeeded, result.summary_text
+    batch_path = ScoreBatch(run_date=RUN_DATE, model_json=str(model)).output_dir() / "batch.json"
+    batch = json.loads(batch_path.read_text())
+    review_dir = batch_path.parent / batch["artifacts"]["review_dir"]
+    with open(review_dir / "review-spam.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(r["class"] == "spam" and r["verdict"] == "" for r in rows)
+    assert all(rule.split(":")[0].endswith(".txt") for r in rows for rule in r["rules"].split())
+    spam = batch["feedback"]["classes"]["spam"]
+    assert spam["reviewed"] + spam["not_scored"] == 2 and batch["feedback"]["unknown_ids"] == 0

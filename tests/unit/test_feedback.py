@@ -167,11 +167,12 @@ def test_the_gate_refuses_classes_below_the_minimums_or_unmeasured():
         "ham": {"precision": {"value": 0.99, "count": 50}, "recall": {"value": 0.95, "count": 40}},
         "promo": {"precision": {"value": None, "count": 0}, "recall": {"value": None, "count": 0}},
     }
-    refused = feedback_gate(metrics, min_precision=0.8, min_recall=0.7)
-    assert set(refused) == {"spam", "promo"}
+    refused = feedback_gate(metrics, ["spam", "ham", "promo", "news"], min_precision=0.8, min_recall=0.7)
+    assert set(refused) == {"spam", "promo", "news"}  # news: no feedback at all
     assert "recall against 10 reviewed messages is 0.500, below [feedback] min_recall = 0.7" in refused["spam"]
     assert "cannot be measured" in refused["promo"]
-    assert feedback_gate(metrics, min_precision=None, min_recall=None) == {}
+    assert feedback_gate(metrics, ["spam", "news"], min_precision=None, min_recall=None) == {}
+    assert feedback_gate(metrics, ["ham"], min_precision=0.99, min_recall=None) == {}
 
 
 def test_verdicts_override_the_rules_for_reviewed_ids_only():
