@@ -167,7 +167,7 @@ def write_feedback(path: Path, rows: list[dict]) -> None:
 
 
 def run_pipeline(
-    work: Path, rules_dir: Path, label_source: str, feedback_csv: Path, database: Path
+    work: Path, rules_dir: Path, label_source: str, feedback_csv: Path, database: Path, extra: list[str]
 ) -> tuple[dict, dict]:
     """The manifest of a TrainPipeline run, and its decisions (id -> class -> bool) on the hand-written rows."""
     env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
@@ -175,7 +175,7 @@ def run_pipeline(
     command = [
         sys.executable, "-m", "luigi", "--module", "workflows.train", "TrainPipeline", "--local-scheduler",
         "--run-date", "2026-01-29", "--paths-output-root", str(output_root), "--labelling-rules-dir", str(rules_dir),
-        "--labelling-source", label_source, "--feedback-path", str(feedback_csv), "--lsi-num-topics", "200",
+        "--labelling-source", label_source, "--feedback-path", str(feedback_csv), *extra,
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     manifest_path = next(output_root.glob("2026-01-29/TrainPipeline-*/manifest.json"))
@@ -191,7 +191,7 @@ def run_pipeline(
     return manifest, decisions
 
 
-def print_table(rules_dirs: list[Path], work: Path) -> None:
+def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
     """Four runs: each rules directory trained on its rules, then the last one with rules+feedback on all
     66 verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all 66 messages and
     on the even-numbered half, which no run trained on verdicts of."""
@@ -213,7 +213,7 @@ def print_table(rules_dirs: list[Path], work: Path) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for rules_dir, source, feedback_name in runs:
-        manifest, decisions = run_pipeline(work, rules_dir, source, work / feedback_name, database)
+        manifest, decisions = run_pipeline(work, rules_dir, source, work / feedback_name, database, extra)
         on_all = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
         on_even = feedback_metrics(verdicts_of(even), decisions, CLASSES)
         trained_on = "" if source == "rules" else (" (all 66)" if feedback_name == "feedback.csv" else " (odd half)")
@@ -242,6 +242,11 @@ def main() -> int:
         "--rules-dir", type=Path, action="append", help="rules directories to compare (default: the shipped ones)"
     )
     parser.add_argument("--work", type=Path, help="working directory of `table` (default: a temporary one)")
+    parser.add_argument(
+        "--luigi-option",
+        action="append",
+        help="one more option for every run, e.g. --luigi-option=--lsi-num-topics=200",
+    )
     args = parser.parse_args()
     rules_dirs = [d.resolve() for d in args.rules_dir] if args.rules_dir else [ROOT / "dictionaries" / "labels"]
     if args.what == "rules":
@@ -249,7 +254,7 @@ def main() -> int:
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="feedback_eval-"))
     work.mkdir(parents=True, exist_ok=True)
-    print_table(rules_dirs, work)
+    print_table(rules_dirs, work, args.luigi_option or [])
     return 0
 
 
