@@ -211,3 +211,15 @@ def test_review_picks_are_deterministic_and_cover_every_kind():
     )
     assert all((scores[i] >= 0.6) != rule_says[i] for i in by_kind["disagreement"])
     assert len({i for i, _ in picks}) == len(picks) <= 20
+
+
+def test_the_training_report_shows_the_figures_against_reviewed_messages():
+    from sortbox.training_report import feedback_section
+
+    verdicts = {("a", "spam"): True, ("b", "spam"): False, ("c", "spam"): True}
+    figures = feedback_metrics(verdicts, {"a": {"spam": True}, "b": {"spam": True}, "c": {"spam": False}}, ["spam"])
+    section = feedback_section({"classes": figures, "unknown_ids": 4, "unknown_classes": {"promo": 2}})
+    assert "0.500 [0.09, 0.91] (n=2)" in section  # precision 1 of 2, recall 1 of 2
+    assert "4 verdicts about messages not in this run, 2 about classes the model lacks" in section
+    assert "No reviewed verdicts" in feedback_section({"classes": {}})
+    assert "<script" not in feedback_section({"classes": {"<script>": figures["spam"]}})
