@@ -3,10 +3,14 @@
 
     python scripts/feedback_eval.py rules [--rules-dir DIR ...]
     python scripts/feedback_eval.py table [--rules-dir OLD --rules-dir NEW] [--work DIR]
+    python scripts/feedback_eval.py unseen [--rules-dir OLD --rules-dir NEW] [--work DIR]
 
 `rules`: for each rules directory, the rule report's conflict figures on the shipped sample (per
 class: rules, hits, share of hits a rule of another class also hits, rules flagged as working
 mostly for another class) and the rules' own precision/recall on the hand-written messages.
+
+`unseen`: each rules directory trained on the plain sample, and the hand-written messages (not in
+the training table) scored by the exported model.json: how the model does on messages it never saw.
 
 `table`: the Must-show table of issue #17. A copy of the sample database gets the hand-written
 messages (tests/data/hand_written_messages.csv) as extra rows; their classes become a feedback
@@ -34,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from sortbox.checkpoint import read_json  # noqa: E402
 from sortbox.feedback import feedback_metrics  # noqa: E402
 from sortbox.label import RuleStats, label_chunk  # noqa: E402
+from sortbox.model_file import read_model_file  # noqa: E402
+from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.rule_engines import best_matcher  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.sample_data import build_sample_database  # noqa: E402
@@ -231,13 +237,54 @@ def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
             )
 
 
+def print_unseen_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
+    """Each rules directory trained on the plain sample (the hand-written messages are not in it), then
+    the hand-written messages scored by the exported model.json with the portable scorer."""
+    database = work / "sample.sqlite"
+    if not database.exists():
+        build_sample_database(ROOT / "data" / "sms_spam_collection.tsv", database)
+    rows = hand_written()
+    write_feedback(work / "feedback.csv", rows)
+    print("| rules | class | precision, unseen 66 [95% CI] | recall, unseen 66 [95% CI] | CV ROC AUC |")
+    print("|---|---|---|---|---|")
+    for rules_dir in rules_dirs:
+        env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
+        command = [
+            sys.executable, "-m", "luigi", "--module", "workflows.train", "TrainPipeline", "--local-scheduler",
+            "--run-date", "2026-01-30", "--paths-output-root", str(work / "runs"), "--labelling-rules-dir",
+            str(rules_dir), *extra,
+        ]  # fmt: skip
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        manifest_path = next((work / "runs").glob("2026-01-30/TrainPipeline-*/manifest.json"))
+        manifest = read_json(manifest_path)
+        model = PortableModel(read_model_file(manifest_path.parent / manifest["artifacts"]["model_json"]))
+        decisions = {}
+        for row in rows:
+            scores, _ = model.score(row["text"])
+            if scores is not None:
+                decisions[str(database_id(row["id"]))] = {
+                    name: score >= spec["threshold"]
+                    for name, spec, score in zip(model.class_names, model.classes, scores)
+                }
+        shutil.rmtree(manifest_path.parent)
+        figures = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
+        for cls in CLASSES:
+            p, r = figures[cls]["precision"], figures[cls]["recall"]
+            cv = manifest["classes"].get(cls, {}).get("cv_roc_auc")
+            print(
+                f"| {rules_dir.name} | {cls} | {_fmt(p['value'])} [{_ci(p)}] | "
+                f"{_fmt(r['value'])} [{_ci(r)}] | {_fmt(cv)} |",
+                flush=True,
+            )
+
+
 def _ci(figure: dict) -> str:
     return "–" if figure["ci95"] is None else f"{figure['ci95'][0]:.2f}, {figure['ci95'][1]:.2f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["rules", "table"])
+    parser.add_argument("what", choices=["rules", "table", "unseen"])
     parser.add_argument(
         "--rules-dir", type=Path, action="append", help="rules directories to compare (default: the shipped ones)"
     )
@@ -254,7 +301,7 @@ def main() -> int:
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="feedback_eval-"))
     work.mkdir(parents=True, exist_ok=True)
-    print_table(rules_dirs, work, args.luigi_option or [])
+    (print_table if args.what == "table" else print_unseen_table)(rules_dirs, work, args.luigi_option or [])
     return 0
 
 
