@@ -45,11 +45,13 @@ import naive_baseline  # noqa: E402  (scripts/ is on sys.path when this file run
 import numpy as np  # noqa: E402
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix  # noqa: E402
-from sortbox.label import best_matcher, class_lists, hits_to_csr, load_rules  # noqa: E402
+from sortbox.label import class_lists, hits_to_csr  # noqa: E402
+from sortbox.rule_engines import best_matcher  # noqa: E402
+from sortbox.rules import load_rules  # noqa: E402
 from sortbox.sample_data import read_sms_collection  # noqa: E402
 from sortbox.select import class_target, fit_final, grid_search, selection_grid, training_rows, untrainable_reason  # noqa: E402
 from sortbox.textnorm import TextCleaner, default_cleaning_spec, rule_view  # noqa: E402
-from sortbox.tokenize import Tokenizer  # noqa: E402
+from sortbox.tokenizer import TermTally, Tokenizer  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
 
 SMS = ROOT / "data" / "sms_spam_collection.tsv"
@@ -174,10 +176,11 @@ def sortbox_features(texts: list[str], config: dict) -> tuple[np.ndarray, np.nda
     cleaner = TextCleaner(default_cleaning_spec())
     cleaned = [cleaner.clean(text) for text in texts]
     tokenizer = Tokenizer(load_stopwords(ROOT / "dictionaries" / "stopwords", "english"))
-    documents = tokenizer.tokenize(cleaned)
+    tally = TermTally()
+    documents = tokenizer.tokenize(cleaned, tally)
     dictionary = build_dictionary(
         [documents],
-        tokenizer.vocabulary(config["min_word_frequency"]),
+        tally.vocabulary(config["min_word_frequency"]),
         no_above=config["no_above"],
         keep_n=config["keep_n"],
     )

@@ -41,6 +41,7 @@ def render_training_report(
     training_sample: dict | None = None,
     drift_report_href: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    feedback: dict | None = None,
 ) -> Path:
     """Write report.html and PNG plots into out_dir (exists, empty); return the HTML path.
 
@@ -74,7 +75,7 @@ def render_training_report(
     page = _page(
         run_info=run_info,
         labels_section=_labels_section(labels_png, label_counts, messages),
-        summary=_summary_table(classes) + _training_sample_note(training_sample),
+        summary=_summary_table(classes) + _training_sample_note(training_sample) + feedback_section(feedback),
         sections="".join(sections),
         rule_report_href=rule_report_href,
         drift_report_href=drift_report_href,
@@ -377,6 +378,32 @@ def _skipped_section(name: str, entry: dict) -> str:
     return (
         f"<h3 id='class-{esc(name)}'>{esc(name)}</h3>"
         f"<div class='skip'><strong>Not trained ({esc(entry['status'])}):</strong> {esc(str(entry.get('reason')))}</div>"
+    )
+
+
+def feedback_section(feedback: dict | None) -> str:
+    """Per class precision and recall against the reviewed messages (EvaluateFeedback's
+    feedback.json), with counts and 95% Wilson intervals, next to the CV figures."""
+    if not feedback or not feedback.get("classes"):
+        return "<h3>Against reviewed messages</h3><p>No reviewed verdicts for this run ([feedback] path or table).</p>"
+
+    def figure(f: dict) -> str:
+        if f["value"] is None:
+            return f"{DASH} (0)"
+        low, high = f["ci95"]
+        return f"{f['value']:.3f} [{low:.2f}, {high:.2f}] (n={f['count']})"
+
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td class='num'>{f['reviewed']}</td><td class='num'>{f['reviewed_yes']}</td>"
+        f"<td class='num'>{figure(f['precision'])}</td><td class='num'>{figure(f['recall'])}</td></tr>"
+        for name, f in feedback["classes"].items()
+    )
+    left_out = feedback.get("unknown_ids", 0), sum(feedback.get("unknown_classes", {}).values())
+    note = f"<p>Left out: {left_out[0]} verdicts about messages not in this run, {left_out[1]} about classes the model lacks.</p>"
+    return (
+        "<h3>Against reviewed messages</h3><p>The run's decisions against people's verdicts (yes/no), 95% Wilson intervals.</p>"
+        "<table><tr><th>class</th><th>reviewed</th><th>reviewed yes</th><th>precision</th><th>recall</th></tr>"
+        f"{rows}</table>{note}"
     )
 
 

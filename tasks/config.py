@@ -74,7 +74,7 @@ def check_settings() -> None:
     """Read every section, so that any bad value stops the run while it is scheduled (exit 35).
 
     luigi's own parse errors (`--lsi-num-topics many`) are given the section's name."""
-    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish, sink):
+    for section in (database, source, paths, cleaning, labelling, tokenize, dictionary, lsi, training, publish, sink, review, feedback):
         try:
             section()
         except SettingsError:
@@ -202,7 +202,9 @@ def _project_path(value: str) -> Path:
 class labelling(CheckedConfig):
     """[labelling]: where training labels come from."""
 
-    source = luigi.ChoiceParameter(default="rules", choices=["rules", "column"], description="rules (regexes) or column ([source] label_column).")
+    source = luigi.ChoiceParameter(
+        default="rules", choices=["rules", "column", "rules+feedback"], description="rules (regexes), column ([source] label_column) or rules+feedback (reviewed verdicts override the rules)."
+    )
     rules_dir = luigi.Parameter(default="dictionaries/labels", description="Directory of <class>.txt rule files.")
 
     def rules_path(self) -> Path:
@@ -211,6 +213,8 @@ class labelling(CheckedConfig):
     def check(self) -> None:
         if self.source == "column" and not source().label_column:
             raise refuse("labelling", "source", self.source, "rules when [source] label_column is unset (column trains on that column)")
+        if self.source == "rules+feedback" and not feedback().configured():
+            raise refuse("labelling", "source", self.source, "rules or column when neither [feedback] path nor [feedback] table is set")
 
 
 class tokenize(CheckedConfig):
@@ -375,3 +379,39 @@ class sink(CheckedConfig):
         from sortbox.sink import SinkSpec
 
         return SinkSpec(table=self.table, marker_table=self.marker_table, chunk_rows=self.chunk_rows)
+
+
+class review(CheckedConfig):
+    """[review]: the review sample of every run (tasks.review.ReviewSample)."""
+
+    size = luigi.IntParameter(default=50, description="Messages per class in the review sample (split over its five kinds).")
+    seed = luigi.IntParameter(default=0, description="Seed of the random picks of the review sample.")
+
+    def check(self) -> None:
+        if self.size < 5:
+            raise refuse("review", "size", self.size, "an integer >= 5 (one message of each kind at least)")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise refuse("review", "seed", self.seed, f"an integer from 0 to {2**32 - 1}")
+
+
+class feedback(CheckedConfig):
+    """[feedback]: reviewed verdicts, read as truth (tasks.feedback)."""
+
+    path = UnsettableParameter(default=None, description="A filled-in review CSV, or a directory of them (id, class, verdict; - unsets it).")
+    table = UnsettableParameter(default=None, description="A table of the source database with id, class, verdict, reviewer, reviewed_at (- unsets it).")
+    min_precision = UnsettableFloatParameter(default=None, description="The gate publishes no class whose precision against the reviewed messages is lower.")
+    min_recall = UnsettableFloatParameter(default=None, description="The gate publishes no class whose recall against the reviewed messages is lower.")
+
+    def configured(self) -> bool:
+        return bool(self.path or self.table)
+
+    def csv_path(self) -> Path | None:
+        return Path(self.path) if self.path else None
+
+    def check(self) -> None:
+        for name in ("min_precision", "min_recall"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 1:
+                raise refuse("feedback", name, value, "a number in (0, 1], or empty")
+        if self.path and not Path(self.path).exists():
+            raise refuse("feedback", "path", self.path, "an existing CSV file or directory of CSV files")

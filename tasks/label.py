@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
+
+import pyarrow as pa
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
+from sortbox.feedback import check_verdicts, override_labels
 from sortbox.label import LABELS_SCHEMA, RuleStats, label_chunk
 from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
@@ -12,8 +16,11 @@ from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import labelling, source
+from tasks.feedback import ReadFeedback, load_verdicts
 
 logger = logging.getLogger("luigi-interface")
+#: [labelling] source that trains on the rules with the reviewed verdicts overriding them.
+FEEDBACK_SOURCE = "rules+feedback"
 
 
 @functools.lru_cache(maxsize=16)
@@ -33,7 +40,10 @@ class LabelMessages(SortboxTask):
     """
 
     def requires(self):
-        return {"clean": CleanMessages(**self.same_run())}
+        inputs = {"clean": CleanMessages(**self.same_run())}
+        if labelling().source == FEEDBACK_SOURCE:
+            inputs["feedback"] = ReadFeedback(**self.same_run())
+        return inputs
 
     def significant_config(self) -> dict:
         return {"source": labelling().source, "label_separator": source().label_separator}
@@ -61,12 +71,16 @@ class LabelMessages(SortboxTask):
         total = parquet_row_count(clean)
         has_label_column = bool(source().label_column)
         stats = RuleStats(rules)
+        overrides = FeedbackOverrides(self.input_dir("feedback"), {r.label for r in rules}) if "feedback" in self.input() else None
         with self.atomic_output() as out, ParquetSink(out / "labels.parquet", LABELS_SCHEMA) as sink:
             for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]):
                 ids = chunk.column("id").to_pylist()
                 texts = chunk.column("rule_text").combine_chunks()  # the engines read Arrow directly
                 cells = chunk.column("label").to_pylist() if has_label_column else None
-                labelled = label_chunk(ids, texts, cells, matcher=matcher, source=labelling().source, separator=source().label_separator)
+                label_source = "rules" if overrides else labelling().source
+                labelled = label_chunk(ids, texts, cells, matcher=matcher, source=label_source, separator=source().label_separator)
+                if overrides:
+                    labelled = overrides.apply(labelled)
                 sink.write(labelled)
                 truth = labelled.column("truth") if has_label_column else None
                 stats.update(ids, texts, labelled.column("rule_hits"), truth)
@@ -74,9 +88,43 @@ class LabelMessages(SortboxTask):
             write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
             write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
                                                  "classes_without_rules": files.empty_classes, "ignored_files": files.ignored})
-            summary = {"messages": sink.rows, "source": labelling().source, "classes": class_counts(stats, labelling().source), "fallback_rules": matcher.fallback_rule_ids,
+            counts = overrides.counts() if overrides else class_counts(stats, labelling().source)
+            summary = {"messages": sink.rows, "source": labelling().source, "classes": counts, "fallback_rules": matcher.fallback_rule_ids,
                        "classes_without_rules": without_rules, "ignored_rule_files": files.ignored}
+            if overrides:
+                summary["feedback"] = overrides.summary()
+                for problem, origins in summary["feedback"]["examples"].items():
+                    logger.warning("feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins))
             write_json(out / "summary.json", summary)
+
+
+class FeedbackOverrides:
+    """Reviewed verdicts in place of the rules' labels for the reviewed (id, class) pairs, chunk by
+    chunk; verdicts about an id no chunk holds or a class no rule file names are counted."""
+
+    def __init__(self, feedback_dir, classes: set[str]):
+        verdicts, _ = load_verdicts(feedback_dir)
+        self.classes = classes
+        self.latest = verdicts
+        self.verdicts = {key: v.verdict for key, v in verdicts.items() if key[1] in classes}
+        self.reviewed_ids = {message_id for message_id, _ in self.verdicts}
+        self.seen: set[str] = set()
+        self.class_counts: Counter = Counter()
+
+    def apply(self, labelled: pa.Table) -> pa.Table:
+        ids = labelled.column("id").to_pylist()
+        self.seen.update(i for i in ids if i in self.reviewed_ids)
+        labels = list(override_labels(ids, labelled.column("labels").to_pylist(), self.verdicts))
+        self.class_counts.update(name for row in labels for name in row)
+        return labelled.set_column(1, "labels", pa.array(labels, pa.list_(pa.string())))
+
+    def counts(self) -> dict[str, int]:
+        """Messages per training class after the overrides (every class of the rules, 0 included)."""
+        return {name: self.class_counts.get(name, 0) for name in sorted(self.classes)}
+
+    def summary(self) -> dict:
+        checked = check_verdicts(self.latest, self.seen, self.classes)
+        return {"applied": len(checked.verdicts), **{k: v for k, v in checked.summary().items() if k != "verdicts"}}
 
 
 def class_counts(stats: RuleStats, label_source: str) -> dict[str, int]:

@@ -9,6 +9,7 @@ import luigi
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import release_profile
+from sortbox.feedback import feedback_gate
 from sortbox.model_file import read_model_file
 from sortbox.publish import (
     PROFILE_FILE,
@@ -21,11 +22,12 @@ from sortbox.publish import (
     release_models,
 )
 from tasks.base import SortboxTask
-from tasks.config import drift, publish, require_holdout_rows
+from tasks.config import drift, feedback, publish, require_holdout_rows
 from tasks.drift import DriftReport, held_out_rows
 from tasks.export import MODEL_FILE, ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
+from tasks.review import EvaluateFeedback
 
 logger = logging.getLogger("luigi-interface")
 
@@ -45,6 +47,7 @@ class GateModels(SortboxTask):
             "labels": LabelMessages(**self.same_run()),
             "messages": ExtractMessages(**self.same_run()),
             "drift": DriftReport(**self.same_run()),
+            "feedback": EvaluateFeedback(**self.same_run()),
         }
 
     def significant_config(self) -> dict:
@@ -58,6 +61,9 @@ class GateModels(SortboxTask):
         texts, labels = held_out_rows(self.input_dir("labels"), self.input_dir("messages"))
         self.report_progress(0, 1, f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
         decisions = gate(challenger, champions, texts, labels, margin=publish().margin)
+        evaluated = read_json(self.input_dir("feedback") / "feedback.json")["classes"]
+        refused = feedback_gate(evaluated, decisions, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
+        decisions.update({name: {**decisions[name], "decision": "keep", "reason": why} for name, why in refused.items() if decisions[name]["decision"] == "publish"})
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
         report = read_json(self.input_dir("drift") / "drift.json")

@@ -8,6 +8,7 @@ from tasks.base import SortboxTask
 from tasks.config import labelling, lsi, training
 from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages, RuleReport
+from tasks.review import EvaluateFeedback
 from tasks.train import TrainClassifiers
 
 
@@ -21,7 +22,7 @@ class TrainingReport(SortboxTask):
         return DriftReport(**self.same_run()).output_dir() / "drift.html"
 
     def requires(self):
-        return {"classes": TrainClassifiers(**self.same_run()), "labels": LabelMessages(**self.same_run()), "rule_report": RuleReport(**self.same_run()), "features": EmbedMessages(**self.same_run())}
+        return {"classes": TrainClassifiers(**self.same_run()), "labels": LabelMessages(**self.same_run()), "rule_report": RuleReport(**self.same_run()), "features": EmbedMessages(**self.same_run()), "feedback": EvaluateFeedback(**self.same_run())}
 
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
@@ -40,6 +41,7 @@ class TrainingReport(SortboxTask):
                 training_sample=read_json(self.input_dir("features") / "summary.json"),
                 drift_report_href=drift_report,
                 progress=self.progress_between(0, 99, "training report: plotted classes"),
+                feedback=read_json(self.input_dir("feedback") / "feedback.json"),
                 run_info={
                     "run_date": self.run_date.isoformat(),
                     "label source": labelling().source,

@@ -20,6 +20,7 @@ from sortbox.publish import RELEASE_FILE
 from tasks.base import SortboxTask
 from tasks.config import source
 from tasks.export import ScoreMessages
+from tasks.review import EvaluateFeedback, ReviewSample
 from tasks.sink import ExportScores
 
 
@@ -45,6 +46,8 @@ class ScoreBatch(SortboxTask):
         return {
             "scores": ScoreMessages(run_date=self.run_date, model_json=self.model_json),
             "export": ExportScores(run_date=self.run_date, model_json=self.model_json),
+            "review": ReviewSample(run_date=self.run_date, model_json=self.model_json),
+            "feedback": EvaluateFeedback(run_date=self.run_date, model_json=self.model_json),
         }
 
     def run(self):
@@ -59,11 +62,13 @@ class ScoreBatch(SortboxTask):
                     "source": source().significant(),
                     "rows": {key: summary[key] for key in ("extracted", "scored", "unscorable")},
                     "unscorable_reasons": summary["unscorable_reasons"],
+                    "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
                     "artifacts": relative_artifacts(
                         self.output_dir(),
                         {
                             "scores_csv": self.input_dir("scores") / "scores.csv",
                             "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
+                            "review_dir": self.input_dir("review"),
                         },
                     ),
                 },

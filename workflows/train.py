@@ -15,6 +15,7 @@ from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages, RuleReport
 from tasks.report import TrainingReport
+from tasks.review import EvaluateFeedback, ReviewSample
 from tasks.tokenize import TokenizeMessages
 from tasks.train import TrainClassifiers
 
@@ -35,6 +36,8 @@ class TrainPipeline(SortboxTask):
             "model": ExportModelJson(**self.same_run()),
             "scores": ScoreMessages(**self.same_run()),
             "report": TrainingReport(**self.same_run()),
+            "review": ReviewSample(**self.same_run()),
+            "feedback": EvaluateFeedback(**self.same_run()),
         }
 
     def run(self):
@@ -68,9 +71,11 @@ class TrainPipeline(SortboxTask):
                     "unscorable_reasons": scores["unscorable_reasons"],
                 },
                 "labels": {"source": labels["source"], "messages_per_class": labels["classes"], "fallback_rules": labels["fallback_rules"],
-                           "classes_without_rules": labels.get("classes_without_rules", {}), "ignored_rule_files": labels.get("ignored_rule_files", [])},
+                           "classes_without_rules": labels.get("classes_without_rules", {}), "ignored_rule_files": labels.get("ignored_rule_files", []),
+                           "feedback": labels.get("feedback")},
                 "vocabulary": {"distinct_terms": tokens["distinct_terms"], "kept": tokens["vocabulary"]},
                 "classes": {name: class_entry(entry) for name, entry in classes.items()},
+                "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
                 "artifacts": relative_artifacts(
                     self.output_dir(),
                     {
@@ -81,6 +86,7 @@ class TrainPipeline(SortboxTask):
                         "rule_report_html": self.input_dir("rule_report") / "rule_report.html",
                         "rule_report_csv": self.input_dir("rule_report") / "rule_report.csv",
                         "quarantine_parquet": self.input_dir("clean") / "quarantine.parquet",
+                        "review_dir": self.input_dir("review"),
                     },
                 ),
             }

@@ -51,7 +51,7 @@ TIMEOUT = 300
 FAMILIES = {
     "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
     "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "ReadFeedback", "EvaluateFeedback",
 }
 
 

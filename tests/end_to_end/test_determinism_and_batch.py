@@ -121,5 +121,5 @@ def test_editing_one_rule_reruns_labelling_and_downstream_only(sample_sqlite, pi
     assert again.scheduling_succeeded
     assert completed(again) == {
         "LabelMessages", "RuleReport", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-        "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+        "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
     }

@@ -21,7 +21,7 @@ RUN_DATE = dt.date(2026, 11, 23)
 FAMILIES = {
     "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
     "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "ReadFeedback", "EvaluateFeedback",
 }
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

@@ -11,7 +11,7 @@ from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_
 from sortbox.sample_data import read_sms_collection
 from sortbox.select import class_target, grid_search, regularisation_paths, selection_grid, training_rows
 from sortbox.textnorm import TextCleaner, default_cleaning_spec
-from sortbox.tokenize import Tokenizer
+from sortbox.tokenizer import TermTally, Tokenizer
 from sortbox.training_report import render_training_report
 from sortbox.wordlists import load_stopwords
 from tests.conftest import REPO_ROOT, SMS_TSV
@@ -59,8 +59,9 @@ def small_sms():
     )
     cleaner = TextCleaner(default_cleaning_spec())
     tokenizer = Tokenizer(load_stopwords(REPO_ROOT / "dictionaries" / "stopwords", "english"))
-    documents = tokenizer.tokenize([cleaner.clean(pairs[i][1]) for i in keep])
-    dictionary = build_dictionary([documents], tokenizer.vocabulary(2), no_above=0.5, keep_n=100_000)
+    tally = TermTally()
+    documents = tokenizer.tokenize([cleaner.clean(pairs[i][1]) for i in keep], tally)
+    dictionary = build_dictionary([documents], tally.vocabulary(2), no_above=0.5, keep_n=100_000)
     matrix = tfidf_matrix(documents, dictionary.token2id, idf_vector(fit_tfidf(dictionary), len(dictionary)))
     known = matrix.getnnz(axis=1) > 0
     X = project(matrix, lsi_basis(fit_lsi([matrix], dictionary, num_topics=500, power_iters=2, random_seed=0)))[known]

@@ -1,0 +1,132 @@
+"""The review sample: per class, the messages a person should judge, as a CSV to fill in and an HTML page.
+
+Five kinds of message per class, `size // 5` each (the first kinds get the remainder): the highest
+scores, the scores nearest the decision threshold, random positives and random negatives of the
+model's decision, and the strongest disagreements between the rules and the model (the model says
+yes where no rule of the class fired, by the highest scores, and no where one fired, by the lowest).
+A message picked by two kinds is one row naming both. The picks depend only on the scores, the
+rules and `seed` (random picks use a generator seeded by the seed and the class name), so the same
+run gives the same sample.
+
+The CSV's `verdict` column is left empty for the reviewer (yes / no); the filled-in file is read
+back as feedback (sortbox.feedback) as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import zlib
+from typing import Sequence
+
+import numpy as np
+
+from sortbox.html_page import page_head
+from sortbox.portable_scorer import CsvWriter, csv_safe
+
+KINDS = ("highest", "threshold", "random_positive", "random_negative", "disagreement")
+COLUMNS = ("id", "text", "class", "score", "decision", "rules", "sample", "verdict", "reviewer", "reviewed_at")
+
+
+def pick_review_rows(
+    scores: np.ndarray, threshold: float, rule_says: np.ndarray, *, size: int, seed: int, class_name: str
+) -> list[tuple[int, list[str]]]:
+    """(row index, kinds) of one class's review sample, in the order of KINDS then of the picks.
+
+    `scores`: the class's score per scored message; `rule_says`: whether a rule of the class fired."""
+    rng = np.random.default_rng([seed, zlib.crc32(class_name.encode())])
+    decision = scores >= threshold
+    quota = {kind: size // len(KINDS) + (k < size % len(KINDS)) for k, kind in enumerate(KINDS)}
+    everything = np.arange(len(scores))
+    picks = {
+        "highest": np.argsort(-scores, kind="stable")[: quota["highest"]],
+        "threshold": np.argsort(np.abs(scores - threshold), kind="stable")[: quota["threshold"]],
+        "random_positive": _random(rng, everything[decision], quota["random_positive"]),
+        "random_negative": _random(rng, everything[~decision], quota["random_negative"]),
+        "disagreement": _disagreements(scores, decision, rule_says, quota["disagreement"]),
+    }
+    rows: dict[int, list[str]] = {}
+    for kind in KINDS:
+        for index in picks[kind].tolist():
+            rows.setdefault(index, []).append(kind)
+    return list(rows.items())
+
+
+def _random(rng: np.random.Generator, candidates: np.ndarray, count: int) -> np.ndarray:
+    return (
+        np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
+        if len(candidates)
+        else candidates
+    )
+
+
+def _disagreements(scores: np.ndarray, decision: np.ndarray, rule_says: np.ndarray, count: int) -> np.ndarray:
+    """The model's most confident disagreements with the rules, half each way (alternating)."""
+    everything = np.arange(len(scores))
+    model_only = everything[decision & ~rule_says]
+    rules_only = everything[~decision & rule_says]
+    model_only = model_only[np.argsort(-scores[model_only], kind="stable")]
+    rules_only = rules_only[np.argsort(scores[rules_only], kind="stable")]
+    merged = [i for pair in zip(model_only, rules_only) for i in pair]
+    shorter = min(len(model_only), len(rules_only))
+    merged += list(model_only[shorter:]) + list(rules_only[shorter:])
+    return np.array(merged[:count], dtype=np.int64)
+
+
+def review_rows(
+    class_name: str,
+    picks: list[tuple[int, list[str]]],
+    *,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    scores: np.ndarray,
+    decisions: np.ndarray,
+    rules_fired: Sequence[Sequence[str]],
+) -> list[dict]:
+    """The review rows of one class (plain values, not escaped)."""
+    return [
+        {
+            "id": ids[i],
+            "text": texts[i],
+            "class": class_name,
+            "score": f"{float(scores[i]):.6f}",
+            "decision": "yes" if decisions[i] else "no",
+            "rules": " ".join(rules_fired[i]),
+            "sample": "+".join(kinds),
+            "verdict": "",
+            "reviewer": "",
+            "reviewed_at": "",
+        }
+        for i, kinds in picks
+    ]
+
+
+def render_review_csv(rows: list[dict]) -> str:
+    """The CSV to fill in: every data cell spreadsheet-escaped (csv_safe), rows written by CsvWriter."""
+    buffer = io.StringIO(newline="")
+    writer = CsvWriter(buffer)
+    writer.writerow(COLUMNS)
+    writer.writerows([[csv_safe(str(row[column])) for column in COLUMNS] for row in rows])
+    return buffer.getvalue()
+
+
+def render_review_html(class_name: str, rows: list[dict], csv_name: str) -> str:
+    """A read-only view of the same rows (text escaped), pointing at the CSV to fill in."""
+    esc = html.escape
+    body = "".join(
+        f"<tr class='{'yes' if row['decision'] == 'yes' else 'no'}'><td>{esc(row['id'])}</td>"
+        f"<td>{esc(row['text'])}</td><td class='num'>{row['score']}</td><td>{row['decision']}</td>"
+        f"<td><code>{esc(row['rules'])}</code></td><td>{esc(row['sample'])}</td></tr>"
+        for row in rows
+    )
+    css = "tr.yes td:nth-child(4) { color: #2e7d32; font-weight: bold; } td:nth-child(2) { max-width: 50em; }"
+    return (
+        page_head(f"sortbox review sample: {class_name}", css)
+        + f"<h1>Review sample: {esc(class_name)}</h1><p>{len(rows)} messages. "
+        f"Judge each: is it a <b>{esc(class_name)}</b> message? Write yes or no in the <code>verdict</code> column "
+        f"of <a href='{esc(csv_name, quote=True)}'>{esc(csv_name)}</a> "
+        "and give the filled-in file to <code>[feedback] path</code>.</p>"
+        "<table><tr><th>id</th><th>text</th><th>score</th><th>decision</th><th>rules that fired</th>"
+        "<th>why sampled</th></tr>"
+        f"{body}</table></body></html>\n"
+    )
