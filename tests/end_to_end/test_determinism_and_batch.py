@@ -41,7 +41,8 @@ def test_two_runs_are_byte_identical(sample_sqlite, pipeline_env, luigi_config, 
     # What demo.sh prints after the run, for the same arguments: absolute paths, the manifest last.
     arguments = ["--run-date", RUN_DATE.isoformat(), "--paths-output-root", str(tmp_path / "second"), "--source-sample-fraction", "0.3",
                  "--source-sample-seed", "5", "--source-since", "-", "--source-until", "-", "--lsi-num-topics", "40",
-                 "--training-folds", "3", "--training-param-grid", '{"C": [0.1, 1.0]}']
+                 "--training-folds", "3", "--training-param-grid", '{"C": [0.1, 1.0]}',
+                 "--training-small-data-param-grid", '{"C": [0.1, 1.0]}']
     printed = subprocess.run([sys.executable, "scripts/print_manifest_path.py", *arguments], cwd=REPO_ROOT, capture_output=True, text=True,
                              timeout=120, env={k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"})
     assert printed.returncode == 0, printed.stderr
@@ -65,7 +66,9 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
     result = run_luigi([ScoreBatch(run_date=RUN_DATE, model_json=str(published))])
     assert result.scheduling_succeeded, result.summary_text
     families = {task.get_task_family() for task in _summary_dict(result.worker)["completed"]}
-    assert families == {"ExtractMessages", "ScoreMessages", "ExportScores", "ScoreBatch"}
+    assert families == {
+        "ExtractMessages", "ScoreMessages", "ExportScores", "ReviewSample", "ReadFeedback", "EvaluateFeedback", "ScoreBatch"
+    }
     (batch_path,) = (tmp_path / "score").rglob("batch.json")
     batch = json.loads(batch_path.read_text())
     rows = batch["rows"]

@@ -20,9 +20,10 @@ RUN_DATE = dt.date(2026, 11, 23)
 SMALL = {"lsi": {"num_topics": "20"}, "training": {"folds": "3", "param_grid": '{"C": [1.0]}'}}
 DOWNSTREAM_OF_LABELS = {
     "LabelMessages", "RuleReport", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline",
+    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
 }  # fmt: skip
 UPSTREAM_OR_BESIDE = {
+    "ReadFeedback",
     "ExtractMessages",
     "CleanMessages",
     "TokenizeMessages",
@@ -145,5 +146,9 @@ def test_the_nightly_dag_has_the_days_scoring_and_export_once_published(
     scoring = {
         task for task, _, _ in (line.split("\t") for line in invalidate("ScoreMessages", RUN_DATE, dry_run=True))
     }
-    assert scoring == {"ScoreMessages", "ExportScores", "TrainPipeline", "NightlyRetrain"}
+    # The feedback figures judge the scores; the training report and the gate read them.
+    assert scoring == {
+        "ScoreMessages", "ExportScores", "ReviewSample", "EvaluateFeedback", "TrainingReport", "GateModels",
+        "PublishModels", "TrainPipeline", "NightlyRetrain",
+    }
     assert publish_dir.is_dir()  # dry runs
