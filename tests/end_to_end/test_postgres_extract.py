@@ -146,7 +146,7 @@ def test_text_timestamp_column_with_a_window_is_one_clear_line(postgres_engine, 
 )
 def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_run(postgres_engine, postgres_table, monkeypatch, column_type, usual, read_as):
     # psycopg2 failed the whole extraction on a year outside 1..9999 and read infinity as 9999-12-31.
-    from sortbox.extract import bad_timestamps
+    from sortbox.timestamps import bad_timestamps
 
     monkeypatch.setenv("PGTZ", "America/New_York")
     monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")  # the session's own style would not be ISO text

@@ -20,7 +20,9 @@ from sortbox.drift import (
     score_summary,
     worst_status,
 )
+from sortbox.export import build_model, model_json_bytes
 from sortbox.textnorm import default_cleaning_spec
+from sortbox.wordlists import DEFAULT_TOKEN_PATTERN
 
 LIMITS = {name: limits for name, (_, limits) in MEASURES.items()}
 
@@ -84,19 +86,31 @@ def test_score_summary_deciles_split_the_scores_in_tenths():
 
 
 def tiny_model() -> dict:
-    """A one-class model JSON over three words (the format README "Model JSON format" describes)."""
-    return {
-        "schema_version": 1,
-        "model_id": "tiny",
-        "run_date": "2026-01-01",
-        "cleaning": default_cleaning_spec(lowercase=True, digits="zero", normalization="NFKC"),
-        "quarantine": {"max_chars": 100, "control_characters": True},
-        "tokenizer": {"pattern": r"\w+"},
-        "stopwords": ["the"],
-        "terms": {"surface_forms": {"win": 0, "prize": 1, "lunch": 2}},
-        "idf": [1.0, 1.0, 1.0],
-        "classes": {"spam": {"weights": [3.0, 3.0, -3.0], "intercept": 0.0, "threshold": 0.5}},
-    }
+    """A valid one-class model JSON over three words (win, prize, lunch: indices 0, 1, 2), built as
+    the export builds one, so that it passes the model-file checks every reader applies."""
+    model = build_model(
+        run_date="2026-01-01",
+        cleaning_spec=default_cleaning_spec(lowercase=True, digits="zero", normalization="NFKC"),
+        max_chars=100,
+        quarantine_controls=True,
+        token_pattern=DEFAULT_TOKEN_PATTERN,
+        stopwords=["the"],
+        stemmer=None,
+        vocabulary=["win", "prize", "lunch"],
+        surface_forms={"win": "win", "prize": "prize", "lunch": "lunch"},
+        idf=np.ones(3),
+        basis=np.eye(3),
+        classifiers={
+            "spam": {
+                "status": "trained",
+                "coef": [3.0, 3.0, -3.0],
+                "intercept": 0.0,
+                "threshold": {"threshold": 0.5, "policy": "max_f1"},
+                "roc_auc": 0.9,
+            }
+        },
+    )
+    return json.loads(model_json_bytes(model))
 
 
 def test_model_statistics_counts_unknown_words_and_unscorable_rows():

@@ -146,7 +146,7 @@ def test_shipped_rules_match_like_re_on_the_sample(engine, sms_pairs):
     from tests.conftest import REPO_ROOT
 
     rules = load_rules(REPO_ROOT / "dictionaries" / "labels")
-    assert len(rules) >= 300
+    assert len(rules) >= 250  # a few hundred (264 since the notification rules were rewritten for #17)
     cleaner = TextCleaner(default_cleaning_spec())
     texts = [rule_view(cleaner.map(text)) for _, text in sms_pairs]
     assert [sorted(h) for h in engine(rules).match_many(texts)] == match_with_re(rules, texts)
