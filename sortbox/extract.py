@@ -158,21 +158,32 @@ def _sqlite_md5(value: object) -> str | None:
     return hashlib.md5(data).hexdigest()
 
 
+def supported_url(url: str, *, variable: str, error: type[Exception], role: str = "") -> sa.engine.URL:
+    """`url` parsed, if it names sqlite or postgresql+psycopg2 (the databases sortbox talks to);
+    else `error` with one line saying what to use instead. `role` (e.g. "sink") names which
+    database the message is about; `variable` is where the URL came from."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise error(f"{variable} is not a database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.get_driver_name() != "psycopg2":
+        where = f" for the {role}" if role else ""
+        raise error(f"use a postgresql+psycopg2:// URL{where} (SQLAlchemy 2 maps postgresql:// to psycopg 3)")
+    if backend not in ("sqlite", "postgresql"):
+        which = f"{role} database" if role else "database"
+        raise error(f"unsupported {which} {backend!r}: sortbox reads and writes sqlite and postgresql+psycopg2")
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url` that never echoes bound values, with sqlite taught `md5()`.
 
     Raises SourceError for an unsupported dialect or a sqlite file that does not exist (sqlite
     would otherwise silently create an empty database).
     """
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise SourceError(f"SORTBOX_DB_URL is not a database URL: {exc}") from None
+    parsed = supported_url(url, variable="SORTBOX_DB_URL", error=SourceError)
     backend = parsed.get_backend_name()
-    if backend == "postgresql" and parsed.get_driver_name() != "psycopg2":
-        raise SourceError("use a postgresql+psycopg2:// URL (SQLAlchemy 2 maps postgresql:// to psycopg 3)")
-    if backend not in ("sqlite", "postgresql"):
-        raise SourceError(f"unsupported database {backend!r}: sortbox reads sqlite and postgresql+psycopg2")
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             raise SourceError("an in-memory sqlite database has no messages table; give a file path")

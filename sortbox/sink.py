@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sortbox.extract import supported_url
 from sortbox.portable_scorer import csv_unescape
 
 SCORE_COLUMNS = ("id", "class", "score", "decision", "model_id", "run_date")
@@ -92,16 +93,8 @@ def _tables(spec: SinkSpec) -> tuple[sa.Table, sa.Table]:
 def make_sink_engine(url: str) -> Engine:
     """An engine for the sink that never echoes bound values: sqlite or postgresql+psycopg2
     (COPY goes through psycopg2's copy_expert)."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise SinkError(f"SORTBOX_SINK_URL is not a database URL: {exc}") from None
-    backend = parsed.get_backend_name()
-    if backend == "postgresql" and parsed.get_driver_name() != "psycopg2":
-        raise SinkError("use a postgresql+psycopg2:// URL for the sink (SQLAlchemy 2 maps postgresql:// to psycopg 3)")
-    if backend not in ("sqlite", "postgresql"):
-        raise SinkError(f"unsupported sink database {backend!r}: sortbox writes to sqlite and postgresql+psycopg2")
-    connect_args = {"application_name": "sortbox-sink"} if backend == "postgresql" else {}
+    parsed = supported_url(url, variable="SORTBOX_SINK_URL", error=SinkError, role="sink")
+    connect_args = {"application_name": "sortbox-sink"} if parsed.get_backend_name() == "postgresql" else {}
     return sa.create_engine(parsed, hide_parameters=True, connect_args=connect_args)
 
 
