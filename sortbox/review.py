@@ -17,12 +17,15 @@ from __future__ import annotations
 import html
 import io
 import zlib
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from sortbox.html_page import page_head
 from sortbox.portable_scorer import CsvWriter, csv_safe
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 KINDS = ("highest", "threshold", "random_positive", "random_negative", "disagreement")
 COLUMNS = ("id", "text", "class", "score", "decision", "rules", "sample", "verdict", "reviewer", "reviewed_at")
@@ -71,6 +74,37 @@ def _disagreements(scores: np.ndarray, decision: np.ndarray, rule_says: np.ndarr
     shorter = min(len(model_only), len(rules_only))
     merged += list(model_only[shorter:]) + list(rules_only[shorter:])
     return np.array(merged[:count], dtype=np.int64)
+
+
+def rule_hits_in_order(
+    ids: Sequence[str], label_ids: "pa.Array", label_hits: "pa.Array"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, rule indices) of each of `ids`, taken from the labelling's per-message rule hits.
+
+    `label_ids`/`label_hits`: the id and rule_hits columns of the labels (every id must be there:
+    the run's own scored rows are a subset of its labelled rows). Each message's indices sorted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    positions = pc.index_in(pa.array(ids, pa.string()), value_set=label_ids)
+    if positions.null_count:
+        missing = ids[positions.is_null().to_numpy(zero_copy_only=False).argmax()]
+        raise ValueError(f"scored id {missing!r} has no rule hits in the labels: not this run's rows")
+    taken = label_hits.take(positions)
+    lengths = pc.list_value_length(taken).to_numpy(zero_copy_only=False).astype(np.int64)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    indices = taken.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = np.repeat(np.arange(len(ids)), lengths)
+    return indptr, indices[np.lexsort((indices, rows))]  # sorted per message, as hits_to_csr's
+
+
+def rule_says(indptr: np.ndarray, indices: np.ndarray, rule_classes: Sequence[str], class_name: str) -> np.ndarray:
+    """Per message, whether a rule of `class_name` fired (from the CSR rule hits)."""
+    of_class = np.flatnonzero(np.asarray(rule_classes, dtype=object) == class_name)
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    says = np.zeros(len(indptr) - 1, dtype=bool)
+    says[rows[np.isin(indices, of_class)]] = True
+    return says
 
 
 def review_rows(

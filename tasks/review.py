@@ -8,13 +8,22 @@ import logging
 
 import luigi
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import write_json
 from sortbox.feedback import check_verdicts, feedback_metrics
 from sortbox.label import hits_to_csr
 from sortbox.portable_scorer import csv_unescape
-from sortbox.review import pick_review_rows, render_review_csv, render_review_html, review_rows
+from sortbox.review import (
+    pick_review_rows,
+    render_review_csv,
+    render_review_html,
+    review_rows,
+    rule_hits_in_order,
+    rule_says,
+)
 from sortbox.rule_engines import best_matcher
 from sortbox.rules import load_rules, rules_fingerprint
 from sortbox.scoring import ModelSet
@@ -23,6 +32,7 @@ from tasks.base import SortboxTask
 from tasks.config import cleaning, labelling, review
 from tasks.export import ScoreMessages, load_models
 from tasks.feedback import ReadFeedback, load_verdicts
+from tasks.label import LabelMessages
 
 logger = logging.getLogger("luigi-interface")
 
@@ -40,11 +50,16 @@ class ReviewSample(SortboxTask):
     until = luigi.OptionalParameter(default=None, description="As ScoreMessages.")
 
     def requires(self):
-        return {
+        inputs = {
             "scores": ScoreMessages(
                 **self.same_run(), model_json=self.model_json, since=self.since, until=self.until
             )
         }
+        if not self.model_json and self.since is None and self.until is None:
+            # The run's own model on the run's own rows: LabelMessages has already run the rules on
+            # every scored message, so they are not cleaned and matched again here.
+            inputs["labels"] = LabelMessages(**self.same_run())
+        return inputs
 
     def significant_config(self) -> dict:
         return {"size": review().size, "seed": review().seed, "cleaning": cleaning().significant()}
@@ -56,39 +71,63 @@ class ReviewSample(SortboxTask):
         scores_task = self.requires()["scores"]
         model = ModelSet(load_models(scores_task.model_path()))
         ids, scores = read_scores(self.input_dir("scores") / "scores.csv", len(model.class_names))
-        texts = message_texts(scores_task.input_dir("messages") / "messages.parquet", ids)
         rules = load_rules(labelling().rules_path())
-        cleaner = TextCleaner(cleaning().options().spec)
-        indptr, indices = hits_to_csr(best_matcher(rules).match_many([rule_view(cleaner.map(t)) for t in texts]))
-        spans = list(zip(indptr[:-1].tolist(), indptr[1:].tolist()))
-        fired = [[rules[j].rule_id for j in indices[a:b]] for a, b in spans]
-        fired_classes = [{rules[j].label for j in indices[a:b]} for a, b in spans]
-        summary = {}
+        messages = scores_task.input_dir("messages") / "messages.parquet"
+        indptr, indices = self.rule_hits(ids, rules, messages)
+        rule_classes = [rule.label for rule in rules]
+        picked, summary = {}, {}
+        for k, name in enumerate(model.class_names):
+            says = rule_says(indptr, indices, rule_classes, name)
+            decisions = scores[:, k] >= model.thresholds[k]
+            picks = pick_review_rows(
+                scores[:, k], float(model.thresholds[k]), says, size=review().size, seed=review().seed, class_name=name
+            )
+            picked[name] = (k, picks, decisions)
+            summary[name] = {
+                "rows": len(picks),
+                "threshold": float(model.thresholds[k]),
+                "disagreements": int((decisions != says).sum()),
+            }
+        wanted = sorted({i for _, picks, _ in picked.values() for i, _ in picks})
+        text_of = dict(zip((ids[i] for i in wanted), message_texts(messages, [ids[i] for i in wanted])))
         with self.atomic_output() as out:
-            for k, name in enumerate(model.class_names):
-                rule_says = np.array([name in labels for labels in fired_classes], dtype=bool)
-                decisions = scores[:, k] >= model.thresholds[k]
-                picks = pick_review_rows(
-                    scores[:, k],
-                    float(model.thresholds[k]),
-                    rule_says,
-                    size=review().size,
-                    seed=review().seed,
-                    class_name=name,
-                )
+            for name, (k, picks, decisions) in picked.items():
                 rows = review_rows(
-                    name, picks, ids=ids, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
+                    name,
+                    picks,
+                    ids=ids,
+                    texts=_Lookup(lambda i: text_of[ids[i]]),
+                    scores=scores[:, k],
+                    decisions=decisions,
+                    rules_fired=_Lookup(lambda i: [rules[j].rule_id for j in indices[indptr[i] : indptr[i + 1]]]),
                 )
                 (out / f"review-{name}.csv").write_text(render_review_csv(rows), encoding="utf-8", newline="")
                 (out / f"review-{name}.html").write_text(
                     render_review_html(name, rows, f"review-{name}.csv"), encoding="utf-8"
                 )
-                summary[name] = {
-                    "rows": len(rows),
-                    "threshold": float(model.thresholds[k]),
-                    "disagreements": int((decisions != rule_says).sum()),
-                }
             write_json(out / "summary.json", {"size": review().size, "seed": review().seed, "classes": summary})
+
+    def rule_hits(self, ids: list[str], rules, messages) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets, rule indices) of the rules that fire on each scored message: the labelling's
+        when this run labelled these rows, else the raw texts cleaned and matched here."""
+        if "labels" in self.input():
+            labels = pq.read_table(self.input_dir("labels") / "labels.parquet", columns=["id", "rule_hits"])
+            return rule_hits_in_order(
+                ids, labels.column("id").combine_chunks(), labels.column("rule_hits").combine_chunks()
+            )
+        cleaner = TextCleaner(cleaning().options().spec)
+        texts = message_texts(messages, ids)
+        return hits_to_csr(best_matcher(rules).match_many([rule_view(cleaner.map(t)) for t in texts]))
+
+
+class _Lookup:
+    """Index access computed on demand (only the picked rows are ever looked up)."""
+
+    def __init__(self, at):
+        self._at = at
+
+    def __getitem__(self, index):
+        return self._at(index)
 
 
 def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
@@ -106,6 +145,8 @@ def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
 def message_texts(path, ids: list[str]) -> list[str]:
     """The raw text of each id (what the reviewer reads), from the extracted messages."""
     table = pq.read_table(path, columns=["id", "text"])
+    if len(ids) < table.num_rows:
+        table = table.filter(pc.is_in(table.column("id"), value_set=pa.array(ids, pa.string())))
     text_of = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     return [text_of.get(i) or "" for i in ids]
 

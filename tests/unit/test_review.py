@@ -1,0 +1,40 @@
+"""The review sample's rule hits: taken from the labelling by id, and per class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sortbox.label import hits_to_csr
+from sortbox.review import rule_hits_in_order, rule_says
+
+LABEL_IDS = pa.array(["a", "b", "c", "d"])
+LABEL_HITS = pa.array([[2, 0], [], [1], [0, 2, 1]], pa.list_(pa.int32()))
+
+
+def test_rule_hits_follow_the_scored_order_sorted_per_message():
+    indptr, indices = rule_hits_in_order(["d", "a", "c", "b"], LABEL_IDS, LABEL_HITS)
+    expected_indptr, expected_indices = hits_to_csr([[0, 1, 2], [0, 2], [1], []])
+    assert indptr.tolist() == expected_indptr.tolist()
+    assert indices.tolist() == expected_indices.tolist()
+
+
+def test_a_subset_of_the_labelled_rows_is_fine():
+    indptr, indices = rule_hits_in_order(["c"], LABEL_IDS, LABEL_HITS)
+    assert indptr.tolist() == [0, 1] and indices.tolist() == [1]
+
+
+def test_an_id_the_labelling_never_saw_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="'zz'"):
+        rule_hits_in_order(["a", "zz"], LABEL_IDS, LABEL_HITS)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "expected"),
+    [("spam", [True, False, False, True]), ("ham", [True, False, True, True]), ("other", [False] * 4)],
+)
+def test_rule_says_marks_messages_where_a_rule_of_the_class_fired(class_name, expected):
+    indptr, indices = hits_to_csr([[0, 2], [], [1], [0, 1, 2]])
+    says = rule_says(indptr, indices, ["spam", "ham", "ham"], class_name)
+    assert says.dtype == np.bool_ and says.tolist() == expected
