@@ -131,15 +131,24 @@ class _Lookup:
 
 
 def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
-    """Ids and the score matrix (messages x classes) of a scores.csv."""
-    ids, values = [], []
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        for row in reader:
-            ids.append(csv_unescape(row[0]))
-            values.append([float(row[1 + 2 * k]) for k in range(classes)])
-    return ids, np.array(values, dtype=np.float64).reshape(len(ids), classes)
+    """Ids and the score matrix (messages x classes) of a scores.csv (read by Arrow: at 1M rows the
+    csv module took seconds)."""
+    from pyarrow import csv as arrow_csv
+
+    names = ["f0"] + [f"f{1 + 2 * k}" for k in range(classes)]
+    table = arrow_csv.read_csv(
+        path,
+        read_options=arrow_csv.ReadOptions(autogenerate_column_names=True, skip_rows=1),
+        parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
+        convert_options=arrow_csv.ConvertOptions(
+            include_columns=names,
+            column_types={"f0": pa.string(), **{name: pa.float64() for name in names[1:]}},
+            strings_can_be_null=False,
+        ),
+    )
+    ids = [csv_unescape(cell) for cell in table.column("f0").to_pylist()]
+    scores = np.column_stack([table.column(name).to_numpy() for name in names[1:]]) if len(ids) else None
+    return ids, (scores if scores is not None else np.zeros((0, classes))).reshape(len(ids), classes)
 
 
 def message_texts(path, ids: list[str]) -> list[str]:

@@ -38,3 +38,18 @@ def test_rule_says_marks_messages_where_a_rule_of_the_class_fired(class_name, ex
     indptr, indices = hits_to_csr([[0, 2], [], [1], [0, 1, 2]])
     says = rule_says(indptr, indices, ["spam", "ham", "ham"], class_name)
     assert says.dtype == np.bool_ and says.tolist() == expected
+
+
+def test_read_scores_reads_back_every_id_the_scores_csv_writer_can_write(tmp_path):
+    from sortbox.portable_scorer import CsvWriter, csv_safe
+    from tasks.review import read_scores
+
+    ids = ["a", "=1+2", "'x", "with,comma", 'quo"te', "cr\rhere", "nl\nhere", "NA", "", "null", "  sp "]
+    path = tmp_path / "scores.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = CsvWriter(handle)
+        writer.writerow(["id", "a_score", "a_decision", "b_score", "b_decision"])
+        writer.writerows([[csv_safe(i), repr(k / 10), "1", repr(1 - k / 7), "0"] for k, i in enumerate(ids)])
+    read_ids, scores = read_scores(path, 2)
+    assert read_ids == ids
+    assert scores.tolist() == [[k / 10, 1 - k / 7] for k in range(len(ids))]
