@@ -8,8 +8,6 @@ import logging
 
 import luigi
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import write_json
@@ -17,7 +15,9 @@ from sortbox.feedback import check_verdicts, feedback_metrics
 from sortbox.label import hits_to_csr
 from sortbox.portable_scorer import csv_unescape
 from sortbox.review import (
+    message_texts,
     pick_review_rows,
+    read_scores,
     render_review_csv,
     render_review_html,
     review_rows,
@@ -128,36 +128,6 @@ class _Lookup:
 
     def __getitem__(self, index):
         return self._at(index)
-
-
-def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
-    """Ids and the score matrix (messages x classes) of a scores.csv (read by Arrow: at 1M rows the
-    csv module took seconds)."""
-    from pyarrow import csv as arrow_csv
-
-    names = ["f0"] + [f"f{1 + 2 * k}" for k in range(classes)]
-    table = arrow_csv.read_csv(
-        path,
-        read_options=arrow_csv.ReadOptions(autogenerate_column_names=True, skip_rows=1),
-        parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
-        convert_options=arrow_csv.ConvertOptions(
-            include_columns=names,
-            column_types={"f0": pa.string(), **{name: pa.float64() for name in names[1:]}},
-            strings_can_be_null=False,
-        ),
-    )
-    ids = [csv_unescape(cell) for cell in table.column("f0").to_pylist()]
-    scores = np.column_stack([table.column(name).to_numpy() for name in names[1:]]) if len(ids) else None
-    return ids, (scores if scores is not None else np.zeros((0, classes))).reshape(len(ids), classes)
-
-
-def message_texts(path, ids: list[str]) -> list[str]:
-    """The raw text of each id (what the reviewer reads), from the extracted messages."""
-    table = pq.read_table(path, columns=["id", "text"])
-    if len(ids) < table.num_rows:
-        table = table.filter(pc.is_in(table.column("id"), value_set=pa.array(ids, pa.string())))
-    text_of = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
-    return [text_of.get(i) or "" for i in ids]
 
 
 class EvaluateFeedback(SortboxTask):

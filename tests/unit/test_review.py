@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from sortbox.label import hits_to_csr
-from sortbox.review import rule_hits_in_order, rule_says
+from sortbox.review import read_scores, rule_hits_in_order, rule_says
 
 LABEL_IDS = pa.array(["a", "b", "c", "d"])
 LABEL_HITS = pa.array([[2, 0], [], [1], [0, 2, 1]], pa.list_(pa.int32()))
@@ -42,7 +42,6 @@ def test_rule_says_marks_messages_where_a_rule_of_the_class_fired(class_name, ex
 
 def test_read_scores_reads_back_every_id_the_scores_csv_writer_can_write(tmp_path):
     from sortbox.portable_scorer import CsvWriter, csv_safe
-    from tasks.review import read_scores
 
     ids = ["a", "=1+2", "'x", "with,comma", 'quo"te', "cr\rhere", "nl\nhere", "NA", "", "null", "  sp "]
     path = tmp_path / "scores.csv"
