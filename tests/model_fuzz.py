@@ -136,12 +136,12 @@ def _mutate(kind: str, model, base: bytes, paths: list[tuple], numbers: list[tup
             copy["classes"][rng.choice(["sp\nam", "=cmd", "", "a,b", "x" * 300])] = copy["classes"].pop(name)
             return _dumps(copy)
         if choice == 5:  # a key twice
-            return base.replace(b'"schema_version":1', b'"schema_version":1,"schema_version":1', 1)
+            return base.replace(b'"schema_version":2', b'"schema_version":2,"schema_version":2', 1)
         if choice == 6:  # removed ranges out of order, or below U+0080
             ranges = copy["cleaning"]["removed_ranges"]
             copy["cleaning"]["removed_ranges"] = ranges[::-1] if rng.random() < 0.5 else [[0x41, 0x5A]] + ranges
             return _dumps(copy)
-        copy["schema_version"] = rng.choice([True, "1", 1.0, 2, 0, None])
+        copy["schema_version"] = rng.choice([True, "2", 2.0, 3, 0, None])
         return _dumps(copy)
     # valid: a number changed to another finite one of its kind, or a harmless reordering
     path = rng.choice([p for p in numbers if p[0] in ("idf", "classes")])
