@@ -12,6 +12,7 @@ the 20,000-character ones), then either `unscorable` or `cleaned`, `words`, `ter
 over 1,000 characters is given as `cleaned_sha256` (of its UTF-8), with `words_sha256` and
 `terms_sha256` (of the items joined by LF).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,18 +52,55 @@ RULES = {
 
 # Made-up vocabulary: term -> (idf, spam weight, promo weight); the tie class weighs every term 0.
 TERMS = {
-    "free": (1.5, 2.0, 0.5), "win": (2.0, 1.5, 0.2), "prize": (2.5, 1.8, 0.1), "call": (1.0, 0.6, -0.2),
-    "cash": (2.2, 1.2, 0.4), "don't": (1.1, -0.7, 0.3), "rock'n'roll": (3.0, -1.0, 1.0), "café": (2.0, -0.5, 1.4),
-    "naïve": (2.4, -0.3, 0.9), "file": (1.7, 0.2, 0.6), "k": (1.2, 0.1, 0.0), "stanbul": (2.9, -0.2, 0.8),
-    "ıstanbul": (2.9, -0.4, 1.1), "istanbul": (2.9, 0.3, 1.3), "οδος": (3.1, -0.6, 0.7), "λογος": (3.2, 0.4, -0.9),
-    "straße": (2.6, -0.8, 0.2), "0": (0.8, 0.9, 0.0), "00": (0.9, 1.1, 0.1), "0000": (1.3, 1.6, 0.2),
-    "00000": (1.4, 2.1, -0.1), "£": (1.9, 1.7, 0.0), "$": (1.8, 1.3, 0.3), "€": (1.9, 0.9, 0.6), "¥": (2.0, 0.7, 0.5),
-    "xii": (2.3, -0.1, 0.4), "〇": (2.8, 0.2, 0.2), "한국": (3.0, -0.5, 1.0), "ガ": (2.7, 0.6, 0.3), "fi": (1.6, 0.3, 0.0),
-    "٣": (2.5, 0.4, 0.1), "2026": (2.0, 0.5, 0.5), "12": (1.5, 0.8, 0.2), "mobile": (1.4, 0.9, -0.3),
-    "hello": (0.9, -1.2, 0.1), "ok": (0.7, -1.5, -0.2), "zeroidf": (0.0, 5.0, 5.0), "win0": (2.1, 1.4, 0.0),
-    "txt": (1.6, 1.1, 0.2), "i": (0.5, 0.0, 0.0), "x": (0.6, 0.2, -0.2), "ǆ": (2.0, 0.1, 0.1), "ss": (1.0, 0.2, 0.2),
-    "winner": (2.3, 1.9, 0.4), "CALL": (1.0, 0.6, -0.2), "Free": (1.5, 2.0, 0.5), "ǅemal": (2.0, 0.1, 0.1),
-    "١٢": (2.2, 0.5, 0.3), "prizes": (2.5, 1.8, 0.1),
+    "free": (1.5, 2.0, 0.5),
+    "win": (2.0, 1.5, 0.2),
+    "prize": (2.5, 1.8, 0.1),
+    "call": (1.0, 0.6, -0.2),
+    "cash": (2.2, 1.2, 0.4),
+    "don't": (1.1, -0.7, 0.3),
+    "rock'n'roll": (3.0, -1.0, 1.0),
+    "café": (2.0, -0.5, 1.4),
+    "naïve": (2.4, -0.3, 0.9),
+    "file": (1.7, 0.2, 0.6),
+    "k": (1.2, 0.1, 0.0),
+    "stanbul": (2.9, -0.2, 0.8),
+    "ıstanbul": (2.9, -0.4, 1.1),
+    "istanbul": (2.9, 0.3, 1.3),
+    "οδος": (3.1, -0.6, 0.7),
+    "λογος": (3.2, 0.4, -0.9),
+    "straße": (2.6, -0.8, 0.2),
+    "0": (0.8, 0.9, 0.0),
+    "00": (0.9, 1.1, 0.1),
+    "0000": (1.3, 1.6, 0.2),
+    "00000": (1.4, 2.1, -0.1),
+    "£": (1.9, 1.7, 0.0),
+    "$": (1.8, 1.3, 0.3),
+    "€": (1.9, 0.9, 0.6),
+    "¥": (2.0, 0.7, 0.5),
+    "xii": (2.3, -0.1, 0.4),
+    "〇": (2.8, 0.2, 0.2),
+    "한국": (3.0, -0.5, 1.0),
+    "ガ": (2.7, 0.6, 0.3),
+    "fi": (1.6, 0.3, 0.0),
+    "٣": (2.5, 0.4, 0.1),
+    "2026": (2.0, 0.5, 0.5),
+    "12": (1.5, 0.8, 0.2),
+    "mobile": (1.4, 0.9, -0.3),
+    "hello": (0.9, -1.2, 0.1),
+    "ok": (0.7, -1.5, -0.2),
+    "zeroidf": (0.0, 5.0, 5.0),
+    "win0": (2.1, 1.4, 0.0),
+    "txt": (1.6, 1.1, 0.2),
+    "i": (0.5, 0.0, 0.0),
+    "x": (0.6, 0.2, -0.2),
+    "ǆ": (2.0, 0.1, 0.1),
+    "ss": (1.0, 0.2, 0.2),
+    "winner": (2.3, 1.9, 0.4),
+    "CALL": (1.0, 0.6, -0.2),
+    "Free": (1.5, 2.0, 0.5),
+    "ǅemal": (2.0, 0.1, 0.1),
+    "١٢": (2.2, 0.5, 0.3),
+    "prizes": (2.5, 1.8, 0.1),
 }
 #: Other spellings of a term (a client needs no stemmer: the model lists them).
 FORMS = {"prizes": "prize", "winning": "win", "calling": "call", "cafe": "café"}
@@ -76,20 +114,50 @@ MODELS = {
 }
 
 
-def make_model(*, normalization: str, lowercase: bool, digits: str, controls: bool) -> dict:
-    """A made-up schema-2 model (terms and weights invented) for the conformance cases."""
-    vocabulary = sorted(TERMS)
+def make_model(
+    *,
+    normalization: str,
+    lowercase: bool,
+    digits: str,
+    controls: bool,
+    terms: dict | None = None,
+    other_forms: dict | None = None,
+    stopwords: list | None = None,
+) -> dict:
+    """A made-up schema-2 model: `terms` maps term -> (idf, spam weight, promo weight) (default
+    TERMS), each term is its own surface form, plus `other_forms` (form -> term, default FORMS)."""
+    terms = TERMS if terms is None else terms
+    other_forms = FORMS if other_forms is None else other_forms
+    vocabulary = sorted(terms)
     index = {term: i for i, term in enumerate(vocabulary)}
     forms = {term: index[term] for term in vocabulary}
-    forms.update({form: index[term] for form, term in FORMS.items()})
+    forms.update({form: index[term] for form, term in other_forms.items()})
     classes = {
-        "promo": {"weights": [TERMS[t][2] for t in vocabulary], "intercept": -0.25, "link": "logistic", "threshold": 0.55,
-                  "threshold_policy": "made up", "cv_roc_auc": 0.5},
-        "spam": {"weights": [TERMS[t][1] for t in vocabulary], "intercept": -1.0, "link": "logistic", "threshold": 0.6,
-                 "threshold_policy": "made up", "cv_roc_auc": 0.5},
+        "promo": {
+            "weights": [terms[t][2] for t in vocabulary],
+            "intercept": -0.25,
+            "link": "logistic",
+            "threshold": 0.55,
+            "threshold_policy": "made up",
+            "cv_roc_auc": 0.5,
+        },
+        "spam": {
+            "weights": [terms[t][1] for t in vocabulary],
+            "intercept": -1.0,
+            "link": "logistic",
+            "threshold": 0.6,
+            "threshold_policy": "made up",
+            "cv_roc_auc": 0.5,
+        },
         # every score is exactly 0.5 = the threshold: the decision at the threshold is 1
-        "tie": {"weights": [0.0] * len(vocabulary), "intercept": 0.0, "link": "logistic", "threshold": 0.5,
-                "threshold_policy": "made up", "cv_roc_auc": 0.5},
+        "tie": {
+            "weights": [0.0] * len(vocabulary),
+            "intercept": 0.0,
+            "link": "logistic",
+            "threshold": 0.5,
+            "threshold_policy": "made up",
+            "cv_roc_auc": 0.5,
+        },
     }
     model = {
         "schema_version": SCHEMA_VERSION,
@@ -98,11 +166,11 @@ def make_model(*, normalization: str, lowercase: bool, digits: str, controls: bo
         "unicode": build_unicode_tables(normalization),
         "quarantine": {"max_chars": 20_000, "control_characters": controls},
         "tokenizer": {"pattern": DEFAULT_TOKEN_PATTERN, **TOKENIZER_FIELDS},
-        "stopwords": STOPWORDS,
+        "stopwords": STOPWORDS if stopwords is None else stopwords,
         "terms": {"stemmer": None, "surface_forms": dict(sorted(forms.items()))},
         "vocabulary": vocabulary,
         "tfidf": dict(TFIDF),
-        "idf": [float(TERMS[t][0]) for t in vocabulary],
+        "idf": [float(terms[t][0]) for t in vocabulary],
         "classes": classes,
         "skipped_classes": {},
         "golden": [],
@@ -124,29 +192,55 @@ def texts() -> list[tuple[str, str, str, object]]:
     add("length-20001-ascii", "length", [["a", 20001]])
     add("length-20001-spaces", "length", [[" ", 20001]])
     add("length-spaces-then-word", "white_space", [["free", 1], [" ", 19_990], ["cash", 1]])
-    add("length-astral-20000-code-points", "length", [["\U0001F600", 19_996], ["free", 1]])
-    add("length-astral-20001-code-points", "length", [["\U0001F600", 19_997], ["free", 1]])
+    add("length-astral-20000-code-points", "length", [["\U0001f600", 19_996], ["free", 1]])
+    add("length-astral-20001-code-points", "length", [["\U0001f600", 19_997], ["free", 1]])
     add("length-astral-utf16-over-limit", "length", [["\U00020000", 10_001], ["free", 1]])
     add("length-combining-counted-each", "length", [["e\u0301", 10_000], ["x", 1]])
-    for name, space in [("space", " "), ("tab", "\t"), ("lf", "\n"), ("cr", "\r"), ("crlf", "\r\n"), ("vt", "\x0b"), ("ff", "\x0c"),
-                        ("fs", "\x1c"), ("gs", "\x1d"), ("rs", "\x1e"), ("us", "\x1f"), ("nel", "\x85"), ("nbsp", "\xa0"),
-                        ("ogham", "\u1680"), ("en-quad", "\u2000"), ("hair", "\u200a"), ("line-sep", "\u2028"), ("para-sep", "\u2029"),
-                        ("narrow-nbsp", "\u202f"), ("math-space", "\u205f"), ("ideographic", "\u3000")]:
+    for name, space in [
+        ("space", " "),
+        ("tab", "\t"),
+        ("lf", "\n"),
+        ("cr", "\r"),
+        ("crlf", "\r\n"),
+        ("vt", "\x0b"),
+        ("ff", "\x0c"),
+        ("fs", "\x1c"),
+        ("gs", "\x1d"),
+        ("rs", "\x1e"),
+        ("us", "\x1f"),
+        ("nel", "\x85"),
+        ("nbsp", "\xa0"),
+        ("ogham", "\u1680"),
+        ("en-quad", "\u2000"),
+        ("hair", "\u200a"),
+        ("line-sep", "\u2028"),
+        ("para-sep", "\u2029"),
+        ("narrow-nbsp", "\u202f"),
+        ("math-space", "\u205f"),
+        ("ideographic", "\u3000"),
+    ]:
         add(f"blank-only-{name}", "blank", space * 3)
         add(f"white-space-between-{name}", "white_space", f"{space}free{space}{space}cash{space}")
-    for name, char in [("zwsp", "\u200b"), ("zwnj", "\u200c"), ("zwj", "\u200d"), ("bom", "\ufeff"), ("mongolian-vs", "\u180e"),
-                       ("word-joiner", "\u2060"), ("soft-hyphen", "\xad")]:
+    for name, char in [
+        ("zwsp", "\u200b"),
+        ("zwnj", "\u200c"),
+        ("zwj", "\u200d"),
+        ("bom", "\ufeff"),
+        ("mongolian-vs", "\u180e"),
+        ("word-joiner", "\u2060"),
+        ("soft-hyphen", "\xad"),
+    ]:
         add(f"blank-not-{name}", "empty", char * 3)
         add(f"removed-inside-word-{name}", "removed", f"fr{char}ee ca{char}sh")
     add("removed-bom-first", "removed", "\ufeffwin a prize")
-    add("removed-emoji", "removed", "free\U0001F600cash \u2764\ufe0f win")
-    add("removed-emoji-zwj-sequence", "removed", "\U0001F468\u200d\U0001F469\u200d\U0001F467 call")
+    add("removed-emoji", "removed", "free\U0001f600cash \u2764\ufe0f win")
+    add("removed-emoji-zwj-sequence", "removed", "\U0001f468\u200d\U0001f469\u200d\U0001f467 call")
     add("removed-private-use", "removed", "win\ue000prize")
-    add("removed-unassigned", "removed", "win\U000E0080prize \U0003FFFD cash")
+    add("removed-unassigned", "removed", "win\U000e0080prize \U0003fffd cash")
     add("removed-keycap", "removed", "1\ufe0f\u20e3 free")
     add("removed-copyright-sign", "removed", "\xa9free\xae")
     add("removed-modifier-symbol", "removed", "free^cash `win` \xb4call")
-    add("removed-only-emoji", "empty", "\U0001F600\U0001F389")
+    add("removed-only-emoji", "empty", "\U0001f600\U0001f389")
     add("controls-del", "controls", "free\x7fcash")
     add("controls-nul", "controls", "free\x00cash")
     add("controls-bell", "controls", "\x07win")
@@ -167,7 +261,11 @@ def texts() -> list[tuple[str, str, str, object]]:
     add("char-map-prime", "char_map", "don\u2032t")
     for code in range(0x80, 0xA0):
         add(f"char-map-c1-{code:02x}", "char_map", f"free{chr(code)}cash")
-    add("normalization-fullwidth", "normalization", "\uff26\uff32\uff25\uff25 \uff23\uff21\uff33\uff28 \uff12\uff10\uff12\uff16")
+    add(
+        "normalization-fullwidth",
+        "normalization",
+        "\uff26\uff32\uff25\uff25 \uff23\uff21\uff33\uff28 \uff12\uff10\uff12\uff16",
+    )
     add("normalization-ligature-fi", "normalization", "\ufb01le \ufb01")
     add("normalization-ligature-ffl", "normalization", "\ufb04")
     add("normalization-kelvin", "normalization", "\u212a")
@@ -216,8 +314,18 @@ def texts() -> list[tuple[str, str, str, object]]:
     add("lowercase-titlecase-dz", "lowercase", "\u01c5")
     add("lowercase-capitals", "lowercase", "FREE Cash WiN")
     add("lowercase-off", "lowercase", "FREE Cash", "nfd")
-    for script, zero in [("arabic-indic", 0x660), ("extended-arabic", 0x6F0), ("devanagari", 0x966), ("bengali", 0x9E6), ("thai", 0xE50),
-                         ("tibetan", 0xF20), ("myanmar", 0x1040), ("fullwidth", 0xFF10), ("math-bold", 0x1D7CE), ("adlam", 0x1E950)]:
+    for script, zero in [
+        ("arabic-indic", 0x660),
+        ("extended-arabic", 0x6F0),
+        ("devanagari", 0x966),
+        ("bengali", 0x9E6),
+        ("thai", 0xE50),
+        ("tibetan", 0xF20),
+        ("myanmar", 0x1040),
+        ("fullwidth", 0xFF10),
+        ("math-bold", 0x1D7CE),
+        ("adlam", 0x1E950),
+    ]:
         digits = "".join(chr(zero + d) for d in (1, 2))
         for mode in ("zero", "remove", "keep"):
             add(f"digits-{script}-{mode}", "digits", f"win {digits} {chr(zero + 3)}", mode)
@@ -243,7 +351,7 @@ def texts() -> list[tuple[str, str, str, object]]:
     add("words-thai", "words", "\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35 win")
     add("words-combining-mark-not-word", "words", "x\u0301y")
     add("words-spacing-mark-devanagari", "words", "\u0915\u093e\u092e")
-    add("words-astral-letters", "words", "\U00010400\U00010428 \U0001D400free")
+    add("words-astral-letters", "words", "\U00010400\U00010428 \U0001d400free")
     add("words-modifier-letter", "words", "free\u02b0cash")
     add("words-right-single-quote-folded", "words", "don\u2019t")
     add("terms-stopwords", "terms", "the free and a prize to you")
@@ -273,13 +381,19 @@ def expected(model: dict, text) -> dict:
         if reason:
             results.append({"unscorable": f"quarantined:{reason}"})
             continue
-        entry = {"cleaned": cleaned, "words": scorer.words(cleaned), "terms": [model["vocabulary"][i] for i in scorer.term_indices(cleaned)]}
+        entry = {
+            "cleaned": cleaned,
+            "words": scorer.words(cleaned),
+            "terms": [model["vocabulary"][i] for i in scorer.term_indices(cleaned)],
+        }
         scores, reason = scorer.score(raw)
         if reason:
             entry["unscorable"] = reason
         else:
             entry["scores"] = dict(zip(scorer.class_names, scores))
-            entry["decisions"] = {name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)}
+            entry["decisions"] = {
+                name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
+            }
         results.append(entry)
     if results[0] != results[1]:
         raise AssertionError(f"the tables and this Python disagree on {text!r}: {results}")

@@ -20,6 +20,7 @@ version that trained it (`unicode.version`), built here from `unicodedata`, `str
 runs the same steps with `unicodedata`/`re`, and is used whenever this Python's Unicode version is
 the model's (the tests check that both agree).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -120,7 +121,9 @@ def build_unicode_tables(normalization: str = "NFKC") -> dict:
         "version": unicodedata.unidata_version,
         "decompositions": format_mappings(decompositions),
         "combining_classes": ",".join(_hex_range(first, last) + f":{klass}" for first, last, klass in combining),
-        "compositions": format_mappings([[first, second, composite] for first, second, composite in compositions], key_width=2),
+        "compositions": format_mappings(
+            [[first, second, composite] for first, second, composite in compositions], key_width=2
+        ),
         "lowercase": format_mappings(lowercase),
         "cased": format_ranges(_ranges(cased)),
         "case_ignorable": format_ranges(_ranges(ignorable)),
@@ -148,12 +151,15 @@ def format_ranges(ranges) -> str:
 
 
 def format_mappings(entries, *, key_width: int = 1) -> str:
-    return ",".join(" ".join(f"{c:04X}" for c in entry[:key_width]) + ">" + " ".join(f"{c:04X}" for c in entry[key_width:]) for entry in entries)
+    return ",".join(
+        " ".join(f"{c:04X}" for c in entry[:key_width]) + ">" + " ".join(f"{c:04X}" for c in entry[key_width:])
+        for entry in entries
+    )
 
 
 @lru_cache(maxsize=64)
 def parse_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """"0030-0039,005F" -> [(0x30, 0x39), (0x5F, 0x5F)] (syntax only: `RANGES`)."""
+    """ "0030-0039,005F" -> [(0x30, 0x39), (0x5F, 0x5F)] (syntax only: `RANGES`)."""
     result = []
     for item in filter(None, text.split(",")):
         first, _, last = item.partition("-")
@@ -163,7 +169,7 @@ def parse_ranges(text: str) -> tuple[tuple[int, int], ...]:
 
 @lru_cache(maxsize=16)
 def parse_mappings(text: str) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
-    """"00A8>0020 0308" -> [((0xA8,), (0x20, 0x308))] (syntax only: `MAPPINGS`)."""
+    """ "00A8>0020 0308" -> [((0xA8,), (0x20, 0x308))] (syntax only: `MAPPINGS`)."""
     result = []
     for item in filter(None, text.split(",")):
         key, _, value = item.partition(">")
@@ -172,7 +178,7 @@ def parse_mappings(text: str) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], 
 
 
 def parse_classes(text: str) -> list[tuple[int, int, int]]:
-    """"0300-0314:230" -> [(0x300, 0x314, 230)] (syntax only: `CLASSES`)."""
+    """ "0300-0314:230" -> [(0x300, 0x314, 230)] (syntax only: `CLASSES`)."""
     result = []
     for item in filter(None, text.split(",")):
         span, _, klass = item.partition(":")
