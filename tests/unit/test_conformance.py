@@ -283,7 +283,17 @@ def test_the_readme_spec_names_no_python_function_or_module():
     """README "Model JSON format" defines every step by itself: a client needs no Python to read it."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     spec = readme[readme.index("## Model JSON format (schema_version 2)") : readme.index("\n## Scores\n")]
-    python_names = re.compile(r"sortbox[./]\w|\.py\b|unicodedata|\bstr\.\w|\bre\.\w|\bmath\.\w|python -m|\b[a-z_]+\(\)|\bimport\b")
+    python_names = re.compile(
+        r"sortbox[./]\w|\.py\b|unicodedata|\bstr\.\w|\bre\.\w|\bmath\.\w|python -m|\b[a-z_]+\(\)|\bimport\b"
+    )
     assert not python_names.findall(spec)
-    for step in ("null_text", "too_long", "empty_text", "control_characters", "empty_after_cleaning", "no_known_term", "1e-9"):
+    for step in (
+        "null_text",
+        "too_long",
+        "empty_text",
+        "control_characters",
+        "empty_after_cleaning",
+        "no_known_term",
+        "1e-9",
+    ):
         assert step in spec
