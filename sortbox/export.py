@@ -17,6 +17,7 @@ import numpy as np
 from sortbox.model_file import TFIDF, TOKENIZER_FIELDS
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
 from sortbox.select import LinearClassifier, fold_into_terms
+from sortbox.unicode_tables import build_unicode_tables
 
 
 def build_model(
@@ -64,6 +65,7 @@ def build_model(
         "schema_version": SCHEMA_VERSION,
         "run_date": run_date,
         "cleaning": cleaning_spec,
+        "unicode": build_unicode_tables(cleaning_spec["unicode_normalization"]),
         "quarantine": {"max_chars": max_chars, "control_characters": quarantine_controls},
         "tokenizer": {"pattern": token_pattern, **TOKENIZER_FIELDS},
         "stopwords": sorted(stopwords),
@@ -96,7 +98,7 @@ def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
             golden.append({**entry, "unscorable": f"quarantined:{reason}"})
             continue
         scores, reason = scorer.score(text)
-        entry.update({"cleaned": cleaned, "words": scorer.token_pattern.findall(cleaned), "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)]})
+        entry.update({"cleaned": cleaned, "words": scorer.words(cleaned), "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)]})
         if reason:
             entry["unscorable"] = reason
         else:

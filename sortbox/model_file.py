@@ -7,7 +7,8 @@ unless it is exactly what sortbox writes (README "Model JSON format"):
 
 - at most `MAX_FILE_BYTES`, UTF-8 JSON; NaN/Infinity, numbers that overflow to infinity, duplicate
   keys and nesting deeper than the parser's recursion limit are refused;
-- every key present and no other, `schema_version` the integer 1 (`true` and `1.0` are not);
+- every key present and no other, `schema_version` the integer 2 or 1 (`true` and `2.0` are not);
+  a version-2 model's `unicode` tables well-formed (sorted, code points in range, bounded lengths);
 - every field of its type, every number finite, thresholds and ROC AUCs in [0, 1], idf >= 0;
 - `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of the tokenizer and its index in
   range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
@@ -22,11 +23,16 @@ import json
 import math
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
+from sortbox.unicode_tables import CLASSES, MAPPINGS, RANGES, parse_classes, parse_mappings, parse_ranges
 from sortbox.wordlists import DEFAULT_TOKEN_PATTERN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions a reader of this module accepts: 1 (no `unicode` tables: the text steps use the reading
+#: Python's own Unicode data) and 2 (README "Model JSON format").
+SCHEMA_VERSIONS = (1, 2)
 #: The only tokenizer patterns a model may name: each is linear-time on any text with Python `re`
 #: (`\w+(?:'\w+)*`: the apostrophe is not a \w character, so no two ways to match one text).
 TOKEN_PATTERNS = (DEFAULT_TOKEN_PATTERN,)
@@ -44,6 +50,10 @@ MAX_LABEL_CHARS = 200  # ids, policies, stemmer names
 MAX_REPLACEMENT_CHARS = 8  # a char_map replacement: bounds how much cleaning can grow a text
 MAX_CHARS_LIMIT = 1 << 31  # quarantine.max_chars
 CLASS_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")  # sortbox.rules' class names (rule file names)
+UNICODE_VERSION = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}")
+MAX_TABLE_CHARS = 1 << 22  # one unicode table's text (the largest, decompositions, is about 70,000)
+MAX_DECOMPOSITION = 18  # code points in one full decomposition (U+FDFA has 18)
+MAX_LOWERCASE = 3  # code points in one full lower-case mapping
 MODEL_ID = re.compile(r"[0-9a-f]{64}")
 RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NORMALIZATIONS = ("NFC", "NFKC", "NFD", "NFKD")
@@ -51,6 +61,8 @@ DIGITS = ("zero", "remove", "keep")
 
 TOP_LEVEL_KEYS = {"schema_version", "run_date", "model_id", "cleaning", "quarantine", "tokenizer", "stopwords", "terms",
                   "vocabulary", "tfidf", "idf", "classes", "skipped_classes", "golden"}
+UNICODE_KEYS = {"version", "decompositions", "combining_classes", "compositions", "lowercase", "cased", "case_ignorable",
+                "word", "white_space", "decimal_digits"}
 CLASS_KEYS = {"weights", "intercept", "link", "threshold", "threshold_policy", "cv_roc_auc"}
 GOLDEN_KEYS = {"id", "text", "cleaned", "words", "terms", "scores", "decisions", "unscorable"}
 
@@ -255,12 +267,85 @@ def _validate_golden(golden: object, class_names: set[str]) -> None:
                     check(value, f"{where}.{key}.{name}")
 
 
+def _table_text(tables: dict, key: str, syntax: re.Pattern) -> str:
+    text = tables[key]
+    if type(text) is not str or len(text) > MAX_TABLE_CHARS:
+        _fail(f"unicode.{key}", f"a string of at most {MAX_TABLE_CHARS:,} characters", text)
+    if not syntax.fullmatch(text):
+        raise ModelFileError(f"unicode.{key}: not in the table syntax of README \"Model JSON format\" (upper-case hex code points)")
+    return text
+
+
+def _check_code_points(codes, where: str) -> None:
+    for code in codes:
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise ModelFileError(f"{where}: {code:X} is not a character's code point")
+
+
+def _check_ascending(keys: list, where: str) -> None:
+    for index in range(1, len(keys)):
+        if keys[index] <= keys[index - 1]:
+            raise ModelFileError(f"{where}: entry {index + 1} is not after entry {index} (entries ascend, no overlap)")
+
+
+def _validate_unicode(tables: object) -> None:
+    """The `unicode` object of a schema-2 model: well-formed tables (their content is data)."""
+    _object(tables, "unicode", UNICODE_KEYS)
+    if type(tables["version"]) is not str or not UNICODE_VERSION.fullmatch(tables["version"]):
+        _fail("unicode.version", "a Unicode version such as 14.0.0", tables["version"])
+    for key in sorted(UNICODE_KEYS):
+        if type(tables[key]) is not str or len(tables[key]) > MAX_TABLE_CHARS:
+            _fail(f"unicode.{key}", f"a string of at most {MAX_TABLE_CHARS:,} characters", tables[key])
+    _validate_unicode_texts(tuple(sorted(tables.items())))
+
+
+@lru_cache(maxsize=8)
+def _validate_unicode_texts(items: tuple[tuple[str, str], ...]) -> None:
+    """The tables' content checks, remembered: every model of a Unicode version carries the same
+    tables, and checking them costs about 0.1 s (an invalid table raises, and is not remembered)."""
+    tables = dict(items)
+    for key, width, longest in (("decompositions", 1, MAX_DECOMPOSITION), ("lowercase", 1, MAX_LOWERCASE), ("compositions", 2, 1)):
+        entries = parse_mappings(_table_text(tables, key, MAPPINGS))
+        for number, (source, target) in enumerate(entries, start=1):
+            if len(source) != width or not 0 < len(target) <= longest:
+                raise ModelFileError(f"unicode.{key}: entry {number} must map {width} code point(s) to 1 to {longest}")
+            _check_code_points(source + target, f"unicode.{key}")
+        _check_ascending([source for source, _ in entries], f"unicode.{key}")
+    classes = parse_classes(_table_text(tables, "combining_classes", CLASSES))
+    for first, last, klass in classes:
+        _check_code_points((first, last), "unicode.combining_classes")
+        if last < first or not 1 <= klass <= 254:
+            raise ModelFileError(f"unicode.combining_classes: {first:04X}-{last:04X}:{klass} must be an ascending range and a class from 1 to 254")
+    _check_disjoint([(first, last) for first, last, _ in classes], "unicode.combining_classes")
+    for key in ("cased", "case_ignorable", "word", "white_space", "decimal_digits"):
+        ranges = parse_ranges(_table_text(tables, key, RANGES))
+        for first, last in ranges:
+            _check_code_points((first, last), f"unicode.{key}")
+        _check_disjoint(ranges, f"unicode.{key}")
+        # U+03A3 case-ignorable would let one text make the final sigma rule scan it once per sigma.
+        if key == "case_ignorable" and any(first <= 0x03A3 <= last for first, last in ranges):
+            raise ModelFileError("unicode.case_ignorable: must not hold U+03A3 (the capital sigma the final sigma rule looks around)")
+
+
+def _check_disjoint(ranges: list[tuple[int, int]], where: str) -> None:
+    previous = -1
+    for number, (first, last) in enumerate(ranges, start=1):
+        if first <= previous or last < first:
+            raise ModelFileError(f"{where}: range {number} ({first:04X}-{last:04X}) is not ascending, or overlaps the one before")
+        previous = last
+
+
 def validate_model(model: object) -> dict:
-    """`model` unchanged if it is a valid schema-1 model dict; ModelFileError naming the first bad field."""
-    _object(model, "the model", TOP_LEVEL_KEYS)
+    """`model` unchanged if it is a valid schema-1 or schema-2 model dict; ModelFileError naming the first bad field."""
+    if type(model) is dict and model.get("schema_version") == 1 and type(model["schema_version"]) is int:
+        _object(model, "the model", TOP_LEVEL_KEYS)
+    else:
+        _object(model, "the model", TOP_LEVEL_KEYS | {"unicode"})
     version = model["schema_version"]
-    if type(version) is not int or version != SCHEMA_VERSION:
-        _fail("schema_version", f"the integer {SCHEMA_VERSION} (the only version this scorer reads)", version)
+    if type(version) is not int or version not in SCHEMA_VERSIONS:
+        _fail("schema_version", f"the integer {SCHEMA_VERSION} (or 1, an older model; no other version is read)", version)
+    if version >= 2:
+        _validate_unicode(model["unicode"])
     if type(model["run_date"]) is not str or not RUN_DATE.fullmatch(model["run_date"]):
         _fail("run_date", "a YYYY-MM-DD date", model["run_date"])
     if type(model["model_id"]) is not str or not MODEL_ID.fullmatch(model["model_id"]):

@@ -7,9 +7,11 @@ columns as the pipeline's scores.csv (`id`, then `<class>_score` and `<class>_de
 classes sorted); rows that cannot be scored go to stderr as `id,reason` CSV lines (or to
 --unscorable FILE). A bad model file or messages file is one line on stderr and exit code 2.
 
-This file, sortbox/textnorm.py and sortbox/model_file.py (which checks the model file before
-anything uses it) are the whole scoring algorithm (README "Model JSON format"): a client developer
-can port them line by line. Importing it imports no numpy, pandas, nltk, gensim or scikit-learn.
+The algorithm is README "Model JSON format", written for any language; `sortbox.unicode_tables.
+SpecText` runs its text steps from the tables a schema-2 model carries (the conformance suite,
+tests/conformance/, checks both). When this Python's Unicode version is the model's, the same steps
+run with `unicodedata` and `re` (sortbox/textnorm.py, what training ran), which is faster and
+gives the same results. Importing it imports no numpy, pandas, nltk, gensim or scikit-learn.
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ import math
 import os
 import re
 import sys
+import unicodedata
 from collections import Counter
 from typing import Iterable, Iterator, TextIO
 
 from sortbox.model_file import SCHEMA_VERSION, ModelFileError, read_model_file, validate_model
 from sortbox.textnorm import TextCleaner, unusable_text_reason
+from sortbox.unicode_tables import SpecText
 
 __all__ = ["SCHEMA_VERSION", "PortableModel", "CsvWriter", "csv_safe", "csv_unescape", "score_csv", "main"]
 
@@ -81,10 +85,21 @@ def logistic(logit: float) -> float:
 
 
 class PortableModel:
-    """The model JSON, ready to score raw texts one at a time (checked first: ModelFileError)."""
+    """The model JSON, ready to score raw texts one at a time (checked first: ModelFileError).
 
-    def __init__(self, model: dict):
+    `tables`: run the text steps from the model's `unicode` tables (True), with this Python's
+    `unicodedata` and `re` (False), or (None) the tables only when this Python's Unicode version
+    is not the model's. A schema-1 model has no tables: always this Python's data.
+    """
+
+    def __init__(self, model: dict, *, tables: bool | None = None):
         self.model = validate_model(model)
+        has_tables = model["schema_version"] >= 2
+        if tables and not has_tables:
+            raise ModelFileError("schema_version 1: the model carries no unicode tables")
+        if tables is None:
+            tables = has_tables and model["unicode"]["version"] != unicodedata.unidata_version
+        self.spec_text = SpecText(model) if tables else None
         self.cleaner = TextCleaner(model["cleaning"])
         self.max_chars = model["quarantine"]["max_chars"]
         self.quarantine_controls = model["quarantine"]["control_characters"]
@@ -97,6 +112,8 @@ class PortableModel:
 
     def clean(self, text: str | None) -> tuple[str | None, str | None]:
         """(cleaned text, None) or (None, reason the text cannot be scored)."""
+        if self.spec_text is not None:
+            return self.spec_text.clean(text)
         if text is None or len(text) > self.max_chars:
             return None, unusable_text_reason(text, None, None, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
         mapped = self.cleaner.map(text)
@@ -104,10 +121,16 @@ class PortableModel:
         reason = unusable_text_reason(text, mapped, cleaned, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
         return (None, reason) if reason else (cleaned, None)
 
+    def words(self, cleaned: str) -> list[str]:
+        """The words of a cleaned text, in order (stopwords included)."""
+        if self.spec_text is not None:
+            return self.spec_text.words(cleaned)
+        return self.token_pattern.findall(cleaned)
+
     def term_indices(self, cleaned: str) -> list[int]:
         """Vocabulary indices of the words of a cleaned text (stopwords and unknown words dropped)."""
         indices = []
-        for word in self.token_pattern.findall(cleaned):
+        for word in self.words(cleaned):
             if word in self.stopwords:
                 continue
             index = self.surface_forms.get(word)

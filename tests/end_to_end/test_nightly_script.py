@@ -139,7 +139,7 @@ def test_a_nightly_run_trains_publishes_and_logs(site):
     assert current.name.startswith(f"{FIRST}-")
     for name in ("model-ham.json", "model-spam.json"):
         model = json.loads((current / name).read_text(encoding="utf-8"))
-        assert model["schema_version"] == 1 and list(model["classes"]) == [name[len("model-"):-len(".json")]]
+        assert model["schema_version"] == 2 and list(model["classes"]) == [name[len("model-"):-len(".json")]]
     assert site.history() == [current.name]
 
     # The lock and log directories are the project's own and private.

@@ -160,7 +160,7 @@ def test_cli_errors(tmp_path, capsys, content, message):
 
 
 def test_unknown_schema_version():
-    with pytest.raises(ValueError, match="schema_version: must be the integer 1 .*, got the number 99"):
+    with pytest.raises(ValueError, match="schema_version: must be the integer 2 .*, got the number 99"):
         PortableModel({**tiny_model(), "schema_version": 99})
 
 

@@ -36,9 +36,9 @@ def put(path, value):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (put(["schema_version"], True), r"schema_version: must be the integer 1 .*, got true"),
-        (put(["schema_version"], 1.0), r"schema_version: must be the integer 1 .*, got the number 1.0"),
-        (put(["schema_version"], "1"), r"schema_version: must be the integer 1 .*, got the string '1'"),
+        (put(["schema_version"], True), r"schema_version: must be the integer 2 .*, got true"),
+        (put(["schema_version"], 2.0), r"schema_version: must be the integer 2 .*, got the number 2.0"),
+        (put(["schema_version"], "2"), r"schema_version: must be the integer 2 .*, got the string '2'"),
         (put(["idf", 1], float("nan")), r"idf\[1\]: must be a finite number >= 0.0, got the number nan"),
         (put(["idf", 1], -1.0), r"idf\[1\]: must be a finite number >= 0.0"),
         (put(["classes", "spam", "weights", 0], float("inf")), r"classes.spam.weights\[0\]: must be a finite number, got the number inf"),
@@ -97,7 +97,7 @@ GOOD = model_json_bytes(tiny_model())
         (GOOD.replace(b'"intercept":-0.5', b'"intercept":-Infinity'), "-Infinity is not a number JSON allows"),
         (GOOD.replace(b'"intercept":-0.5', b'"intercept":1e999'), r"classes.spam.intercept: must be a finite number, got the number inf"),
         (GOOD.replace(b'"intercept":-0.5', b'"intercept":' + b"9" * 5000), r"not valid JSON: Exceeds the limit \(4300 digits\)"),
-        (GOOD.replace(b'"schema_version":1', b'"schema_version":1,"schema_version":1'), "key 'schema_version' appears twice in one object"),
+        (GOOD.replace(b'"schema_version":2', b'"schema_version":2,"schema_version":2'), "key 'schema_version' appears twice in one object"),
         (GOOD.replace(b'"stopwords":[', b'"stopwords":[' + b"[" * 100_000 + b"]" * 100_000 + b","), "JSON nested too deeply"),
         (GOOD[: len(GOOD) // 2], "not valid JSON: "),
         (b"", "not valid JSON: Expecting value at line 1 column 1"),
