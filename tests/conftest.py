@@ -10,7 +10,13 @@ import luigi.configuration
 import pytest
 import sqlalchemy as sa
 
-from sortbox.sample_data import SAMPLE_EPOCH, SAMPLE_INTERVAL, build_sample_database, read_sms_collection, write_messages
+from sortbox.sample_data import (
+    SAMPLE_EPOCH,
+    SAMPLE_INTERVAL,
+    build_sample_database,
+    read_sms_collection,
+    write_messages,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMS_TSV = REPO_ROOT / "data" / "sms_spam_collection.tsv"
@@ -56,7 +62,13 @@ def luigi_config():
 def make_messages_db(url: str, rows: list[tuple], *, table: str = "messages") -> None:
     """(Re)create a `messages` table at `url` holding (id, body, truth) rows; timestamps as in the sample."""
     records = (
-        {"id": i, "sender": "+447700900000", "received_at": SAMPLE_EPOCH + i * SAMPLE_INTERVAL, "body": body, "truth": truth}
+        {
+            "id": i,
+            "sender": "+447700900000",
+            "received_at": SAMPLE_EPOCH + i * SAMPLE_INTERVAL,
+            "body": body,
+            "truth": truth,
+        }
         for i, body, truth in rows
     )
     engine = sa.create_engine(url)

@@ -19,8 +19,16 @@ def python_files(*folders):
 def test_sortbox_never_imports_luigi(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-        assert not any(n == "luigi" or n.startswith("luigi.") or n.startswith("tasks") for n in names), f"{path} imports {names}"
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        assert not any(n == "luigi" or n.startswith("luigi.") or n.startswith("tasks") for n in names), (
+            f"{path} imports {names}"
+        )
 
 
 def test_importing_sortbox_does_not_import_luigi():
@@ -58,16 +66,24 @@ def test_pickles_are_loaded_only_from_the_runs_own_outputs(path):
         if node.func.attr in ("load", "loads") and owner in ("pickle", "joblib", "dill", "cloudpickle"):
             pytest.fail(f"{path}:{node.lineno}: {owner}.{node.func.attr} in production code")
         if node.func.attr == "load" and owner == "np":
-            assert not any(k.arg == "allow_pickle" for k in node.keywords), f"{path}:{node.lineno}: np.load with allow_pickle"
+            assert not any(k.arg == "allow_pickle" for k in node.keywords), (
+                f"{path}:{node.lineno}: np.load with allow_pickle"
+            )
         if node.func.attr == "load" and owner in GENSIM_LOADERS:
             argument = ast.get_source_segment(source, node.args[0])
-            assert "input_dir(" in argument or argument.startswith(("str(dictionary_dir", "str(tfidf_dir")), f"{path}:{node.lineno}: {owner}.load({argument})"
+            assert "input_dir(" in argument or argument.startswith(("str(dictionary_dir", "str(tfidf_dir")), (
+                f"{path}:{node.lineno}: {owner}.load({argument})"
+            )
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_tfidf_inputs":
-            assert all("input_dir(" in ast.get_source_segment(source, a) for a in node.args), f"{path}:{node.lineno}: load_tfidf_inputs from outside the run's inputs"
+            assert all("input_dir(" in ast.get_source_segment(source, a) for a in node.args), (
+                f"{path}:{node.lineno}: load_tfidf_inputs from outside the run's inputs"
+            )
 
 
-@pytest.mark.parametrize("module", ["sortbox.scoring", "sortbox.export", "sortbox.portable_scorer", "sortbox.model_file"])
+@pytest.mark.parametrize(
+    "module", ["sortbox.scoring", "sortbox.export", "sortbox.portable_scorer", "sortbox.model_file"]
+)
 def test_scoring_and_export_import_neither_the_database_layer_nor_scikit_learn(module):
     """Scoring, export and publishing are light: a scoring job needs no database driver, and
     importing scikit-learn alone costs ~0.5 s (sampling and sigmoid live apart from both)."""
