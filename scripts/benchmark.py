@@ -28,8 +28,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,11 +42,11 @@ import sqlalchemy as sa  # noqa: E402
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
 from sortbox.label import label_chunk  # noqa: E402
 from sortbox.model_file import read_model_file  # noqa: E402
+from sortbox.model_selection import SELECTION_KEYS  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
-from sortbox.select import SELECTION_KEYS  # noqa: E402
 from sortbox.tokenizer import TermTally, Tokenizer, tokenize_chunk  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
 
@@ -214,7 +214,7 @@ def held_out_auc(url: str, scores_csv: Path, column: str, config: dict) -> dict:
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
-    from sortbox.select import holdout_mask
+    from sortbox.sampling import holdout_mask
 
     engine = sa.create_engine(url)
     try:

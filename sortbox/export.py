@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
+from sortbox.linear import LinearClassifier, fold_into_terms
 from sortbox.model_file import TFIDF, TOKENIZER_FIELDS
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
-from sortbox.select import LinearClassifier, fold_into_terms
 
 
 def build_model(

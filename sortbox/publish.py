@@ -93,7 +93,7 @@ def gate(challenger: dict, champions: dict[str, dict], texts: Sequence[str | Non
         if len(y) == 0 or y.all() or not y.any():
             decisions[name] = {"decision": "keep", "reason": f"the held-out rows cannot judge {name!r} (need positives and negatives both models can score)"}
             continue
-        from sklearn.metrics import roc_auc_score  # here, not at the top: see sortbox/select.py
+        from sklearn.metrics import roc_auc_score  # here, not at the top: see sortbox/model_selection.py
 
         new = float(roc_auc_score(y, challenger_scores[rows, challenger_classes.index(name)]))
         old = float(roc_auc_score(y, champion_scores[rows, 0]))

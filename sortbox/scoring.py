@@ -21,8 +21,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from sortbox.clean import CleaningOptions
+from sortbox.linear import sigmoid
 from sortbox.portable_scorer import PortableModel, csv_safe, scores_header
-from sortbox.select import sigmoid
 
 # The pattern the fast path reimplements (sortbox.wordlists.DEFAULT_TOKEN_PATTERN, copied rather
 # than imported: the fast path is right for exactly this text, whatever the default becomes).

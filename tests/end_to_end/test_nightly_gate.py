@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from sortbox.publish import current_release, release_models, rollback
-from sortbox.select import holdout_mask
+from sortbox.sampling import holdout_mask
 from tests.conftest import run_luigi
 from workflows.nightly import NightlyRetrain
 

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json
-from sortbox.select import holdout_mask, training_rows
+from sortbox.sampling import holdout_mask, training_rows
 from tasks.embed import EmbedMessages, load_tfidf_inputs
 from tasks.train import FitClassifier
 from tests.conftest import run_luigi

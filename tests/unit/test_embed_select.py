@@ -1,16 +1,16 @@
-"""Embedding (sortbox.embed) and model selection (sortbox.select) on tiny inputs."""
+"""Embedding (sortbox.embed), model selection (sortbox.model_selection), the linear classifier (sortbox.linear)
+and the training rows (sortbox.sampling) on tiny inputs."""
 import numpy as np
 import pytest
 from gensim import matutils
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
-from sortbox.select import (
+from sortbox.linear import fold_into_terms, sigmoid
+from sortbox.model_selection import (
     choose_threshold,
     class_target,
     fit_final,
-    fold_into_terms,
     linear_form,
-    sigmoid,
     untrainable_reason,
 )
 
@@ -122,7 +122,7 @@ def test_linear_form_reproduces_the_pipeline_and_folds_into_terms(params):
 
 
 def test_leading_topics_are_the_first_columns_and_scaling_is_off_by_default():
-    from sortbox.select import leading_columns, make_estimator
+    from sortbox.model_selection import leading_columns, make_estimator
 
     X = np.arange(12.0).reshape(3, 4)
     assert leading_columns(X, 2).tolist() == [[0, 1], [4, 5], [8, 9]] and leading_columns(X) is X
@@ -137,7 +137,7 @@ def test_leading_topics_are_the_first_columns_and_scaling_is_off_by_default():
      ({"topics": True}, "topics must be a positive integer"), ({"scale": "yes"}, "scale must be true or false")],
 )
 def test_selection_parameter_errors(params, message):
-    from sortbox.select import split_params
+    from sortbox.model_selection import split_params
 
     with pytest.raises(ValueError, match=message):
         split_params(params)
@@ -159,7 +159,7 @@ def test_selection_parameter_errors(params, message):
 def test_edge_warning(grid, best, warned):
     from sklearn.model_selection import ParameterGrid
 
-    from sortbox.select import edge_warning
+    from sortbox.model_selection import edge_warning
 
     candidates = list(ParameterGrid(grid))
     message = edge_warning(candidates, candidates.index(best))
@@ -169,7 +169,7 @@ def test_edge_warning(grid, best, warned):
 def test_fold_spread_is_the_auc_within_each_grid_search_fold():
     from sklearn.metrics import roc_auc_score
 
-    from sortbox.select import _folds, fold_spread
+    from sortbox.model_selection import _folds, fold_spread
 
     rng = np.random.default_rng(2)
     y = (rng.random(60) < 0.3).astype(int)
@@ -252,7 +252,7 @@ def test_has_known_term():
 
 
 def test_training_rows_leave_out_held_out_and_termless_rows_and_cap_by_hash():
-    from sortbox.select import holdout_mask, training_rows
+    from sortbox.sampling import holdout_mask, training_rows
 
     ids = [str(i) for i in range(1000)]
     has_terms = np.ones(1000, dtype=bool)
@@ -273,7 +273,7 @@ def test_training_rows_leave_out_held_out_and_termless_rows_and_cap_by_hash():
     [(np.ones(2, dtype=bool), 5, "3 ids but 2"), (np.ones(3, dtype=bool), 0, "max_rows must be at least 1")],
 )
 def test_training_rows_errors(has_terms, max_rows, message):
-    from sortbox.select import training_rows
+    from sortbox.sampling import training_rows
 
     with pytest.raises(ValueError, match=message):
         training_rows(["a", "b", "c"], has_terms, holdout_fraction=0.1, seed=0, max_rows=max_rows)
@@ -289,7 +289,7 @@ def test_training_rows_errors(has_terms, max_rows, message):
 def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
     from sklearn.model_selection import ParameterGrid, StratifiedKFold, cross_val_predict, cross_val_score
 
-    from sortbox.select import grid_search, make_estimator
+    from sortbox.model_selection import grid_search, make_estimator
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 4)) * [1.0, 0.5, 0.2, 0.1]
@@ -308,7 +308,7 @@ def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
 
 
 def test_regularisation_paths_group_by_all_but_c_in_increasing_c():
-    from sortbox.select import regularisation_paths
+    from sortbox.model_selection import regularisation_paths
 
     candidates = [
         {"C": 10.0, "class_weight": None},
@@ -373,7 +373,7 @@ def test_tfidf_arrow_equals_tfidf_matrix():
 
 @pytest.mark.parametrize("rows, expected", [(1, "small"), (30_000, "small"), (30_001, "large")])
 def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
-    from sortbox.select import selection_grid
+    from sortbox.model_selection import selection_grid
 
     grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
     assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]
