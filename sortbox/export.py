@@ -49,7 +49,9 @@ def build_model(
         if result["status"] != "trained":
             skipped[name] = result.get("reason")
             continue
-        weights = fold_into_terms(LinearClassifier(coef_=np.asarray(result["coef"], dtype=np.float64), intercept_=result["intercept"]), basis)
+        weights = fold_into_terms(
+            LinearClassifier(coef_=np.asarray(result["coef"], dtype=np.float64), intercept_=result["intercept"]), basis
+        )
         classes[name] = {
             "weights": [float(w) for w in weights],
             "intercept": float(result["intercept"]),
@@ -96,12 +98,20 @@ def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
             golden.append({**entry, "unscorable": f"quarantined:{reason}"})
             continue
         scores, reason = scorer.score(text)
-        entry.update({"cleaned": cleaned, "words": scorer.token_pattern.findall(cleaned), "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)]})
+        entry.update(
+            {
+                "cleaned": cleaned,
+                "words": scorer.token_pattern.findall(cleaned),
+                "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)],
+            }
+        )
         if reason:
             entry["unscorable"] = reason
         else:
             entry["scores"] = dict(zip(scorer.class_names, scores))
-            entry["decisions"] = {name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)}
+            entry["decisions"] = {
+                name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
+            }
         golden.append(entry)
     return golden
 
@@ -131,7 +141,9 @@ def synthetic_golden_texts(model: dict, *, count: int = 24, seed: int = 0) -> li
                 texts.append(" ".join(_as_written(w, rng, model) for w in words))
     others = sorted(word_of.values())
     for _ in range(count if word_of else 0):
-        words = rng.sample(informative, min(len(informative), rng.randint(1, 3))) + rng.sample(others, min(len(others), rng.randint(0, 4)))
+        words = rng.sample(informative, min(len(informative), rng.randint(1, 3))) + rng.sample(
+            others, min(len(others), rng.randint(0, 4))
+        )
         if rng.random() < 0.3:
             words.append(rng.choice(words))  # a repeated word counts twice
         if stopwords and rng.random() < 0.3:

@@ -9,8 +9,8 @@ unless it is exactly what sortbox writes (README "Model JSON format"):
   keys and nesting deeper than the parser's recursion limit are refused;
 - every key present and no other, `schema_version` the integer 1 (`true` and `1.0` are not);
 - every field of its type, every number finite, thresholds and ROC AUCs in [0, 1], idf >= 0;
-- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of the tokenizer and its index in
-  range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
+- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of
+  the tokenizer and its index in range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
 - sizes bounded: terms, classes, golden entries, and the length of every string;
 - the tokenizer is one of `TOKEN_PATTERNS`, the patterns sortbox itself writes (checked as a
   string, never compiled from the file): scoring time then depends on the texts and the size of
@@ -248,7 +248,10 @@ def _validate_golden(golden: object, class_names: set[str]) -> None:
                 _strings(entry[key], f"{where}.{key}", max_length=MAX_TEXT_CHARS)
         if "unscorable" in entry:
             _string(entry["unscorable"], f"{where}.unscorable", max_chars=MAX_LABEL_CHARS)
-        for key, check in (("scores", lambda v, w: _number(v, w, 0.0, 1.0)), ("decisions", lambda v, w: _integer(v, w, 0, 1))):
+        for key, check in (
+            ("scores", lambda v, w: _number(v, w, 0.0, 1.0)),
+            ("decisions", lambda v, w: _integer(v, w, 0, 1)),
+        ):
             if key in entry:
                 values = _object(entry[key], f"{where}.{key}", class_names)
                 for name, value in values.items():
@@ -271,7 +274,11 @@ def validate_model(model: object) -> dict:
     _boolean(quarantine["control_characters"], "quarantine.control_characters")
     tokenizer = _object(model["tokenizer"], "tokenizer", {"pattern", *TOKENIZER_FIELDS})
     if tokenizer["pattern"] not in TOKEN_PATTERNS:
-        _fail("tokenizer.pattern", "the pattern sortbox writes, " + " or ".join(map(repr, TOKEN_PATTERNS)) + " (no other pattern is run)", tokenizer["pattern"])
+        _fail(
+            "tokenizer.pattern",
+            "the pattern sortbox writes, " + " or ".join(map(repr, TOKEN_PATTERNS)) + " (no other pattern is run)",
+            tokenizer["pattern"],
+        )
     for key, expected in TOKENIZER_FIELDS.items():
         _choice(tokenizer[key], f"tokenizer.{key}", (expected,))
     if model["tfidf"] != TFIDF:
@@ -299,9 +306,13 @@ def validate_model(model: object) -> dict:
     whole_word = _TOKENIZERS[tokenizer["pattern"]].fullmatch
     for word, index in forms.items():
         if not 0 < len(word) <= MAX_WORD_CHARS:
-            raise ModelFileError(f"terms.surface_forms: a word of {len(word):,} characters, must be 1 to {MAX_WORD_CHARS:,}")
+            raise ModelFileError(
+                f"terms.surface_forms: a word of {len(word):,} characters, must be 1 to {MAX_WORD_CHARS:,}"
+            )
         if not whole_word(word):
-            raise ModelFileError(f"terms.surface_forms: {word[:40]!r} is not a word the tokenizer finds (one match of tokenizer.pattern)")
+            raise ModelFileError(
+                f"terms.surface_forms: {word[:40]!r} is not a word the tokenizer finds (one match of tokenizer.pattern)"
+            )
         if type(index) is not int or not 0 <= index < terms:
             _fail(f"terms.surface_forms[{word[:40]!r}]", f"a vocabulary index from 0 to {terms - 1:,}", index)
 

@@ -98,10 +98,14 @@ class PortableModel:
     def clean(self, text: str | None) -> tuple[str | None, str | None]:
         """(cleaned text, None) or (None, reason the text cannot be scored)."""
         if text is None or len(text) > self.max_chars:
-            return None, unusable_text_reason(text, None, None, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
+            return None, unusable_text_reason(
+                text, None, None, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls
+            )
         mapped = self.cleaner.map(text)
         cleaned = self.cleaner.clean_mapped(mapped)
-        reason = unusable_text_reason(text, mapped, cleaned, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
+        reason = unusable_text_reason(
+            text, mapped, cleaned, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls
+        )
         return (None, reason) if reason else (cleaned, None)
 
     def term_indices(self, cleaned: str) -> list[int]:
@@ -169,7 +173,9 @@ def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
         raise MessagesError(f"{name}: needs a header with columns id,text (got {fieldnames})")
     for column in ("id", "text"):
         if fieldnames.count(column) > 1:  # DictReader would silently take the last one
-            raise MessagesError(f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one")
+            raise MessagesError(
+                f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one"
+            )
     return _message_rows(reader, name)
 
 
@@ -179,8 +185,10 @@ def _message_rows(reader: csv.DictReader, name: str) -> Iterator[dict]:
             if not row["id"]:
                 raise MessagesError(f"{name} line {reader.line_num}: no id (every row needs one)")
             if None in row:  # more cells than the header: DictReader puts them aside, the text would be cut
-                raise MessagesError(f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
-                                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)")
+                raise MessagesError(
+                    f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
+                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)"
+                )
             yield row
 
 
@@ -232,7 +240,9 @@ def _largest_field_limit() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sortbox.portable_scorer", description="Score id,text CSV rows with a sortbox model JSON.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sortbox.portable_scorer", description="Score id,text CSV rows with a sortbox model JSON."
+    )
     parser.add_argument("model", help="the model JSON")
     parser.add_argument("messages", help="CSV with a header and columns id,text (UTF-8, BOM allowed)")
     parser.add_argument("--unscorable", help="write unscorable rows (id,reason) here instead of stderr")

@@ -22,6 +22,31 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SMS_TSV = REPO_ROOT / "data" / "sms_spam_collection.tsv"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
+#: The task families of the training DAG (workflows.train.TrainPipeline and all it requires): what a
+#: clean run leaves outputs for and luigid lists, so that the task list cannot silently shrink.
+TRAINING_FAMILIES = {
+    "ExtractMessages",
+    "CleanMessages",
+    "LabelMessages",
+    "RuleReport",
+    "TokenizeMessages",
+    "BuildDictionary",
+    "FitTfidf",
+    "FitLsi",
+    "EmbedMessages",
+    "GridSearch",
+    "CrossValidate",
+    "FitClassifier",
+    "TrainClassifiers",
+    "ExportModelJson",
+    "ScoreMessages",
+    "TrainingReport",
+    "TrainPipeline",
+    "ReviewSample",
+    "ReadFeedback",
+    "EvaluateFeedback",
+}
+
 #: The canonical tiny corpus: (id, body, truth). Reused by unit, task and end-to-end tests.
 TINY_CORPUS = [
     (1, "WINNER!! You have won a £1000 prize. Call 09061701461 now to claim", "spam"),

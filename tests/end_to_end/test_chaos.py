@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
 
 RUN_DATE = "2026-11-24"
 ARGS = [
@@ -57,29 +57,6 @@ TEMPORARY_MARK = "-luigi-tmp-"
 SIGKILL_EXIT = -9
 TASK_FAILED_EXIT = 30  # [retcode] task_failed: what luigi reports when a task's process dies
 TIMEOUT = 300
-#: Families the DAG must contain, so that the discovered task list cannot silently shrink.
-FAMILIES = {
-    "ExtractMessages",
-    "CleanMessages",
-    "LabelMessages",
-    "RuleReport",
-    "TokenizeMessages",
-    "BuildDictionary",
-    "FitTfidf",
-    "FitLsi",
-    "EmbedMessages",
-    "GridSearch",
-    "CrossValidate",
-    "FitClassifier",
-    "TrainClassifiers",
-    "ExportModelJson",
-    "ScoreMessages",
-    "TrainingReport",
-    "TrainPipeline",
-    "ReviewSample",
-    "ReadFeedback",
-    "EvaluateFeedback",
-}
 
 
 def luigi(
@@ -136,7 +113,7 @@ def clean_run(sample_sqlite, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("clean") / "runs"
     done = luigi(sample_sqlite, root, workers=1)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert {name.split("-")[0] for name in task_outputs(root)} >= FAMILIES
+    assert {name.split("-")[0] for name in task_outputs(root)} >= TRAINING_FAMILIES
     return root
 
 

@@ -14,32 +14,10 @@ import urllib.request
 import luigi
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
-FAMILIES = {
-    "ExtractMessages",
-    "CleanMessages",
-    "LabelMessages",
-    "RuleReport",
-    "TokenizeMessages",
-    "BuildDictionary",
-    "FitTfidf",
-    "FitLsi",
-    "EmbedMessages",
-    "GridSearch",
-    "CrossValidate",
-    "FitClassifier",
-    "TrainClassifiers",
-    "ExportModelJson",
-    "ScoreMessages",
-    "TrainingReport",
-    "TrainPipeline",
-    "ReviewSample",
-    "ReadFeedback",
-    "EvaluateFeedback",
-}
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -116,7 +94,7 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
 
     # Every task of the run is DONE in luigid, and nothing else is left.
     done = rpc(luigid["port"], "task_list", status="DONE", upstream_status="", search="")
-    assert {task["name"] for task in done.values()} == FAMILIES
+    assert {task["name"] for task in done.values()} == TRAINING_FAMILIES
     for status in ("PENDING", "RUNNING", "FAILED", "DISABLED"):
         assert rpc(luigid["port"], "task_list", status=status, upstream_status="", search="") == {}, status
 
@@ -137,7 +115,7 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
     with sqlite3.connect(luigid["dir"] / "task_history.sqlite") as db:
         recorded = {name for (name,) in db.execute("SELECT DISTINCT name FROM tasks")}
         events = {event for (event,) in db.execute("SELECT DISTINCT event_name FROM task_events")}
-    assert recorded == FAMILIES
+    assert recorded == TRAINING_FAMILIES
     assert {"PENDING", "RUNNING", "DONE"} <= events
 
     # The database URL is in no task parameter, the visualiser's API, the task history, a log

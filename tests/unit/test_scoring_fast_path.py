@@ -8,6 +8,7 @@ from sortbox.model_file import ModelFileError
 from sortbox.portable_scorer import PortableModel, logistic
 from sortbox.scoring import FAST_PATH_PATTERN, VectorModel, _WordTable
 from sortbox.textnorm import default_cleaning_spec
+from tests.unit.test_tokenizer import ADVERSARIAL as TOKENIZER_ADVERSARIAL
 
 # Words the fast path must find exactly: inner apostrophes, underscores, digits, "$" (the only
 # ASCII currency sign), non-ASCII words and signs, words of 8 / 9-16 / over 16 bytes (three
@@ -41,19 +42,9 @@ SURFACE_FORMS = {word: word for word in VOCABULARY if word != "twelvebytes!"} | 
     "twelvebytesx": "abcdefghi",
 }
 
+# The tokenizer's hard cases, and those of the fast path's word table (bytes, lengths, non-ASCII).
 ADVERSARIAL = [
-    "'hello'",
-    "don't",
-    "rock'n'roll",
-    "a''b",
-    "'''",
-    "x'",
-    "'x",
-    "it's'",
-    "_under_score_",
-    "0000'00",
-    "",
-    "'",
+    *TOKENIZER_ADVERSARIAL,
     "4u 2nite 0000",
     "$",
     "$$00",

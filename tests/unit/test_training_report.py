@@ -74,7 +74,7 @@ CLASSES = {
 RUN_INFO = {"run_date": "2026-11-23", "label source": "rules", "num_topics": 100, "folds": 5}
 
 
-def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", classes=CLASSES):
+def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", classes=CLASSES, **extra):
     return render_training_report(
         tmp_path,
         classes=classes,
@@ -82,6 +82,7 @@ def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", 
         messages=5556,
         rule_report_href=rule_report_href,
         run_info=RUN_INFO,
+        **extra,
     )
 
 
@@ -145,15 +146,7 @@ def test_the_report_explains_why_positives_are_fewer_than_labelled_messages(tmp_
         "trained_on": 4000,
         "max_rows": 4000,
     }
-    page = render_training_report(
-        tmp_path,
-        classes=CLASSES,
-        label_counts={"spam": 706, "tiny": 2},
-        messages=5556,
-        rule_report_href=None,
-        run_info=RUN_INFO,
-        training_sample=sample,
-    ).read_text(encoding="utf-8")
+    page = render(tmp_path, rule_report_href=None, training_sample=sample).read_text(encoding="utf-8")
     assert "trained on: 4,000 of the 5,556 messages" in page
     assert "561 held-out ids (<code>[training] holdout_fraction</code>" in page
     assert "40 messages with no known term, and 955 beyond <code>[training] max_rows</code> (4,000)" in page
