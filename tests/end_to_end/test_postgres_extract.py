@@ -105,6 +105,17 @@ def test_postgres_injection_refused_table_intact(postgres_sample):
         engine.dispose()
 
 
+def timestamp_table(engine, table: str, column_type: str, values: list) -> None:
+    """A table (id, body, received_at of `column_type`) holding `values` as received_at, ids from 1."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{table}" (id integer, body text, received_at {column_type})'))
+        for i, value in enumerate(values, start=1):
+            conn.execute(
+                sa.text(f'INSERT INTO "{table}" VALUES (:i, :b, CAST(:v AS {column_type}))'),
+                {"i": i, "b": f"text {i}", "v": value},
+            )
+
+
 @pytest.mark.parametrize(
     "column_type, values, window, expected",
     [
@@ -125,13 +136,7 @@ def test_postgres_windows_on_date_and_timestamptz_columns(
     from sortbox.extract import count_null_timestamps
 
     monkeypatch.setenv("PGTZ", "America/New_York")  # the session time zone libpq asks for
-    with postgres_engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
-        for i, value in enumerate(values, start=1):
-            conn.execute(
-                sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'),
-                {"i": i, "b": f"text {i}", "v": value},
-            )
+    timestamp_table(postgres_engine, postgres_table, column_type, values)
     spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at",
                       since=dt.datetime.fromisoformat(window[0]), until=dt.datetime.fromisoformat(window[1]))
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
@@ -180,13 +185,7 @@ def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_
     monkeypatch.setenv("PGTZ", "America/New_York")
     monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")  # the session's own style would not be ISO text
     values = [usual, "infinity", "-infinity", "4713-01-01 BC", "20000-01-01", None]
-    with postgres_engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
-        for i, value in enumerate(values, start=1):
-            conn.execute(
-                sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'),
-                {"i": i, "b": f"text {i}", "v": value},
-            )
+    timestamp_table(postgres_engine, postgres_table, column_type, values)
     spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at")
     window = SourceSpec(**{**spec.__dict__, "since": dt.datetime(2026, 11, 22), "until": dt.datetime(2026, 11, 23)})
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
