@@ -1,4 +1,4 @@
-# Sourced by nightly.sh and rollback.sh (which define `die` and `absolute`): the one lock that
+# Sourced by nightly.sh and rollback.sh (after _common.sh: `die`, `absolute`): the one lock that
 # keeps a nightly run and a rollback from overlapping.
 # open_nightly_lock: makes the private lock directory ($SORTBOX_LOCK_DIR, default var/lock, mode
 # 0700, ours), sets LOCK to its nightly.lock and opens it as file descriptor 9; the caller then

@@ -28,8 +28,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,11 +42,11 @@ import sqlalchemy as sa  # noqa: E402
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
 from sortbox.label import label_chunk  # noqa: E402
 from sortbox.model_file import read_model_file  # noqa: E402
+from sortbox.model_selection import SELECTION_KEYS  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.rule_engines import HyperscanMatcher, RuleMatcher, match_with_re  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.scoring import VectorModel  # noqa: E402
-from sortbox.select import SELECTION_KEYS  # noqa: E402
 from sortbox.tokenizer import TermTally, Tokenizer, tokenize_chunk  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
 
@@ -104,7 +104,11 @@ def bench_labelling(clean: Path, rules_dir: Path, verify_rows: int, engine: type
     seconds, rows, verified, mismatches = 0.0, 0, 0, 0
     for chunk in iter_parquet_chunks(clean, batch_size=50_000, columns=["id", "rule_text"]):
         start = time.perf_counter()
-        texts = chunk.column("rule_text") if hasattr(matcher, "match_csr") else chunk.column("rule_text").cast(pa.binary()).to_pylist()
+        texts = (
+            chunk.column("rule_text")
+            if hasattr(matcher, "match_csr")
+            else chunk.column("rule_text").cast(pa.binary()).to_pylist()
+        )
         labelled = label_chunk(chunk.column("id"), texts, None, matcher=matcher, source="rules", separator="|")
         seconds += time.perf_counter() - start
         rows += chunk.num_rows
@@ -136,7 +140,12 @@ def bench_tokenising(clean: Path) -> dict:
         tokenize_chunk(chunk, tokenizer, tally)
         seconds += time.perf_counter() - start
         rows += chunk.num_rows
-    return {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds), "distinct_words": len(tally.forms)}
+    return {
+        "messages": rows,
+        "seconds": round(seconds, 3),
+        "messages_per_second": round(rows / seconds),
+        "distinct_words": len(tally.forms),
+    }
 
 
 def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: int) -> dict:
@@ -160,7 +169,11 @@ def bench_scoring(model_path: Path, messages: Path, clean: Path, stdlib_rows: in
         "model_json": str(model_path),
         "model_json_bytes": model_path.stat().st_size,
         "vectorised": {"messages": rows, "seconds": round(seconds, 3), "messages_per_second": round(rows / seconds)},
-        "stdlib": {"messages": len(raw), "seconds": round(stdlib_seconds, 3), "messages_per_second": round(len(raw) / stdlib_seconds)},
+        "stdlib": {
+            "messages": len(raw),
+            "seconds": round(stdlib_seconds, 3),
+            "messages_per_second": round(len(raw) / stdlib_seconds),
+        },
     }
 
 
@@ -172,7 +185,11 @@ def best_of(repeats: int, run) -> dict:
 
 
 def _throughput(result: dict) -> int:
-    return result["messages_per_second"] if "messages_per_second" in result else result["vectorised"]["messages_per_second"]
+    return (
+        result["messages_per_second"]
+        if "messages_per_second" in result
+        else result["vectorised"]["messages_per_second"]
+    )
 
 
 def training_config() -> dict:
@@ -181,7 +198,9 @@ def training_config() -> dict:
     parser.read(ROOT / "config" / "luigi.cfg")
     return {
         # The naive script's GridSearchCV knows LogisticRegression parameters only (not sortbox's topics / scale).
-        "param_grid": {k: v for k, v in json.loads(parser["training"]["param_grid"]).items() if k not in SELECTION_KEYS},
+        "param_grid": {
+            k: v for k, v in json.loads(parser["training"]["param_grid"]).items() if k not in SELECTION_KEYS
+        },
         "folds": int(parser["training"]["folds"]),
         "seed": int(parser["training"]["seed"]),
         "num_topics": int(parser["lsi"]["num_topics"]),
@@ -214,7 +233,7 @@ def held_out_auc(url: str, scores_csv: Path, column: str, config: dict) -> dict:
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
-    from sortbox.select import holdout_mask
+    from sortbox.sampling import holdout_mask
 
     engine = sa.create_engine(url)
     try:
@@ -224,8 +243,13 @@ def held_out_auc(url: str, scores_csv: Path, column: str, config: dict) -> dict:
     truth["id"] = truth["id"].astype(str)
     scores = pd.read_csv(scores_csv, dtype={"id": str}, usecols=["id", column])
     merged = scores.merge(truth, on="id")
-    merged = merged[holdout_mask(merged["id"].tolist(), fraction=config["holdout_fraction"], seed=config["holdout_seed"])]
-    return {"messages": int(len(merged)), "roc_auc": round(float(roc_auc_score(merged["truth"] == "spam", merged[column])), 4)}
+    merged = merged[
+        holdout_mask(merged["id"].tolist(), fraction=config["holdout_fraction"], seed=config["holdout_seed"])
+    ]
+    return {
+        "messages": int(len(merged)),
+        "roc_auc": round(float(roc_auc_score(merged["truth"] == "spam", merged[column])), 4),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -234,13 +258,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse-table", action="store_true", help="keep an existing table with the right row count")
-    parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline (e.g. for the memory-growth run)")
+    parser.add_argument(
+        "--skip-naive", action="store_true", help="do not run the naive baseline (e.g. for the memory-growth run)"
+    )
     parser.add_argument("--skip-stages", action="store_true", help="do not run the single-stage benchmarks")
-    parser.add_argument("--verify-rows", type=int, default=20_000, help="messages whose rule hits are checked against Python re")
+    parser.add_argument(
+        "--verify-rows", type=int, default=20_000, help="messages whose rule hits are checked against Python re"
+    )
     parser.add_argument("--model-json", type=Path, help="model to score with (default: the one the DAG run exported)")
-    parser.add_argument("--stdlib-rows", type=int, default=20_000, help="messages scored by the stdlib reference scorer")
+    parser.add_argument(
+        "--stdlib-rows", type=int, default=20_000, help="messages scored by the stdlib reference scorer"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each stage benchmark (the best is reported)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON report (default var/bench/benchmark-<db>-<rows>.json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON report (default var/bench/benchmark-<db>-<rows>.json)"
+    )
     args = parser.parse_args(argv)
     out = args.out or ROOT / "var" / "bench" / f"benchmark-{args.db}-{args.rows}.json"
 
@@ -252,23 +284,52 @@ def main(argv: list[str]) -> int:
 
     if not (args.reuse_table and table_rows(url) == args.rows):
         report["make_data"] = timed_process(
-            [sys.executable, "scripts/make_benchmark_data.py", "--rows", str(args.rows), "--db-url", url, "--table", TABLE, "--seed", str(args.seed)], env
+            [
+                sys.executable,
+                "scripts/make_benchmark_data.py",
+                "--rows",
+                str(args.rows),
+                "--db-url",
+                url,
+                "--table",
+                TABLE,
+                "--seed",
+                str(args.seed),
+            ],
+            env,
         )
     work = ROOT / "var" / "bench" / f"runs-{args.db}-{args.rows}"
     shutil.rmtree(work, ignore_errors=True)  # measure real work, not a no-op rerun
     work.mkdir(parents=True)
     output_root = work / "sortbox"
-    luigi_args = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--workers", "1", "--run-date", "2026-01-01",
-                  "--source-table", TABLE, "--paths-output-root", str(output_root)]
+    luigi_args = [
+        "--module",
+        "workflows.train",
+        "TrainPipeline",
+        "--local-scheduler",
+        "--workers",
+        "1",
+        "--run-date",
+        "2026-01-01",
+        "--source-table",
+        TABLE,
+        "--paths-output-root",
+        str(output_root),
+    ]
 
     print(f"sortbox training DAG on {args.rows:,} rows ({args.db}) ...", flush=True)
     report["sortbox"] = run_dag(luigi_args, env, work / "sortbox-tasks.jsonl")
     print(json.dumps(report["sortbox"], indent=2), flush=True)
     report["noop_rerun"] = run_dag(luigi_args, env, work / "noop-tasks.jsonl")
-    print(f"no-op rerun: {report['noop_rerun']['seconds']} s, {report['noop_rerun']['tasks_run']} tasks run", flush=True)
+    print(
+        f"no-op rerun: {report['noop_rerun']['seconds']} s, {report['noop_rerun']['tasks_run']} tasks run", flush=True
+    )
     (manifest_dir,) = output_root.glob("2026-01-01/TrainPipeline-*")
     manifest = json.loads((manifest_dir / "manifest.json").read_text())
-    report["sortbox"]["classes"] = {name: {k: v for k, v in entry.items() if not isinstance(v, (dict, list))} for name, entry in manifest["classes"].items()}
+    report["sortbox"]["classes"] = {
+        name: {k: v for k, v in entry.items() if not isinstance(v, (dict, list))}
+        for name, entry in manifest["classes"].items()
+    }
     sortbox_scores = manifest_dir / manifest["artifacts"]["scores_csv"]
     report["sortbox"]["spam_vs_truth_held_out"] = held_out_auc(url, sortbox_scores, "spam_score", config)
 
@@ -276,17 +337,44 @@ def main(argv: list[str]) -> int:
         print("naive baseline ...", flush=True)
         naive_out = work / "naive"
         report["naive"] = timed_process(
-            [sys.executable, "scripts/naive_baseline.py", "--db-url", url, "--table", TABLE, "--rules-dir", "dictionaries/labels",
-             "--stopwords", "dictionaries/stopwords/english.txt", "--num-topics", str(config["num_topics"]),
-             "--param-grid", json.dumps(config["param_grid"]), "--folds", str(config["folds"]), "--seed", str(config["seed"]),
-             "--out", str(naive_out), "--timings-json", str(work / "naive-timings.json")], env,
+            [
+                sys.executable,
+                "scripts/naive_baseline.py",
+                "--db-url",
+                url,
+                "--table",
+                TABLE,
+                "--rules-dir",
+                "dictionaries/labels",
+                "--stopwords",
+                "dictionaries/stopwords/english.txt",
+                "--num-topics",
+                str(config["num_topics"]),
+                "--param-grid",
+                json.dumps(config["param_grid"]),
+                "--folds",
+                str(config["folds"]),
+                "--seed",
+                str(config["seed"]),
+                "--out",
+                str(naive_out),
+                "--timings-json",
+                str(work / "naive-timings.json"),
+            ],
+            env,
         )
         naive = json.loads((work / "naive-timings.json").read_text())
         report["naive"]["steps"] = naive["steps"]
         report["naive"]["classes"] = naive.get("classes")
-        report["naive"]["spam_vs_truth_held_out"] = held_out_auc(url, naive_out / "scores.csv", naive_score_column(naive_out / "scores.csv"), config)
+        report["naive"]["spam_vs_truth_held_out"] = held_out_auc(
+            url, naive_out / "scores.csv", naive_score_column(naive_out / "scores.csv"), config
+        )
         report["speedup_end_to_end"] = round(report["naive"]["seconds"] / report["sortbox"]["seconds"], 1)
-        print(f"naive: {report['naive']['seconds']} s; sortbox: {report['sortbox']['seconds']} s; speed-up {report['speedup_end_to_end']}x", flush=True)
+        print(
+            f"naive: {report['naive']['seconds']} s; sortbox: {report['sortbox']['seconds']} s; "
+            f"speed-up {report['speedup_end_to_end']}x",
+            flush=True,
+        )
 
     if not args.skip_stages:
         (clean_dir,) = output_root.glob("2026-01-01/CleanMessages-*")
@@ -295,11 +383,17 @@ def main(argv: list[str]) -> int:
         model_path = args.model_json or manifest_dir / manifest["artifacts"]["model_json"]
         pin_to_one_core()
         rules_dir = ROOT / "dictionaries" / "labels"
-        report["labelling"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, HyperscanMatcher))
-        report["labelling_re2"] = best_of(args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, RuleMatcher))
+        report["labelling"] = best_of(
+            args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, HyperscanMatcher)
+        )
+        report["labelling_re2"] = best_of(
+            args.repeats, lambda: bench_labelling(clean, rules_dir, args.verify_rows, RuleMatcher)
+        )
         report["tokenising"] = best_of(args.repeats, lambda: bench_tokenising(clean))
         (messages_dir,) = output_root.glob("2026-01-01/ExtractMessages-*")
-        report["scoring"] = best_of(args.repeats, lambda: bench_scoring(model_path, messages_dir / "messages.parquet", clean, args.stdlib_rows))
+        report["scoring"] = best_of(
+            args.repeats, lambda: bench_scoring(model_path, messages_dir / "messages.parquet", clean, args.stdlib_rows)
+        )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -53,7 +53,12 @@ def main(argv: list[str]) -> None:
     def on_success(task):
         seconds = time.perf_counter() - started.pop(task.task_id, time.perf_counter())
         label = getattr(task, "class_name", None)
-        record = {"task": task.get_task_family(), "class": label, "seconds": round(seconds, 3), "peak_rss_mb": round(sampler.peak / 2**20, 1)}
+        record = {
+            "task": task.get_task_family(),
+            "class": label,
+            "seconds": round(seconds, 3),
+            "peak_rss_mb": round(sampler.peak / 2**20, 1),
+        }
         with open(timings, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 

@@ -53,7 +53,16 @@ LONG_TEXT_CHARS = 30_000
 #: At most one very long row per 10k rows, so a million-row table stays small.
 LONG_MAX_RATE = 1e-4
 
-EMOJI = ("\U0001F600", "\U0001F602", "\U0001F60D", "\U0001F44D", "\U0001F389", "\u2764\ufe0f", "\U0001F525", "\U0001F64F")
+EMOJI = (
+    "\U0001f600",
+    "\U0001f602",
+    "\U0001f60d",
+    "\U0001f44d",
+    "\U0001f389",
+    "\u2764\ufe0f",
+    "\U0001f525",
+    "\U0001f64f",
+)
 WHITESPACE = (" ", "\t", "\n", "\r\n", "\u00a0")
 # C0 controls other than tab/newline/CR, and DEL. No "\x00": Postgres text cannot store NUL, and
 # the table must be identical on both databases.
@@ -280,7 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         bad = build_benchmark_table(
-            engine, rows=args.rows, table_name=args.table, seed=args.seed, bad_fraction=args.bad_fraction, chunk=args.chunk
+            engine,
+            rows=args.rows,
+            table_name=args.table,
+            seed=args.seed,
+            bad_fraction=args.bad_fraction,
+            chunk=args.chunk,
         )
     except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         # Only the first line: the driver's message without SQLAlchemy's statement dump.

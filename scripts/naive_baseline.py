@@ -94,7 +94,10 @@ class Steps:
 
     def done(self, name: str) -> None:
         now = time.perf_counter()
-        self.steps[name] = {"seconds": round(now - self.last, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        self.steps[name] = {
+            "seconds": round(now - self.last, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
         print(f"{name}: {now - self.last:.1f} s", flush=True)
         self.last = now
 
@@ -117,7 +120,11 @@ def main(argv: list[str]) -> int:
     if not args.rules_dir.is_dir():
         raise SystemExit(f"naive_baseline: rules directory {args.rules_dir} does not exist")
     rules = load_rules(args.rules_dir)
-    stopwords = {w.strip().lower() for w in args.stopwords.read_text(encoding="utf-8").splitlines() if w.strip() and not w.startswith("#")}
+    stopwords = {
+        w.strip().lower()
+        for w in args.stopwords.read_text(encoding="utf-8").splitlines()
+        if w.strip() and not w.startswith("#")
+    }
     steps = Steps()
 
     engine = sa.create_engine(args.db_url)
@@ -152,7 +159,9 @@ def main(argv: list[str]) -> int:
     steps.done("lsi")
 
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)
-    estimator = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=2000, random_state=args.seed))])
+    estimator = Pipeline(
+        [("scale", StandardScaler()), ("model", LogisticRegression(max_iter=2000, random_state=args.seed))]
+    )
     grid = {f"model__{k}": v for k, v in args.param_grid.items()}
     classes, models, scores = {}, {}, {}
     for name in sorted({label for row in labels for label in row}):
@@ -167,7 +176,12 @@ def main(argv: list[str]) -> int:
         threshold = float(thresholds[int(np.argmax(f1))])
         models[name] = search.best_estimator_
         scores[name] = search.best_estimator_.predict_proba(X)[:, 1]
-        classes[name] = {"status": "trained", "best_params": {k.removeprefix("model__"): v for k, v in search.best_params_.items()}, "cv_roc_auc": float(search.best_score_), "threshold": threshold}
+        classes[name] = {
+            "status": "trained",
+            "best_params": {k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+            "cv_roc_auc": float(search.best_score_),
+            "threshold": threshold,
+        }
     steps.done("train")
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +189,11 @@ def main(argv: list[str]) -> int:
     for name, model in models.items():
         scaler, logistic = model.named_steps["scale"], model.named_steps["model"]
         coef = logistic.coef_.ravel() / scaler.scale_
-        export["classes"][name] = {"coef_lsi": coef.tolist(), "intercept": float(logistic.intercept_[0] - coef @ scaler.mean_), "threshold": classes[name]["threshold"]}
+        export["classes"][name] = {
+            "coef_lsi": coef.tolist(),
+            "intercept": float(logistic.intercept_[0] - coef @ scaler.mean_),
+            "threshold": classes[name]["threshold"],
+        }
     (args.out / "model.json").write_text(json.dumps(export))
     with open(args.out / "scores.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -185,7 +203,9 @@ def main(argv: list[str]) -> int:
     steps.done("export")
 
     total = round(time.perf_counter() - steps.start, 2)
-    args.timings_json.write_text(json.dumps({"rows": len(df), "steps": steps.steps, "total_seconds": total, "classes": classes}, indent=2) + "\n")
+    args.timings_json.write_text(
+        json.dumps({"rows": len(df), "steps": steps.steps, "total_seconds": total, "classes": classes}, indent=2) + "\n"
+    )
     print(f"total: {total} s over {len(df):,} messages")
     return 0
 

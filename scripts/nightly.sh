@@ -26,14 +26,9 @@
 #                      read by scripts/_scheduler.sh: this checkout's own luigid when it runs, else
 #                      the local scheduler (the log says why); never another user's or checkout's luigid
 set -euo pipefail
-# cron starts jobs with a minimal PATH: make sure the usual system directories are searched too.
-export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"
-
 ME="nightly.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-
-die() { local code="$1"; shift; echo "$ME: $*" >&2; exit "$code"; }
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
+source "$ROOT/scripts/_common.sh"  # cron's PATH completed; die, absolute, find_config
 
 # --- arguments ---------------------------------------------------------------------------------
 DATE="$(date -d yesterday +%F)"
@@ -48,9 +43,8 @@ if ! [[ "$DATE" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || [ "$(date -d "$DATE" +%F 2
 fi
 
 # --- paths (relative ones are relative to the caller's directory) ------------------------------
-CONFIG="$(absolute "${SORTBOX_CONFIG:-$ROOT/config/luigi.cfg}")"
+find_config
 LOG_DIR="$(absolute "${SORTBOX_LOG_DIR:-$ROOT/var/log}")"
-[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || die 1 "config file $CONFIG does not exist or is not readable (SORTBOX_CONFIG)"
 
 UMASK="$(umask)"
 umask 077   # the lock and log files are private; the published files keep the caller's umask (below)

@@ -46,10 +46,17 @@ import numpy as np  # noqa: E402
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix  # noqa: E402
 from sortbox.label import class_lists, hits_to_csr  # noqa: E402
+from sortbox.model_selection import (  # noqa: E402
+    class_target,
+    fit_final,
+    grid_search,
+    selection_grid,
+    untrainable_reason,
+)
 from sortbox.rule_engines import best_matcher  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.sample_data import read_sms_collection  # noqa: E402
-from sortbox.select import class_target, fit_final, grid_search, selection_grid, training_rows, untrainable_reason  # noqa: E402
+from sortbox.sampling import training_rows  # noqa: E402
 from sortbox.textnorm import TextCleaner, default_cleaning_spec, rule_view  # noqa: E402
 from sortbox.tokenizer import TermTally, Tokenizer  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402

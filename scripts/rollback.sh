@@ -12,12 +12,9 @@
 #   2   usage error
 #   75  a nightly run holds the lock: try again when it has finished
 set -euo pipefail
-export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"
-
 ME="rollback.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-die() { local code="$1"; shift; echo "$ME: $*" >&2; exit "$code"; }
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
+source "$ROOT/scripts/_common.sh"  # cron's PATH completed; die, absolute, find_config
 
 case "${1:-}" in
   -h|--help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
@@ -28,8 +25,7 @@ PUBLISH_ROOT=""
 [ "$#" -eq 0 ] || PUBLISH_ROOT="$(absolute "$1")"
 set --   # sourced helpers must not see our arguments as theirs
 
-CONFIG="$(absolute "${SORTBOX_CONFIG:-$ROOT/config/luigi.cfg}")"
-[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || die 1 "config file $CONFIG does not exist or is not readable (SORTBOX_CONFIG)"
+find_config
 
 UMASK="$(umask)"
 umask 077

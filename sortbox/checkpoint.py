@@ -45,7 +45,9 @@ def write_parquet_chunks(path: Path, schema: pa.Schema, chunks: Iterable[pa.Tabl
     return sink.rows
 
 
-def iter_parquet_chunks(path: Path, *, batch_size: int = 50_000, columns: list[str] | None = None) -> Iterator[pa.Table]:
+def iter_parquet_chunks(
+    path: Path, *, batch_size: int = 50_000, columns: list[str] | None = None
+) -> Iterator[pa.Table]:
     """Stream a Parquet file as tables of at most `batch_size` rows."""
     parquet = pq.ParquetFile(str(path))
     for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
@@ -74,7 +76,10 @@ class NpyRowWriter:
     def write(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=self.dtype)
         if block.ndim != 2 or block.shape[1] != self.columns or self.written + block.shape[0] > self.rows:
-            raise ValueError(f"{self.path.name}: block of shape {block.shape} does not fit {self.written} of ({self.rows}, {self.columns}) rows written")
+            raise ValueError(
+                f"{self.path.name}: block of shape {block.shape} does not fit "
+                f"{self.written} of ({self.rows}, {self.columns}) rows written"
+            )
         self._file.write(block.tobytes())
         self.written += block.shape[0]
 

@@ -103,7 +103,12 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
                 mapped = cleaner.map(text)
                 cleaned = cleaner.clean_mapped(mapped)
             reason = unusable_text_reason(
-                text, mapped, cleaned, undecodable=bad, max_chars=options.max_chars, quarantine_controls=options.quarantine_control_characters
+                text,
+                mapped,
+                cleaned,
+                undecodable=bad,
+                max_chars=options.max_chars,
+                quarantine_controls=options.quarantine_control_characters,
             )
         if reason is None:
             keep.append(row)
@@ -140,9 +145,16 @@ def clean_chunk(chunk: pa.Table, options: CleaningOptions) -> CleanResult:
 def _row_reasons(chunk: pa.Table) -> list[str | None]:
     """Per row, why its id, timestamp or label cannot be used (`undecodable_<column>`,
     `bad_timestamp`), or None. The text is judged later, by `unusable_text_reason`."""
-    undecodable = chunk.column("undecodable_column").to_pylist() if "undecodable_column" in chunk.column_names else [None] * chunk.num_rows
+    undecodable = (
+        chunk.column("undecodable_column").to_pylist()
+        if "undecodable_column" in chunk.column_names
+        else [None] * chunk.num_rows
+    )
     bad = bad_timestamps(chunk.column("timestamp")).tolist()
-    return [f"undecodable_{column}" if column else "bad_timestamp" if bad_stamp else None for column, bad_stamp in zip(undecodable, bad)]
+    return [
+        f"undecodable_{column}" if column else "bad_timestamp" if bad_stamp else None
+        for column, bad_stamp in zip(undecodable, bad)
+    ]
 
 
 def _split_trailing_group(chunk: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -183,11 +195,17 @@ def same_cleaning(a: CleaningOptions, b: CleaningOptions) -> bool:
     return json.dumps(asdict(a), sort_keys=True) == json.dumps(asdict(b), sort_keys=True)
 
 
-def iter_cleaned_checkpoint(clean_chunks: Iterable[pa.Table], quarantine_chunks: Iterable[pa.Table]) -> Iterator[CleanResult]:
+def iter_cleaned_checkpoint(
+    clean_chunks: Iterable[pa.Table], quarantine_chunks: Iterable[pa.Table]
+) -> Iterator[CleanResult]:
     """The results of `iter_clean_chunks` read back from its checkpoint (the clean and quarantine
     tables): every quarantined row first, then the clean rows, chunk by chunk."""
     for quarantine in quarantine_chunks:
-        yield CleanResult(clean=CLEAN_SCHEMA.empty_table(), quarantine=quarantine.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA))
+        yield CleanResult(
+            clean=CLEAN_SCHEMA.empty_table(),
+            quarantine=quarantine.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA),
+        )
     for clean in clean_chunks:
-        yield CleanResult(clean=clean.select(CLEAN_SCHEMA.names).cast(CLEAN_SCHEMA), quarantine=QUARANTINE_SCHEMA.empty_table())
-
+        yield CleanResult(
+            clean=clean.select(CLEAN_SCHEMA.names).cast(CLEAN_SCHEMA), quarantine=QUARANTINE_SCHEMA.empty_table()
+        )

@@ -19,7 +19,13 @@ from gensim.models import LsiModel, TfidfModel
 from gensim.models.lsimodel import Projection
 
 
-def build_dictionary(token_chunks: Iterable[pa.ListArray | pa.ChunkedArray | Sequence[Sequence[str]]], vocabulary: Collection[str], *, no_above: float, keep_n: int) -> Dictionary:
+def build_dictionary(
+    token_chunks: Iterable[pa.ListArray | pa.ChunkedArray | Sequence[Sequence[str]]],
+    vocabulary: Collection[str],
+    *,
+    no_above: float,
+    keep_n: int,
+) -> Dictionary:
     """A gensim Dictionary (term ids, document frequencies) over every message's terms.
 
     Keeps only terms of `vocabulary` (the tokenizer's frequent terms), then drops terms in more
@@ -129,7 +135,11 @@ def tfidf_from_indices(indices: Sequence[int], indptr: Sequence[int], idf: np.nd
     """TF-IDF rows from term indices in CSR layout (row r holds indices[indptr[r]:indptr[r+1]]):
     raw counts times idf, terms of idf 0 dropped (as gensim does), rows L2-normalised."""
     counts = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        (
+            np.ones(len(indices), dtype=np.float64),
+            np.asarray(indices, dtype=np.int64),
+            np.asarray(indptr, dtype=np.int64),
+        ),
         shape=(len(indptr) - 1, len(idf)),
     )
     counts.sum_duplicates()  # repeated terms become their count
@@ -155,7 +165,15 @@ def term_gram(tfidf_chunks: Iterable[sp.csr_matrix]) -> tuple[sp.csr_matrix, int
     return gram, messages
 
 
-def top_eigenvectors(gram: sp.spmatrix, k: int, *, extra_dims: int, power_iters: int, random_seed: int, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_eigenvectors(
+    gram: sp.spmatrix,
+    k: int,
+    *,
+    extra_dims: int,
+    power_iters: int,
+    random_seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The k leading eigenvectors (columns, m x k) and eigenvalues of a symmetric PSD matrix.
 
     Randomized subspace iteration (Halko, Martinsson & Tropp 2011) with k + extra_dims seeded
@@ -188,7 +206,16 @@ def top_eigenvectors(gram: sp.spmatrix, k: int, *, extra_dims: int, power_iters:
     return vectors * np.where(signs == 0, 1.0, signs), values
 
 
-def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, num_topics: int, power_iters: int, random_seed: int, extra_dims: int = 100, progress: Callable[[int, int], None] | None = None) -> LsiModel:
+def fit_lsi(
+    tfidf_chunks: Iterable[sp.csr_matrix],
+    dictionary: Dictionary,
+    *,
+    num_topics: int,
+    power_iters: int,
+    random_seed: int,
+    extra_dims: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> LsiModel:
     """LSI of the TF-IDF corpus (chunks of messages x terms) as a gensim LsiModel.
 
     The term basis U and singular values s are those of the truncated SVD of the corpus, computed
@@ -202,12 +229,26 @@ def fit_lsi(tfidf_chunks: Iterable[sp.csr_matrix], dictionary: Dictionary, *, nu
     gram, messages = term_gram(tfidf_chunks)
     if gram.nnz == 0:
         raise ValueError("LSI saw no message with a known term")
-    vectors, values = top_eigenvectors(gram, min(num_topics, gram.shape[0]), extra_dims=extra_dims, power_iters=power_iters, random_seed=random_seed, progress=progress)
+    vectors, values = top_eigenvectors(
+        gram,
+        min(num_topics, gram.shape[0]),
+        extra_dims=extra_dims,
+        power_iters=power_iters,
+        random_seed=random_seed,
+        progress=progress,
+    )
     singular = np.sqrt(values)
     # Eigenvalues of A^T A carry rounding noise of about 1e-16 of the largest: anything below
     # 1e-10 of it is a direction the corpus does not have.
     keep = int(np.sum(values > values[0] * 1e-10))
-    model = LsiModel(id2word=dictionary, num_topics=keep, power_iters=power_iters, extra_samples=extra_dims, random_seed=random_seed, dtype=np.float64)
+    model = LsiModel(
+        id2word=dictionary,
+        num_topics=keep,
+        power_iters=power_iters,
+        extra_samples=extra_dims,
+        random_seed=random_seed,
+        dtype=np.float64,
+    )
     model.projection = Projection(len(dictionary), keep, dtype=np.float64)
     model.projection.u, model.projection.s = vectors[:, :keep], singular[:keep]
     model.docs_processed = messages

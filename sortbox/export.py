@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
+from sortbox.linear import LinearClassifier, fold_into_terms
 from sortbox.model_file import TFIDF, TOKENIZER_FIELDS
 from sortbox.portable_scorer import SCHEMA_VERSION, PortableModel
-from sortbox.select import LinearClassifier, fold_into_terms
 from sortbox.unicode_tables import build_unicode_tables
 
 
@@ -50,7 +50,9 @@ def build_model(
         if result["status"] != "trained":
             skipped[name] = result.get("reason")
             continue
-        weights = fold_into_terms(LinearClassifier(coef_=np.asarray(result["coef"], dtype=np.float64), intercept_=result["intercept"]), basis)
+        weights = fold_into_terms(
+            LinearClassifier(coef_=np.asarray(result["coef"], dtype=np.float64), intercept_=result["intercept"]), basis
+        )
         classes[name] = {
             "weights": [float(w) for w in weights],
             "intercept": float(result["intercept"]),
@@ -98,12 +100,20 @@ def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
             golden.append({**entry, "unscorable": f"quarantined:{reason}"})
             continue
         scores, reason = scorer.score(text)
-        entry.update({"cleaned": cleaned, "words": scorer.words(cleaned), "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)]})
+        entry.update(
+            {
+                "cleaned": cleaned,
+                "words": scorer.words(cleaned),
+                "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)],
+            }
+        )
         if reason:
             entry["unscorable"] = reason
         else:
             entry["scores"] = dict(zip(scorer.class_names, scores))
-            entry["decisions"] = {name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)}
+            entry["decisions"] = {
+                name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
+            }
         golden.append(entry)
     return golden
 
@@ -133,7 +143,9 @@ def synthetic_golden_texts(model: dict, *, count: int = 24, seed: int = 0) -> li
                 texts.append(" ".join(_as_written(w, rng, model) for w in words))
     others = sorted(word_of.values())
     for _ in range(count if word_of else 0):
-        words = rng.sample(informative, min(len(informative), rng.randint(1, 3))) + rng.sample(others, min(len(others), rng.randint(0, 4)))
+        words = rng.sample(informative, min(len(informative), rng.randint(1, 3))) + rng.sample(
+            others, min(len(others), rng.randint(0, 4))
+        )
         if rng.random() < 0.3:
             words.append(rng.choice(words))  # a repeated word counts twice
         if stopwords and rng.random() < 0.3:

@@ -8,7 +8,17 @@ import subprocess
 from pathlib import Path
 
 #: Libraries whose versions are recorded (the ones that shape results).
-RECORDED_LIBRARIES = ("luigi", "SQLAlchemy", "pyarrow", "numpy", "scipy", "nltk", "google-re2", "gensim", "scikit-learn")
+RECORDED_LIBRARIES = (
+    "luigi",
+    "SQLAlchemy",
+    "pyarrow",
+    "numpy",
+    "scipy",
+    "nltk",
+    "google-re2",
+    "gensim",
+    "scikit-learn",
+)
 
 
 def library_versions() -> dict[str, str | None]:
@@ -33,4 +43,6 @@ def git_sha(repo: Path) -> str | None:
 
 def relative_artifacts(manifest_dir: Path, artifacts: dict[str, Path | None]) -> dict[str, str | None]:
     """Artifact paths relative to the manifest's directory (None stays None)."""
-    return {name: (os.path.relpath(path, manifest_dir) if path is not None else None) for name, path in artifacts.items()}
+    return {
+        name: (os.path.relpath(path, manifest_dir) if path is not None else None) for name, path in artifacts.items()
+    }

@@ -10,8 +10,8 @@ unless it is exactly what sortbox writes (README "Model JSON format"):
 - every key present and no other, `schema_version` the integer 2 or 1 (`true` and `2.0` are not);
   a version-2 model's `unicode` tables well-formed (sorted, code points in range, bounded lengths);
 - every field of its type, every number finite, thresholds and ROC AUCs in [0, 1], idf >= 0;
-- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of the tokenizer and its index in
-  range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
+- `len(vocabulary) == len(idf) == len(weights)` of every class, every `surface_forms` word one match of
+  the tokenizer and its index in range, `removed_ranges` sorted, disjoint and within U+0080..U+10FFFF;
 - sizes bounded: terms, classes, golden entries, and the length of every string;
 - the tokenizer is one of `TOKEN_PATTERNS`, the patterns sortbox itself writes (checked as a
   string, never compiled from the file): scoring time then depends on the texts and the size of
@@ -61,8 +61,18 @@ DIGITS = ("zero", "remove", "keep")
 
 TOP_LEVEL_KEYS = {"schema_version", "run_date", "model_id", "cleaning", "quarantine", "tokenizer", "stopwords", "terms",
                   "vocabulary", "tfidf", "idf", "classes", "skipped_classes", "golden"}
-UNICODE_KEYS = {"version", "decompositions", "combining_classes", "compositions", "lowercase", "cased", "case_ignorable",
-                "word", "white_space", "decimal_digits"}
+UNICODE_KEYS = {
+    "version",
+    "decompositions",
+    "combining_classes",
+    "compositions",
+    "lowercase",
+    "cased",
+    "case_ignorable",
+    "word",
+    "white_space",
+    "decimal_digits",
+}
 CLASS_KEYS = {"weights", "intercept", "link", "threshold", "threshold_policy", "cv_roc_auc"}
 GOLDEN_KEYS = {"id", "text", "cleaned", "words", "terms", "scores", "decisions", "unscorable"}
 
@@ -123,6 +133,7 @@ def parse_model_json(data: bytes) -> object:
 
 
 # --- checks of one value; `where` is its path in the file, e.g. classes.spam.weights[3] ----------
+
 
 def _describe(value: object) -> str:
     """A short description of any JSON value (never the repr of a big or deeply nested one)."""
@@ -260,7 +271,10 @@ def _validate_golden(golden: object, class_names: set[str]) -> None:
                 _strings(entry[key], f"{where}.{key}", max_length=MAX_TEXT_CHARS)
         if "unscorable" in entry:
             _string(entry["unscorable"], f"{where}.unscorable", max_chars=MAX_LABEL_CHARS)
-        for key, check in (("scores", lambda v, w: _number(v, w, 0.0, 1.0)), ("decisions", lambda v, w: _integer(v, w, 0, 1))):
+        for key, check in (
+            ("scores", lambda v, w: _number(v, w, 0.0, 1.0)),
+            ("decisions", lambda v, w: _integer(v, w, 0, 1)),
+        ):
             if key in entry:
                 values = _object(entry[key], f"{where}.{key}", class_names)
                 for name, value in values.items():
@@ -272,7 +286,9 @@ def _table_text(tables: dict, key: str, syntax: re.Pattern) -> str:
     if type(text) is not str or len(text) > MAX_TABLE_CHARS:
         _fail(f"unicode.{key}", f"a string of at most {MAX_TABLE_CHARS:,} characters", text)
     if not syntax.fullmatch(text):
-        raise ModelFileError(f"unicode.{key}: not in the table syntax of README \"Model JSON format\" (upper-case hex code points)")
+        raise ModelFileError(
+            f'unicode.{key}: not in the table syntax of README "Model JSON format" (upper-case hex code points)'
+        )
     return text
 
 
@@ -304,7 +320,11 @@ def _validate_unicode_texts(items: tuple[tuple[str, str], ...]) -> None:
     """The tables' content checks, remembered: every model of a Unicode version carries the same
     tables, and checking them costs about 0.1 s (an invalid table raises, and is not remembered)."""
     tables = dict(items)
-    for key, width, longest in (("decompositions", 1, MAX_DECOMPOSITION), ("lowercase", 1, MAX_LOWERCASE), ("compositions", 2, 1)):
+    for key, width, longest in (
+        ("decompositions", 1, MAX_DECOMPOSITION),
+        ("lowercase", 1, MAX_LOWERCASE),
+        ("compositions", 2, 1),
+    ):
         entries = parse_mappings(_table_text(tables, key, MAPPINGS))
         for number, (source, target) in enumerate(entries, start=1):
             if len(source) != width or not 0 < len(target) <= longest:
@@ -315,7 +335,10 @@ def _validate_unicode_texts(items: tuple[tuple[str, str], ...]) -> None:
     for first, last, klass in classes:
         _check_code_points((first, last), "unicode.combining_classes")
         if last < first or not 1 <= klass <= 254:
-            raise ModelFileError(f"unicode.combining_classes: {first:04X}-{last:04X}:{klass} must be an ascending range and a class from 1 to 254")
+            raise ModelFileError(
+                f"unicode.combining_classes: {first:04X}-{last:04X}:{klass} must be an ascending range "
+                "and a class from 1 to 254"
+            )
     _check_disjoint([(first, last) for first, last, _ in classes], "unicode.combining_classes")
     for key in ("cased", "case_ignorable", "word", "white_space", "decimal_digits"):
         ranges = parse_ranges(_table_text(tables, key, RANGES))
@@ -324,14 +347,18 @@ def _validate_unicode_texts(items: tuple[tuple[str, str], ...]) -> None:
         _check_disjoint(ranges, f"unicode.{key}")
         # U+03A3 case-ignorable would let one text make the final sigma rule scan it once per sigma.
         if key == "case_ignorable" and any(first <= 0x03A3 <= last for first, last in ranges):
-            raise ModelFileError("unicode.case_ignorable: must not hold U+03A3 (the capital sigma the final sigma rule looks around)")
+            raise ModelFileError(
+                "unicode.case_ignorable: must not hold U+03A3 (the capital sigma the final sigma rule looks around)"
+            )
 
 
 def _check_disjoint(ranges: list[tuple[int, int]], where: str) -> None:
     previous = -1
     for number, (first, last) in enumerate(ranges, start=1):
         if first <= previous or last < first:
-            raise ModelFileError(f"{where}: range {number} ({first:04X}-{last:04X}) is not ascending, or overlaps the one before")
+            raise ModelFileError(
+                f"{where}: range {number} ({first:04X}-{last:04X}) is not ascending, or overlaps the one before"
+            )
         previous = last
 
 
@@ -343,7 +370,9 @@ def validate_model(model: object) -> dict:
         _object(model, "the model", TOP_LEVEL_KEYS | {"unicode"})
     version = model["schema_version"]
     if type(version) is not int or version not in SCHEMA_VERSIONS:
-        _fail("schema_version", f"the integer {SCHEMA_VERSION} (or 1, an older model; no other version is read)", version)
+        _fail(
+            "schema_version", f"the integer {SCHEMA_VERSION} (or 1, an older model; no other version is read)", version
+        )
     if version >= 2:
         _validate_unicode(model["unicode"])
     if type(model["run_date"]) is not str or not RUN_DATE.fullmatch(model["run_date"]):
@@ -356,7 +385,11 @@ def validate_model(model: object) -> dict:
     _boolean(quarantine["control_characters"], "quarantine.control_characters")
     tokenizer = _object(model["tokenizer"], "tokenizer", {"pattern", *TOKENIZER_FIELDS})
     if tokenizer["pattern"] not in TOKEN_PATTERNS:
-        _fail("tokenizer.pattern", "the pattern sortbox writes, " + " or ".join(map(repr, TOKEN_PATTERNS)) + " (no other pattern is run)", tokenizer["pattern"])
+        _fail(
+            "tokenizer.pattern",
+            "the pattern sortbox writes, " + " or ".join(map(repr, TOKEN_PATTERNS)) + " (no other pattern is run)",
+            tokenizer["pattern"],
+        )
     for key, expected in TOKENIZER_FIELDS.items():
         _choice(tokenizer[key], f"tokenizer.{key}", (expected,))
     if model["tfidf"] != TFIDF:
@@ -384,9 +417,13 @@ def validate_model(model: object) -> dict:
     whole_word = _TOKENIZERS[tokenizer["pattern"]].fullmatch
     for word, index in forms.items():
         if not 0 < len(word) <= MAX_WORD_CHARS:
-            raise ModelFileError(f"terms.surface_forms: a word of {len(word):,} characters, must be 1 to {MAX_WORD_CHARS:,}")
+            raise ModelFileError(
+                f"terms.surface_forms: a word of {len(word):,} characters, must be 1 to {MAX_WORD_CHARS:,}"
+            )
         if not whole_word(word):
-            raise ModelFileError(f"terms.surface_forms: {word[:40]!r} is not a word the tokenizer finds (one match of tokenizer.pattern)")
+            raise ModelFileError(
+                f"terms.surface_forms: {word[:40]!r} is not a word the tokenizer finds (one match of tokenizer.pattern)"
+            )
         if type(index) is not int or not 0 <= index < terms:
             _fail(f"terms.surface_forms[{word[:40]!r}]", f"a vocabulary index from 0 to {terms - 1:,}", index)
 

@@ -115,10 +115,14 @@ class PortableModel:
         if self.spec_text is not None:
             return self.spec_text.clean(text)
         if text is None or len(text) > self.max_chars:
-            return None, unusable_text_reason(text, None, None, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
+            return None, unusable_text_reason(
+                text, None, None, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls
+            )
         mapped = self.cleaner.map(text)
         cleaned = self.cleaner.clean_mapped(mapped)
-        reason = unusable_text_reason(text, mapped, cleaned, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls)
+        reason = unusable_text_reason(
+            text, mapped, cleaned, max_chars=self.max_chars, quarantine_controls=self.quarantine_controls
+        )
         return (None, reason) if reason else (cleaned, None)
 
     def words(self, cleaned: str) -> list[str]:
@@ -192,7 +196,9 @@ def read_messages(handle: TextIO, name: str) -> Iterator[dict]:
         raise MessagesError(f"{name}: needs a header with columns id,text (got {fieldnames})")
     for column in ("id", "text"):
         if fieldnames.count(column) > 1:  # DictReader would silently take the last one
-            raise MessagesError(f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one")
+            raise MessagesError(
+                f"{name}: the header has {fieldnames.count(column)} columns named {column!r}, must have one"
+            )
     return _message_rows(reader, name)
 
 
@@ -202,8 +208,10 @@ def _message_rows(reader: csv.DictReader, name: str) -> Iterator[dict]:
             if not row["id"]:
                 raise MessagesError(f"{name} line {reader.line_num}: no id (every row needs one)")
             if None in row:  # more cells than the header: DictReader puts them aside, the text would be cut
-                raise MessagesError(f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
-                                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)")
+                raise MessagesError(
+                    f"{name} line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} cells, the header has "
+                    f"{len(reader.fieldnames)} (a text holding a comma must be quoted)"
+                )
             yield row
 
 
@@ -255,7 +263,9 @@ def _largest_field_limit() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sortbox.portable_scorer", description="Score id,text CSV rows with a sortbox model JSON.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sortbox.portable_scorer", description="Score id,text CSV rows with a sortbox model JSON."
+    )
     parser.add_argument("model", help="the model JSON")
     parser.add_argument("messages", help="CSV with a header and columns id,text (UTF-8, BOM allowed)")
     parser.add_argument("--unscorable", help="write unscorable rows (id,reason) here instead of stderr")

@@ -39,7 +39,9 @@ class PublishError(RuntimeError):
 
 def single_class_model(model: dict, class_name: str) -> dict:
     """The model JSON restricted to one class (golden vectors too), with its own content id."""
-    single = {key: value for key, value in model.items() if key not in ("classes", "skipped_classes", "golden", "model_id")}
+    single = {
+        key: value for key, value in model.items() if key not in ("classes", "skipped_classes", "golden", "model_id")
+    }
     single["classes"] = {class_name: model["classes"][class_name]}
     single["skipped_classes"] = {}
     single["golden"] = []
@@ -68,7 +70,14 @@ def holdout_scores(model: dict, texts: Sequence[str | None]) -> tuple[np.ndarray
     return scores, known
 
 
-def gate(challenger: dict, champions: dict[str, dict], texts: Sequence[str | None], labels: Sequence[Sequence[str]], *, margin: float) -> dict[str, dict]:
+def gate(
+    challenger: dict,
+    champions: dict[str, dict],
+    texts: Sequence[str | None],
+    labels: Sequence[Sequence[str]],
+    *,
+    margin: float,
+) -> dict[str, dict]:
     """Decide per class whether the challenger's model replaces the published one.
 
     `champions` maps class -> the published single-class model. Both are scored on the same
@@ -91,17 +100,30 @@ def gate(challenger: dict, champions: dict[str, dict], texts: Sequence[str | Non
         rows = challenger_known & champion_known
         y = np.array([name in row for row in labels])[rows]
         if len(y) == 0 or y.all() or not y.any():
-            decisions[name] = {"decision": "keep", "reason": f"the held-out rows cannot judge {name!r} (need positives and negatives both models can score)"}
+            decisions[name] = {
+                "decision": "keep",
+                "reason": (
+                    f"the held-out rows cannot judge {name!r} (need positives and negatives both models can score)"
+                ),
+            }
             continue
-        from sklearn.metrics import roc_auc_score  # here, not at the top: see sortbox/select.py
+        from sklearn.metrics import roc_auc_score  # here, not at the top: see sortbox/model_selection.py
 
         new = float(roc_auc_score(y, challenger_scores[rows, challenger_classes.index(name)]))
         old = float(roc_auc_score(y, champion_scores[rows, 0]))
         entry = {"challenger_roc_auc": new, "champion_roc_auc": old, "held_out_rows": int(rows.sum()), "margin": margin}
         if new >= old - margin:
-            decisions[name] = {"decision": "publish", "reason": f"ROC AUC {new:.4f} vs published {old:.4f} (margin {margin})", **entry}
+            decisions[name] = {
+                "decision": "publish",
+                "reason": f"ROC AUC {new:.4f} vs published {old:.4f} (margin {margin})",
+                **entry,
+            }
         else:
-            decisions[name] = {"decision": "keep", "reason": f"worse: ROC AUC {new:.4f} vs published {old:.4f} (margin {margin})", **entry}
+            decisions[name] = {
+                "decision": "keep",
+                "reason": f"worse: ROC AUC {new:.4f} vs published {old:.4f} (margin {margin})",
+                **entry,
+            }
     return decisions
 
 
@@ -135,16 +157,26 @@ def release_models(release: Path) -> dict[str, dict]:
     (sortbox.model_file): a bad one is one ModelFileError line naming it."""
     info_path = Path(release) / RELEASE_FILE
     try:
-        files = {name: entry["file"] for name, entry in json.loads(info_path.read_text(encoding="utf-8"))["classes"].items()}
+        files = {
+            name: entry["file"] for name, entry in json.loads(info_path.read_text(encoding="utf-8"))["classes"].items()
+        }
     except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelFileError(f"release file {info_path}: not a sortbox release ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise ModelFileError(
+            f"release file {info_path}: not a sortbox release ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     models = {}
     for name, file_name in files.items():
         if type(file_name) is not str or Path(file_name).name != file_name or not file_name.endswith(".json"):
-            raise ModelFileError(f"release file {info_path}: class {str(name)[:50]!r} names {str(file_name)[:80]!r}, not a model file of the release")
+            raise ModelFileError(
+                f"release file {info_path}: class {str(name)[:50]!r} names {str(file_name)[:80]!r}, "
+                "not a model file of the release"
+            )
         model = read_model_file(Path(release) / file_name)
         if list(model["classes"]) != [name]:
-            raise ModelFileError(f"model file {Path(release) / file_name}: holds classes {sorted(model['classes'])[:5]}, release.json says {str(name)[:50]!r}")
+            raise ModelFileError(
+                f"model file {Path(release) / file_name}: "
+                f"holds classes {sorted(model['classes'])[:5]}, release.json says {str(name)[:50]!r}"
+            )
         models[name] = model
     return models
 
@@ -214,7 +246,9 @@ def rollback(root: Path) -> Path:
     return previous
 
 
-def release_files(challenger: dict, champions: dict[str, dict], decisions: dict[str, dict]) -> tuple[dict[str, bytes], dict]:
+def release_files(
+    challenger: dict, champions: dict[str, dict], decisions: dict[str, dict]
+) -> tuple[dict[str, bytes], dict]:
     """The files of the next release and its release.json classes section."""
     files: dict[str, bytes] = {}
     classes: dict[str, dict] = {}

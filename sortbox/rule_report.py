@@ -8,7 +8,19 @@ import io
 from sortbox.html_page import page_head
 from sortbox.portable_scorer import csv_safe
 
-RULE_COLUMNS = ("rule_id", "class", "pattern", "hits", "coverage", "overlap", "conflict", "precision", "mostly_other_class", "other_class_share", "judged_by")
+RULE_COLUMNS = (
+    "rule_id",
+    "class",
+    "pattern",
+    "hits",
+    "coverage",
+    "overlap",
+    "conflict",
+    "precision",
+    "mostly_other_class",
+    "other_class_share",
+    "judged_by",
+)
 # The rule report's own style rules (on top of sortbox.html_page.BASE_CSS).
 _CSS = """body { max-width: 1600px; } table { margin-bottom: 2em; } td.pattern, td.examples { overflow-wrap: anywhere; }
 th { position: sticky; top: 0; } tr.silent { background: #fff3f3; } tr.flagged { background: #fff8e1; }
@@ -67,7 +79,9 @@ def _mostly(row: dict) -> str:
 
 
 def _row_class(row: dict) -> str:
-    return " ".join(name for name, on in (("silent", row["hits"] == 0), ("flagged", bool(row.get("mostly_other_class")))) if on)
+    return " ".join(
+        name for name, on in (("silent", row["hits"] == 0), ("flagged", bool(row.get("mostly_other_class")))) if on
+    )
 
 
 def render_rule_report_html(stats: dict) -> str:
@@ -87,12 +101,18 @@ def render_rule_report_html(stats: dict) -> str:
         f"<tr class='{_row_class(r)}' data-class='{esc(r['class'], quote=True)}'>"
         f"<td>{esc(r['rule_id'])}</td><td>{esc(r['class'])}</td><td class='pattern'>{_clipped(r['pattern'], PATTERN_CHARS, 'code')}</td>"
         f"<td class='num' data-v='{r['hits']}'>{r['hits']:,}</td>"
-        + "".join(f"<td class='num' data-v='{-1 if r[k] is None else r[k]}'>{_number(r[k])}</td>" for k in ("coverage", "overlap", "conflict", "precision"))
+        + "".join(
+            f"<td class='num' data-v='{-1 if r[k] is None else r[k]}'>{_number(r[k])}</td>"
+            for k in ("coverage", "overlap", "conflict", "precision")
+        )
         + f"<td>{_mostly(r)}</td>"
         f"<td class='examples'>{'<br>'.join(_clipped(e['id'] + ': ' + e['text'], EXAMPLE_CHARS) for e in r['examples'])}</td></tr>"
         for r in rules
     )
-    flagged = sorted((r for r in rules if r.get("mostly_other_class")), key=lambda r: (-r["hits"], -r["other_class_share"], r["rule_id"]))
+    flagged = sorted(
+        (r for r in rules if r.get("mostly_other_class")),
+        key=lambda r: (-r["hits"], -r["other_class_share"], r["rule_id"]),
+    )
     flagged_section = (
         f"<div class='alert'><h2>Rules working for another class</h2><details open><summary>{len(flagged)} rules, most hits first: "
         "more than half of each one's hits belong to another class (by the label column when it knows the rule's class, else "
@@ -108,9 +128,17 @@ def render_rule_report_html(stats: dict) -> str:
         else "<p class='ok'>No rule has most of its hits in another class.</p>"
     )
     silent = [r for r in rules if r["hits"] == 0]
-    silent_items = "".join(f"<li><code>{esc(r['rule_id'])}</code> {_clipped(r['pattern'], PATTERN_CHARS, 'code')}</li>" for r in silent) or "<li>none</li>"
+    silent_items = (
+        "".join(
+            f"<li><code>{esc(r['rule_id'])}</code> {_clipped(r['pattern'], PATTERN_CHARS, 'code')}</li>" for r in silent
+        )
+        or "<li>none</li>"
+    )
     without_rules = stats.get("classes_without_rules") or {}
-    without_items = "".join(f"<li><code>{esc(name)}</code>: {esc(reason)}</li>" for name, reason in without_rules.items()) or "<li>none</li>"
+    without_items = (
+        "".join(f"<li><code>{esc(name)}</code>: {esc(reason)}</li>" for name, reason in without_rules.items())
+        or "<li>none</li>"
+    )
     ignored = stats.get("ignored_files") or []
     ignored_note = f"<p>Not rule files, ignored: {esc(', '.join(map(repr, ignored)))}.</p>" if ignored else ""
     class_options = "".join(f"<option>{esc(name)}</option>" for name in sorted({r["class"] for r in rules}))
@@ -119,7 +147,9 @@ def render_rule_report_html(stats: dict) -> str:
         if stats["has_truth"]
         else "No label column is configured, so precision and recall cannot be measured."
     )
-    return page_head("sortbox rule report", _CSS) + f"""<h1>Rule report</h1>
+    return (
+        page_head("sortbox rule report", _CSS)
+        + f"""<h1>Rule report</h1>
 <p>{messages:,} messages, {len(rules)} rules, {len(silent)} never fire, {len(flagged)} work mostly for another class. {esc(truth_note)}
 Coverage: share of messages a rule (or class) labels. Overlap: share of a rule's hits that another rule also hits.
 Conflict: share of its hits that a rule of another class also hits. Precision: share of its hits whose truth includes its class.</p>
@@ -173,3 +203,4 @@ Conflict: share of its hits that a rule of another class also hits. Precision: s
 </script>
 </body></html>
 """
+    )

@@ -67,7 +67,9 @@ def sample_rows(pairs: Iterable[tuple[str, str]]) -> Iterator[dict]:
         }
 
 
-def write_messages(engine: sa.Engine, rows: Iterable[dict], *, table_name: str = "messages", batch: int = 10_000) -> int:
+def write_messages(
+    engine: sa.Engine, rows: Iterable[dict], *, table_name: str = "messages", batch: int = 10_000
+) -> int:
     """(Re)create `table_name` and insert `rows` in batches; returns the number inserted."""
     metadata = sa.MetaData()
     table = messages_table(metadata, table_name)

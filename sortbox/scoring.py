@@ -21,8 +21,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from sortbox.clean import CleaningOptions
+from sortbox.linear import sigmoid
 from sortbox.portable_scorer import PortableModel, csv_safe, scores_header
-from sortbox.select import sigmoid
 
 # The pattern the fast path reimplements (sortbox.wordlists.DEFAULT_TOKEN_PATTERN, copied rather
 # than imported: the fast path is right for exactly this text, whatever the default becomes).
@@ -86,7 +86,14 @@ class _WordTable:
     def __init__(self, words: dict[bytes, int]):
         self._multiplier, self._mixer = secrets.randbits(64) | 1, secrets.randbits(64) | 1
         self._short = self._build({(int.from_bytes(w, "little"),): t for w, t in words.items() if len(w) <= 8}, width=1)
-        self._medium = self._build({(int.from_bytes(w[:8], "little"), int.from_bytes(w[8:], "little")): t for w, t in words.items() if 8 < len(w) <= 16}, width=2)
+        self._medium = self._build(
+            {
+                (int.from_bytes(w[:8], "little"), int.from_bytes(w[8:], "little")): t
+                for w, t in words.items()
+                if 8 < len(w) <= 16
+            },
+            width=2,
+        )
         self._long = {w: t for w, t in words.items() if len(w) > 16}
 
     def _hash(self, key: tuple[int, ...]) -> int:
@@ -141,7 +148,10 @@ class _WordTable:
         medium = np.flatnonzero(lengths > 8)
         if len(medium):
             medium_starts, medium_lengths = starts.take(medium), lengths.take(medium)
-            first, second = eight_bytes[medium_starts], eight_bytes[medium_starts + 8] & _BYTE_MASKS.take(np.minimum(medium_lengths - 8, 8))
+            first, second = (
+                eight_bytes[medium_starts],
+                eight_bytes[medium_starts + 8] & _BYTE_MASKS.take(np.minimum(medium_lengths - 8, 8)),
+            )
             terms[medium] = self._probe(self._medium, [first, second])
             for index in np.flatnonzero(medium_lengths > 16).tolist():
                 start = int(medium_starts[index])
@@ -188,7 +198,9 @@ class VectorModel:
     def __init__(self, model: dict):
         self.portable = PortableModel(model)  # validates the schema; shares parsing rules
         self.class_names = self.portable.class_names
-        self.weights = np.array([model["classes"][name]["weights"] for name in self.class_names], dtype=np.float64).T.reshape(len(model["idf"]), len(self.class_names))
+        self.weights = np.array(
+            [model["classes"][name]["weights"] for name in self.class_names], dtype=np.float64
+        ).T.reshape(len(model["idf"]), len(self.class_names))
         self.intercepts = np.array([model["classes"][name]["intercept"] for name in self.class_names], dtype=np.float64)
         self.thresholds = np.array([model["classes"][name]["threshold"] for name in self.class_names], dtype=np.float64)
         self.idf = np.asarray(model["idf"], dtype=np.float64)
@@ -208,7 +220,11 @@ class VectorModel:
 
     def cleaning_options(self) -> CleaningOptions:
         """The model's own cleaning and quarantine settings (not the current configuration's)."""
-        return CleaningOptions(spec=self.portable.model["cleaning"], max_chars=self.portable.max_chars, quarantine_control_characters=self.portable.quarantine_controls)
+        return CleaningOptions(
+            spec=self.portable.model["cleaning"],
+            max_chars=self.portable.max_chars,
+            quarantine_control_characters=self.portable.quarantine_controls,
+        )
 
     def tfidf(self, cleaned_texts: Sequence[str]) -> sp.csr_matrix:
         """Messages x terms L2-normalised TF-IDF of cleaned texts (unknown words ignored)."""
@@ -289,7 +305,9 @@ class VectorModel:
         terms = np.compress(known, terms)
         dollar = self._currency_terms.get(_DOLLAR)
         if dollar is not None:  # "$", the pattern's only ASCII currency sign
-            indptr, terms = _add_singles(indptr, terms, np.searchsorted(text_ends, np.flatnonzero(data == _DOLLAR)), dollar)
+            indptr, terms = _add_singles(
+                indptr, terms, np.searchsorted(text_ends, np.flatnonzero(data == _DOLLAR)), dollar
+            )
         return indptr, terms
 
     def _unicode_block(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +353,10 @@ class ModelSet:
         first = models[0]
         for model in models[1:]:
             if model["cleaning"] != first["cleaning"] or model["quarantine"] != first["quarantine"]:
-                raise ValueError(f"models {first['model_id'][:12]} and {model['model_id'][:12]} clean texts differently: score them separately")
+                raise ValueError(
+                    f"models {first['model_id'][:12]} and {model['model_id'][:12]} clean texts differently: "
+                    f"score them separately"
+                )
         self.vectors = sorted((VectorModel(m) for m in models), key=lambda v: v.class_names)
         self.class_names = [name for vector in self.vectors for name in vector.class_names]
         if len(set(self.class_names)) != len(self.class_names):
@@ -369,4 +390,7 @@ def scores_table(model: VectorModel | ModelSet, ids: Sequence[str], scores: np.n
 
 def unscorable_rows(quarantine: pa.Table) -> list[list[str]]:
     """unscorable.csv rows (id, reason) for quarantined messages."""
-    return [[csv_safe(i or ""), f"quarantined:{r}"] for i, r in zip(quarantine.column("id").to_pylist(), quarantine.column("reason").to_pylist())]
+    return [
+        [csv_safe(i or ""), f"quarantined:{r}"]
+        for i, r in zip(quarantine.column("id").to_pylist(), quarantine.column("reason").to_pylist())
+    ]

@@ -141,7 +141,7 @@ def check_section(section: str, values: Mapping[str, object]) -> None:
 
 #: The [training] options that hold a grid (param_grid above small_data_rows messages).
 GRID_OPTIONS = ("param_grid", "small_data_param_grid")
-#: Grid keys of sortbox's own (sortbox.select.SELECTION_KEYS), not LogisticRegression's.
+#: Grid keys of sortbox's own (sortbox.model_selection.SELECTION_KEYS), not LogisticRegression's.
 SELECTION_KEYS = {"topics": "a positive integer", "scale": "true or false"}
 
 

@@ -33,7 +33,9 @@ def is_temporary(name: str, *, publish: bool = False) -> bool:
     return TEMPORARY_MARK in name or (publish and PUBLISH_TEMPORARY.fullmatch(name) is not None)
 
 
-def stale_temporaries(root: Path, *, older_than_seconds: float, now: float | None = None, publish: bool = False) -> list[Path]:
+def stale_temporaries(
+    root: Path, *, older_than_seconds: float, now: float | None = None, publish: bool = False
+) -> list[Path]:
     """Temporary outputs under `root` (any depth) not modified for `older_than_seconds`.
 
     Symbolic links are not followed, and nothing inside a temporary directory is listed.
@@ -61,7 +63,9 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def sweep(roots: list[Path], *, older_than_seconds: float, publish_roots: tuple[Path, ...] | list[Path] = ()) -> list[Path]:
+def sweep(
+    roots: list[Path], *, older_than_seconds: float, publish_roots: tuple[Path, ...] | list[Path] = ()
+) -> list[Path]:
     """Remove the stale temporaries under each existing root; returns what was removed."""
     removed = []
     for root, publish in [(root, False) for root in roots] + [(root, True) for root in publish_roots]:
@@ -76,8 +80,12 @@ def sweep(roots: list[Path], *, older_than_seconds: float, publish_roots: tuple[
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("roots", nargs="+", type=Path, help="output roots to sweep (missing ones are skipped)")
-    parser.add_argument("--publish-root", action="append", type=Path, default=[], help="a publish root to sweep too (repeatable)")
-    parser.add_argument("--older-than-hours", type=float, default=24.0, help="leave anything modified more recently (default 24)")
+    parser.add_argument(
+        "--publish-root", action="append", type=Path, default=[], help="a publish root to sweep too (repeatable)"
+    )
+    parser.add_argument(
+        "--older-than-hours", type=float, default=24.0, help="leave anything modified more recently (default 24)"
+    )
     args = parser.parse_args(argv)
     if args.older_than_hours < 0:
         parser.error("--older-than-hours must not be negative")

@@ -77,7 +77,9 @@ def default_char_map() -> dict[str, str]:
             char_map[chr(byte)] = bytes([byte]).decode("cp1252")
         except UnicodeDecodeError:
             continue  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: undefined, stay control characters
-    return {source: _PUNCTUATION_FOLDS.get(target, target) for source, target in {**char_map, **_PUNCTUATION_FOLDS}.items()}
+    return {
+        source: _PUNCTUATION_FOLDS.get(target, target) for source, target in {**char_map, **_PUNCTUATION_FOLDS}.items()
+    }
 
 
 def default_cleaning_spec(*, lowercase: bool = True, digits: str = "zero", normalization: str = "NFKC") -> dict:
@@ -151,7 +153,15 @@ def rule_view(mapped_text: str) -> str:
     return _SPACE_RUNS.sub(" ", mapped_text).strip()
 
 
-def unusable_text_reason(text: str | None, mapped: str | None, cleaned: str | None, *, undecodable: bool = False, max_chars: int, quarantine_controls: bool) -> str | None:
+def unusable_text_reason(
+    text: str | None,
+    mapped: str | None,
+    cleaned: str | None,
+    *,
+    undecodable: bool = False,
+    max_chars: int,
+    quarantine_controls: bool,
+) -> str | None:
     """Why a text cannot be used (a quarantine reason code of sortbox.clean.REASONS), or None.
 
     `mapped` is the text after `TextCleaner.map`, `cleaned` after the whole spec (both None when

@@ -294,7 +294,9 @@ def _summary_table(classes: dict) -> str:
         threshold = cv["threshold"]
         against_truth = cv.get("against_truth") or {}
         warning = entry["grid"].get("edge_warning")
-        params_cell = _params(entry["grid"].get("best_params")) + (f" <span class='warn' title='{esc(warning)}'>(on the edge of the grid)</span>" if warning else "")
+        params_cell = _params(entry["grid"].get("best_params")) + (
+            f" <span class='warn' title='{esc(warning)}'>(on the edge of the grid)</span>" if warning else ""
+        )
         rows.append(
             f"<tr><td><a href='#class-{esc(name)}'>{esc(name)}</a></td><td>{esc(entry['status'])}</td>"
             f"<td class='num'>{positives_cell}</td><td>{_measured(cv)}</td><td class='num'>{_auc_with_spread(cv)}</td>"
@@ -407,7 +409,15 @@ def feedback_section(feedback: dict | None) -> str:
     )
 
 
-def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, rule_report_href: str | None, drift_report_href: str | None = None) -> str:
+def _page(
+    *,
+    run_info: dict,
+    labels_section: str,
+    summary: str,
+    sections: str,
+    rule_report_href: str | None,
+    drift_report_href: str | None = None,
+) -> str:
     """The whole page around the pre-rendered (already escaped) parts."""
     info_rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(_value(v))}</td></tr>" for k, v in run_info.items())
     rule_link = (
@@ -417,12 +427,17 @@ def _page(*, run_info: dict, labels_section: str, summary: str, sections: str, r
     )
     if drift_report_href is not None:
         rule_link += f"<p><a href='{esc(drift_report_href)}'>Drift report</a>: this night against the night of the release that was live.</p>"
-    return page_head("sortbox training report", """table { margin-bottom: 1.5em; }
+    return (
+        page_head(
+            "sortbox training report",
+            """table { margin-bottom: 1.5em; }
 th { text-align: left; } td.num { font-variant-numeric: tabular-nums; }
 tr.best { background: #e8f5e9; font-weight: bold; } tr.skipped { background: #fff3f3; }
 td.reason { color: #a40000; font-weight: bold; } .warn { color: #a40000; font-weight: bold; }
 .skip { border-left: 5px solid #c44e52; background: #fff3f3; padding: 0.6em 1em; margin-bottom: 1.5em; }
-.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }""") + f"""<h1>Training report</h1>
+.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin-bottom: 1em; }""",
+        )
+        + f"""<h1>Training report</h1>
 <table>{info_rows}</table>
 {rule_link}
 <h2>Label distribution</h2>
@@ -438,3 +453,4 @@ policy.</p>
 {sections}
 </body></html>
 """
+    )

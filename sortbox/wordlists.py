@@ -19,6 +19,8 @@ def load_stopwords(stopwords_dir: Path, language: str) -> frozenset[str]:
     path = Path(stopwords_dir) / f"{language}.txt"
     if not path.is_file():
         available = sorted(p.stem for p in Path(stopwords_dir).glob("*.txt")) if Path(stopwords_dir).is_dir() else []
-        raise StopwordsError(f"{path}: no stopword list for language {language!r} (available: {', '.join(available) or 'none'})")
+        raise StopwordsError(
+            f"{path}: no stopword list for language {language!r} (available: {', '.join(available) or 'none'})"
+        )
     words = (line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines())
     return frozenset(w for w in words if w and not w.startswith("#"))

@@ -18,7 +18,7 @@ from luigi.freezing import recursively_unfreeze
 from sortbox.clean import CleaningOptions
 from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
-from sortbox.select import selection_grid
+from sortbox.model_selection import selection_grid
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import NOT_COMPARED, compare_profiles, model_statistics, night_profile, sample_rows
 from sortbox.publish import PROFILE_FILE, current_release, gate, release_info, release_models
-from sortbox.select import holdout_mask
+from sortbox.sampling import holdout_mask
 from tasks.base import SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import drift, publish, tokenize, training

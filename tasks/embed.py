@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.select import holdout_mask, training_rows
+from sortbox.sampling import holdout_mask, training_rows
 from tasks.base import SortboxTask
 from tasks.config import dictionary, lsi, training
 from tasks.tokenize import TokenizeMessages

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
-from sortbox.select import (
+from sortbox.model_selection import (
     choose_threshold,
     class_target,
     curves,

@@ -10,11 +10,42 @@ import luigi.configuration
 import pytest
 import sqlalchemy as sa
 
-from sortbox.sample_data import SAMPLE_EPOCH, SAMPLE_INTERVAL, build_sample_database, read_sms_collection, write_messages
+from sortbox.sample_data import (
+    SAMPLE_EPOCH,
+    SAMPLE_INTERVAL,
+    build_sample_database,
+    read_sms_collection,
+    write_messages,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMS_TSV = REPO_ROOT / "data" / "sms_spam_collection.tsv"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+#: The task families of the training DAG (workflows.train.TrainPipeline and all it requires): what a
+#: clean run leaves outputs for and luigid lists, so that the task list cannot silently shrink.
+TRAINING_FAMILIES = {
+    "ExtractMessages",
+    "CleanMessages",
+    "LabelMessages",
+    "RuleReport",
+    "TokenizeMessages",
+    "BuildDictionary",
+    "FitTfidf",
+    "FitLsi",
+    "EmbedMessages",
+    "GridSearch",
+    "CrossValidate",
+    "FitClassifier",
+    "TrainClassifiers",
+    "ExportModelJson",
+    "ScoreMessages",
+    "TrainingReport",
+    "TrainPipeline",
+    "ReviewSample",
+    "ReadFeedback",
+    "EvaluateFeedback",
+}
 
 #: The canonical tiny corpus: (id, body, truth). Reused by unit, task and end-to-end tests.
 TINY_CORPUS = [
@@ -56,7 +87,13 @@ def luigi_config():
 def make_messages_db(url: str, rows: list[tuple], *, table: str = "messages") -> None:
     """(Re)create a `messages` table at `url` holding (id, body, truth) rows; timestamps as in the sample."""
     records = (
-        {"id": i, "sender": "+447700900000", "received_at": SAMPLE_EPOCH + i * SAMPLE_INTERVAL, "body": body, "truth": truth}
+        {
+            "id": i,
+            "sender": "+447700900000",
+            "received_at": SAMPLE_EPOCH + i * SAMPLE_INTERVAL,
+            "body": body,
+            "truth": truth,
+        }
         for i, body, truth in rows
     )
     engine = sa.create_engine(url)

@@ -16,10 +16,47 @@ import time
 import traceback
 
 HOSTILE_PATTERNS = [
-    "(a+)+$", r"(\w+\s?)+$", "(x+x+)+y", "^(a|aa)+$", "(.*a){25}", r"(\w|\w)+!", "(", "\\", "[", "(?P<x>", "", ".", r"\w+",
-    r"\w+(?:'\w+)*|[$£€¥]|(a+)+$", r"(?:\w+(?:'\w+)*|[$£€¥])", r"\w+(?:'\w+)*|[$£€¥] ", "(?i)" + r"\w+(?:'\w+)*|[$£€¥]",
+    "(a+)+$",
+    r"(\w+\s?)+$",
+    "(x+x+)+y",
+    "^(a|aa)+$",
+    "(.*a){25}",
+    r"(\w|\w)+!",
+    "(",
+    "\\",
+    "[",
+    "(?P<x>",
+    "",
+    ".",
+    r"\w+",
+    r"\w+(?:'\w+)*|[$£€¥]|(a+)+$",
+    r"(?:\w+(?:'\w+)*|[$£€¥])",
+    r"\w+(?:'\w+)*|[$£€¥] ",
+    "(?i)" + r"\w+(?:'\w+)*|[$£€¥]",
 ]
-TYPE_VALUES = [None, True, False, 0, 1, -1, 2, 1.0, 0.5, -1e308, 1e308, "", "x", "1", "logistic", [], [0], [[0, 1]], {}, {"a": 1}, {"spam": {}}]
+TYPE_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2,
+    1.0,
+    0.5,
+    -1e308,
+    1e308,
+    "",
+    "x",
+    "1",
+    "logistic",
+    [],
+    [0],
+    [[0, 1]],
+    {},
+    {"a": 1},
+    {"spam": {}},
+]
 NONFINITE = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"]
 KINDS = ("type", "nonfinite", "huge", "deep", "pattern", "truncate", "bytes", "structure", "valid")
 
@@ -105,7 +142,9 @@ def _mutate(kind: str, model, base: bytes, paths: list[tuple], numbers: list[tup
             position = rng.randrange(len(data))
             edit = rng.randrange(3)
             if edit == 0:
-                data[position] = rng.choice([0, 0xFF, 0x80, ord('"'), ord("{"), ord("]"), ord(","), ord("\\"), rng.randrange(256)])
+                data[position] = rng.choice(
+                    [0, 0xFF, 0x80, ord('"'), ord("{"), ord("]"), ord(","), ord("\\"), rng.randrange(256)]
+                )
             elif edit == 1:
                 data[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
             else:
@@ -148,7 +187,11 @@ def _mutate(kind: str, model, base: bytes, paths: list[tuple], numbers: list[tup
     node = model
     for key in path:
         node = node[key]
-    value = abs(node) * rng.uniform(0.5, 2) if path[0] == "idf" or path[-1] in ("threshold", "cv_roc_auc") else node * rng.uniform(-3, 3)
+    value = (
+        abs(node) * rng.uniform(0.5, 2)
+        if path[0] == "idf" or path[-1] in ("threshold", "cv_roc_auc")
+        else node * rng.uniform(-3, 3)
+    )
     return _dumps(_replace(model, path, min(value, 1.0) if path[-1] in ("threshold", "cv_roc_auc") else value))
 
 
@@ -162,7 +205,10 @@ def small_unicode_tables(model: dict, *, below: int = 0x250) -> dict:
         entries = [[*k, *v] for k, v in parse_mappings(tables[key]) if k[0] < below]
         tables[key] = format_mappings(entries, key_width=2 if key == "compositions" else 1)
     tables["combining_classes"] = ",".join(
-        (f"{a:04X}" if a == b else f"{a:04X}-{b:04X}") + f":{c}" for a, b, c in parse_classes(tables["combining_classes"]) if b < below)
+        (f"{a:04X}" if a == b else f"{a:04X}-{b:04X}") + f":{c}"
+        for a, b, c in parse_classes(tables["combining_classes"])
+        if b < below
+    )
     for key in ("cased", "case_ignorable", "word", "white_space", "decimal_digits"):
         tables[key] = format_ranges([r for r in parse_ranges(tables[key]) if r[1] < below])
     return {**model, "unicode": tables}
@@ -176,7 +222,10 @@ def mutations(model: dict, count: int, *, seed: int = 0) -> list[tuple[str, byte
     base = _dumps(model)
     paths = _paths(model)
     numbers = _number_paths(paths, model)
-    return [(kind, _mutate(kind, model, base, paths, numbers, rng)) for kind in (KINDS[i % len(KINDS)] for i in range(count))]
+    return [
+        (kind, _mutate(kind, model, base, paths, numbers, rng))
+        for kind in (KINDS[i % len(KINDS)] for i in range(count))
+    ]
 
 
 def score_many(model_paths: list[str], messages: str) -> None:
@@ -194,8 +243,18 @@ def score_many(model_paths: list[str], messages: str) -> None:
             escaped = None
         except BaseException:  # anything escaping main() is a failure the test reports
             code, escaped = None, traceback.format_exc()
-        print(json.dumps({"path": path, "code": code, "seconds": time.perf_counter() - started,
-                          "stderr": err.getvalue().splitlines(), "escaped": escaped}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "path": path,
+                    "code": code,
+                    "seconds": time.perf_counter() - started,
+                    "stderr": err.getvalue().splitlines(),
+                    "escaped": escaped,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

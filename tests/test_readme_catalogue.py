@@ -25,7 +25,27 @@ def test_every_row_names_tests_that_exist():
 
 def test_the_catalogue_covers_the_issue_list():
     covered = " ".join(what for what, _ in catalogue_rows()).lower()
-    for item in ("null text", "empty text", "white space", "emoji", "control characters", "1 mb", "duplicate ids", "non-utf-8", "missing configured column",
-                 "empty table", "window with no rows", "all rows unscorable", "0 positives", "2 positives", "invalid regex", "catastrophic-backtracking",
-                 "unknown separators", "postgres down", "dropped mid-extract", "statement_timeout", "injection"):
+    for item in (
+        "null text",
+        "empty text",
+        "white space",
+        "emoji",
+        "control characters",
+        "1 mb",
+        "duplicate ids",
+        "non-utf-8",
+        "missing configured column",
+        "empty table",
+        "window with no rows",
+        "all rows unscorable",
+        "0 positives",
+        "2 positives",
+        "invalid regex",
+        "catastrophic-backtracking",
+        "unknown separators",
+        "postgres down",
+        "dropped mid-extract",
+        "statement_timeout",
+        "injection",
+    ):
         assert item in covered, item

@@ -29,12 +29,25 @@ def hostile_table(tmp_path):
     next to good ones, the non-UTF-8 bytes written raw."""
     path = tmp_path / "hostile.sqlite"
     good = [(100 + i, body, truth) for i, (_, body, truth) in enumerate(TINY_CORPUS)]
-    bad = [(1, None, "ham"), (2, "", "ham"), (3, " \t\n  ", "ham"), (4, "\U0001F600\U0001F389", "ham"), (5, "hi\x00there\x07", "ham"),
-           (6, MEGABYTE_TEXT, "spam"), (7, "first copy", "ham"), (7, "second copy", "ham")]
+    bad = [
+        (1, None, "ham"),
+        (2, "", "ham"),
+        (3, " \t\n  ", "ham"),
+        (4, "\U0001f600\U0001f389", "ham"),
+        (5, "hi\x00there\x07", "ham"),
+        (6, MEGABYTE_TEXT, "spam"),
+        (7, "first copy", "ham"),
+        (7, "second copy", "ham"),
+    ]
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE messages (id INTEGER, sender TEXT, received_at TEXT, body TEXT, truth TEXT)")
-        conn.executemany("INSERT INTO messages VALUES (?, '+447700900000', ?, ?, ?)", [(i, f"2026-01-01 00:{i % 60:02d}:00", body, truth) for i, body, truth in good + bad])
-        conn.execute("INSERT INTO messages VALUES (9, '+447700900000', '2026-01-01 00:09:00', CAST(x'fffe41' AS TEXT), 'ham')")
+        conn.executemany(
+            "INSERT INTO messages VALUES (?, '+447700900000', ?, ?, ?)",
+            [(i, f"2026-01-01 00:{i % 60:02d}:00", body, truth) for i, body, truth in good + bad],
+        )
+        conn.execute(
+            "INSERT INTO messages VALUES (9, '+447700900000', '2026-01-01 00:09:00', CAST(x'fffe41' AS TEXT), 'ham')"
+        )
     return f"sqlite:///{path}", len(good) + len(bad) + 1
 
 
@@ -46,14 +59,25 @@ def test_every_bad_row_is_quarantined_with_its_reason_and_nothing_is_lost(hostil
     out = CleanMessages(run_date=RUN_DATE).output_dir()
     quarantine = pq.read_table(out / "quarantine.parquet").to_pylist()
     reasons = sorted((row["id"], row["reason"]) for row in quarantine)
-    assert reasons == [("1", "null_text"), ("2", "empty_text"), ("3", "empty_text"), ("4", "empty_after_cleaning"), ("5", "control_characters"),
-                       ("6", "too_long"), ("7", "duplicate_id"), ("7", "duplicate_id"), ("9", "undecodable_bytes")]
+    assert reasons == [
+        ("1", "null_text"),
+        ("2", "empty_text"),
+        ("3", "empty_text"),
+        ("4", "empty_after_cleaning"),
+        ("5", "control_characters"),
+        ("6", "too_long"),
+        ("7", "duplicate_id"),
+        ("7", "duplicate_id"),
+        ("9", "undecodable_bytes"),
+    ]
     assert next(row for row in quarantine if row["id"] == "6")["text"] == MEGABYTE_TEXT  # kept whole, not truncated
     summary = read_json(out / "summary.json")
     assert summary["extracted"] == rows == summary["clean"] + summary["quarantined"]
 
 
-def test_a_class_with_no_positive_message_is_skipped_with_its_reason(sample_sqlite, pipeline_env, luigi_config, tmp_path):
+def test_a_class_with_no_positive_message_is_skipped_with_its_reason(
+    sample_sqlite, pipeline_env, luigi_config, tmp_path
+):
     pipeline_env(sample_sqlite)
     rules = tmp_path / "labels"
     rules.mkdir()
@@ -63,7 +87,9 @@ def test_a_class_with_no_positive_message_is_skipped_with_its_reason(sample_sqli
     result = run_luigi([GridSearch(run_date=RUN_DATE, class_name="never")])
     assert result.scheduling_succeeded, result.summary_text
     grid = read_json(GridSearch(run_date=RUN_DATE, class_name="never").output_dir() / "grid.json")
-    assert grid["status"] == "skipped" and grid["reason"].startswith("0 positive messages, fewer than the 3 cross-validation folds")
+    assert grid["status"] == "skipped" and grid["reason"].startswith(
+        "0 positive messages, fewer than the 3 cross-validation folds"
+    )
 
 
 def test_all_rows_unscorable_fails_the_scoring_with_the_reasons(tmp_path, pipeline_env, caplog):

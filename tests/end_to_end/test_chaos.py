@@ -6,21 +6,22 @@ temporary directory (`<output>-luigi-tmp-<n>`), just before the rename that woul
 complete: a crash mid-write, with a full-looking partial output on disk. Each kill is logged by
 the task's output directory name, so the next run kills the next task.
 
-The chain (one worker): run that until a run finishes. Every run but the last must die by
-SIGKILL at exactly one new task, whose temporary directory holds its partial output; the
-temporary outputs left are exactly those of the killed tasks that have not run again yet (a task
-removes its killed attempt's leftover when it runs again, tasks/base.py). The last run exits 0. The tasks killed must be exactly the task output
-directories of a clean run (TrainPipeline and all its transitive requirements, the per-class
-GridSearch / CrossValidate / FitClassifier fanned out by TrainClassifiers included), each killed
-once, so a task that is never killed (e.g. one that stops writing through atomic_output) fails
-the test. With two workers, one case kills the forked process running one class's grid search
-while the other worker goes on; the rerun is plain `luigi`.
+The chain (one worker): run that until a run finishes. Every run but the last must die by SIGKILL at
+exactly one new task, whose temporary directory holds its partial output; the temporary outputs left
+are exactly those of the killed tasks that have not run again yet (a task removes its killed
+attempt's leftover when it runs again, tasks/base.py). The last run exits 0. The tasks killed must
+be exactly the task output directories of a clean run (TrainPipeline and all its transitive
+requirements, the per-class GridSearch / CrossValidate / FitClassifier fanned out by
+TrainClassifiers included), each killed once, so a task that is never killed (e.g. one that stops
+writing through atomic_output) fails the test. With two workers, one case kills the forked process
+running one class's grid search while the other worker goes on; the rerun is plain `luigi`.
 
 After the rerun, for both:
 - no temporary output (`*-luigi-tmp-*`) is left anywhere under the output root;
-- the same task output directories exist as in the clean run (run once per module), and every file in them is byte-identical to the clean run's: models, gensim files,
-  features, out-of-fold scores, model.json, scores.csv, unscorable.csv, the summaries, the rule
-  report, the training report and its plots, the manifest. Allowed to differ, and masked before
+- the same task output directories exist as in the clean run (run once per module), and every file
+  in them is byte-identical to the clean run's: models, gensim files, features, out-of-fold scores,
+  model.json, scores.csv, unscorable.csv, the summaries, the rule report, the training report and
+  its plots, the manifest. Allowed to differ, and masked before
   comparing, is only what measures the run rather than its result:
   * `fit_seconds` (wall-clock seconds each grid-search candidate took) in grid.json and
     classes.json, and the matching "fit seconds" cells of report.html;
@@ -39,23 +40,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
 
 RUN_DATE = "2026-11-24"
-ARGS = ["--module", "workflows.train", "TrainPipeline", "--local-scheduler", "--run-date", RUN_DATE, "--lsi-num-topics", "20"]
+ARGS = [
+    "--module",
+    "workflows.train",
+    "TrainPipeline",
+    "--local-scheduler",
+    "--run-date",
+    RUN_DATE,
+    "--lsi-num-topics",
+    "20",
+]
 TEMPORARY_MARK = "-luigi-tmp-"
 SIGKILL_EXIT = -9
 TASK_FAILED_EXIT = 30  # [retcode] task_failed: what luigi reports when a task's process dies
 TIMEOUT = 300
-#: Families the DAG must contain, so that the discovered task list cannot silently shrink.
-FAMILIES = {
-    "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
-    "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "ReadFeedback", "EvaluateFeedback",
-}
 
 
-def luigi(database_url: str, root: Path, *, workers: int, kill_log: Path | None = None, only: str = "") -> subprocess.CompletedProcess:
+def luigi(
+    database_url: str, root: Path, *, workers: int, kill_log: Path | None = None, only: str = ""
+) -> subprocess.CompletedProcess:
     """One run of the training DAG under `root`: plain luigi, or tests/chaos_luigi.py with a kill log."""
     env = {**os.environ, "SORTBOX_DB_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("LUIGI_CONFIG_PATH", None)
@@ -107,7 +113,7 @@ def clean_run(sample_sqlite, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("clean") / "runs"
     done = luigi(sample_sqlite, root, workers=1)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert {name.split("-")[0] for name in task_outputs(root)} >= FAMILIES
+    assert {name.split("-")[0] for name in task_outputs(root)} >= TRAINING_FAMILIES
     return root
 
 
@@ -139,7 +145,9 @@ def test_kill_9_at_every_task_in_turn_then_rerun_gives_the_clean_outputs(clean_r
     assert_same_outputs_as(clean_run, root)
 
 
-def test_kill_9_of_a_task_process_with_two_workers_then_rerun_gives_the_clean_outputs(clean_run, sample_sqlite, tmp_path):
+def test_kill_9_of_a_task_process_with_two_workers_then_rerun_gives_the_clean_outputs(
+    clean_run, sample_sqlite, tmp_path
+):
     root, kill_log = tmp_path / "runs", tmp_path / "killed.txt"
     searched = [name for name in task_outputs(clean_run) if name.startswith("GridSearch-")
                 and json.loads((clean_run / RUN_DATE / name / "grid.json").read_text())["status"] == "searched"]

@@ -62,5 +62,8 @@ def test_a_utf16_rule_file_stops_the_run_before_extraction(tiny_sqlite, tmp_path
     (rules / "spam.txt").write_bytes("win\nprize\n".encode("utf-16-le"))
     done = run_cli(["--labelling-rules-dir", str(rules)], tiny_sqlite, tmp_path)
     assert done.returncode == 35
-    assert f"{rules}/spam.txt:1: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?)" in done.stderr
+    assert (
+        f"{rules}/spam.txt:1: NUL byte (U+0000): not UTF-8 text (UTF-16 saved without a byte order mark?)"
+        in done.stderr
+    )
     assert not list(tmp_path.rglob("ExtractMessages-*")), "nothing may be extracted"

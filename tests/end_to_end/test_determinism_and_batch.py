@@ -17,7 +17,10 @@ from workflows.score import ScoreBatch
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
-SMALL = {"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'}}
+SMALL = {
+    "lsi": {"num_topics": "40"},
+    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+}
 
 
 def run_small_training(luigi_config, root, **source):
@@ -32,19 +35,50 @@ def test_two_runs_are_byte_identical(sample_sqlite, pipeline_env, luigi_config, 
     pipeline_env(sample_sqlite)
     outputs = []
     for name in ("first", "second"):
-        manifest_path, manifest = run_small_training(luigi_config, tmp_path / name, sample_fraction="0.3", sample_seed="5")
-        outputs.append({key: (manifest_path.parent / manifest["artifacts"][key]).read_bytes() for key in ("model_json", "scores_csv", "unscorable_csv")})
+        manifest_path, manifest = run_small_training(
+            luigi_config, tmp_path / name, sample_fraction="0.3", sample_seed="5"
+        )
+        outputs.append(
+            {
+                key: (manifest_path.parent / manifest["artifacts"][key]).read_bytes()
+                for key in ("model_json", "scores_csv", "unscorable_csv")
+            }
+        )
     assert outputs[0] == outputs[1]
     model = json.loads(outputs[0]["model_json"])
     assert "T" not in model["run_date"] and model["model_id"]  # a date, no wall-clock time
 
     # What demo.sh prints after the run, for the same arguments: absolute paths, the manifest last.
-    arguments = ["--run-date", RUN_DATE.isoformat(), "--paths-output-root", str(tmp_path / "second"), "--source-sample-fraction", "0.3",
-                 "--source-sample-seed", "5", "--source-since", "-", "--source-until", "-", "--lsi-num-topics", "40",
-                 "--training-folds", "3", "--training-param-grid", '{"C": [0.1, 1.0]}',
-                 "--training-small-data-param-grid", '{"C": [0.1, 1.0]}']
-    printed = subprocess.run([sys.executable, "scripts/print_manifest_path.py", *arguments], cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=120, env={k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"})
+    arguments = [
+        "--run-date",
+        RUN_DATE.isoformat(),
+        "--paths-output-root",
+        str(tmp_path / "second"),
+        "--source-sample-fraction",
+        "0.3",
+        "--source-sample-seed",
+        "5",
+        "--source-since",
+        "-",
+        "--source-until",
+        "-",
+        "--lsi-num-topics",
+        "40",
+        "--training-folds",
+        "3",
+        "--training-param-grid",
+        '{"C": [0.1, 1.0]}',
+        "--training-small-data-param-grid",
+        '{"C": [0.1, 1.0]}',
+    ]
+    printed = subprocess.run(
+        [sys.executable, "scripts/print_manifest_path.py", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"},
+    )
     assert printed.returncode == 0, printed.stderr
     lines = printed.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines[:-1]] == ["report", "rule report", "scores"]
@@ -62,19 +96,30 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
     published.parent.mkdir()
     shutil.copy(manifest_path.parent / manifest["artifacts"]["model_json"], published)
     # ... then score only the later ones with the published model, no retraining.
-    luigi_config({"source": {"since": "2026-01-20 12:00", "until": ""}, "paths": {"output_root": str(tmp_path / "score")}})
+    luigi_config(
+        {"source": {"since": "2026-01-20 12:00", "until": ""}, "paths": {"output_root": str(tmp_path / "score")}}
+    )
     result = run_luigi([ScoreBatch(run_date=RUN_DATE, model_json=str(published))])
     assert result.scheduling_succeeded, result.summary_text
     families = {task.get_task_family() for task in _summary_dict(result.worker)["completed"]}
     assert families == {
-        "ExtractMessages", "ScoreMessages", "ExportScores", "ReviewSample", "ReadFeedback", "EvaluateFeedback", "ScoreBatch"
+        "ExtractMessages",
+        "ScoreMessages",
+        "ExportScores",
+        "ReviewSample",
+        "ReadFeedback",
+        "EvaluateFeedback",
+        "ScoreBatch",
     }
     (batch_path,) = (tmp_path / "score").rglob("batch.json")
     batch = json.loads(batch_path.read_text())
     rows = batch["rows"]
     assert rows["extracted"] == 5574 - manifest["rows"]["extracted"]
     assert rows["scored"] + rows["unscorable"] == rows["extracted"]
-    with open(batch_path.parent / batch["artifacts"]["scores_csv"]) as scores, open(batch_path.parent / batch["artifacts"]["unscorable_csv"]) as bad:
+    with (
+        open(batch_path.parent / batch["artifacts"]["scores_csv"]) as scores,
+        open(batch_path.parent / batch["artifacts"]["unscorable_csv"]) as bad,
+    ):
         assert len(list(csv.DictReader(scores))) + len(list(csv.DictReader(bad))) == rows["extracted"]
     assert batch["model_id"] == json.loads(published.read_text())["model_id"]
     printed = capsys.readouterr().out.splitlines()
@@ -84,7 +129,9 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
 
     # A release directory (published/current) scores with every class it holds.
     model = json.loads(published.read_text())
-    files, classes = release_files(model, {}, {name: {"decision": "publish", "reason": "test"} for name in model["classes"]})
+    files, classes = release_files(
+        model, {}, {name: {"decision": "publish", "reason": "test"} for name in model["classes"]}
+    )
     publish_release(tmp_path / "releases", "2026-01-20-test", files, {"classes": classes}, keep=5)
     luigi_config({"paths": {"output_root": str(tmp_path / "score-release")}})
     result = run_luigi([ScoreBatch(run_date=RUN_DATE, model_json=str(tmp_path / "releases" / "current"))])
@@ -95,7 +142,9 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
     assert release_batch["model_json"] == str((tmp_path / "releases" / "releases" / "2026-01-20-test").resolve())
     with open(release_batch_path.parent / release_batch["artifacts"]["scores_csv"]) as scores:
         header = next(csv.reader(scores))
-    assert header == ["id"] + [f"{name}_{column}" for name in sorted(model["classes"]) for column in ("score", "decision")]
+    assert header == ["id"] + [
+        f"{name}_{column}" for name in sorted(model["classes"]) for column in ("score", "decision")
+    ]
 
 
 def test_score_batch_with_a_missing_model_fails(sample_sqlite, pipeline_env, tmp_path, caplog):

@@ -14,15 +14,10 @@ import urllib.request
 import luigi
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
-FAMILIES = {
-    "ExtractMessages", "CleanMessages", "LabelMessages", "RuleReport", "TokenizeMessages", "BuildDictionary",
-    "FitTfidf", "FitLsi", "EmbedMessages", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "ReadFeedback", "EvaluateFeedback",
-}
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -83,7 +78,13 @@ def luigid(tmp_path_factory):
 def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config, caplog):
     # The URL carries a marker standing for a password: it must reach nothing but the driver.
     root = pipeline_env(sample_sqlite + "?secret_marker=hunter2")
-    luigi_config({"lsi": {"num_topics": "40"}, "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'}, "source": {"sample_fraction": "0.3"}})
+    luigi_config(
+        {
+            "lsi": {"num_topics": "40"},
+            "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+            "source": {"sample_fraction": "0.3"},
+        }
+    )
     result = luigi.build(
         [TrainPipeline(run_date=RUN_DATE)], scheduler_host="127.0.0.1", scheduler_port=luigid["port"],
         workers=2, detailed_summary=True, log_level="WARNING",
@@ -93,7 +94,7 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
 
     # Every task of the run is DONE in luigid, and nothing else is left.
     done = rpc(luigid["port"], "task_list", status="DONE", upstream_status="", search="")
-    assert {task["name"] for task in done.values()} == FAMILIES
+    assert {task["name"] for task in done.values()} == TRAINING_FAMILIES
     for status in ("PENDING", "RUNNING", "FAILED", "DISABLED"):
         assert rpc(luigid["port"], "task_list", status=status, upstream_status="", search="") == {}, status
 
@@ -114,7 +115,7 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
     with sqlite3.connect(luigid["dir"] / "task_history.sqlite") as db:
         recorded = {name for (name,) in db.execute("SELECT DISTINCT name FROM tasks")}
         events = {event for (event,) in db.execute("SELECT DISTINCT event_name FROM task_events")}
-    assert recorded == FAMILIES
+    assert recorded == TRAINING_FAMILIES
     assert {"PENDING", "RUNNING", "DONE"} <= events
 
     # The database URL is in no task parameter, the visualiser's API, the task history, a log
@@ -156,7 +157,13 @@ def test_luigid_directory_is_private(luigid):
     assert "record_task_history = true" in config
     assert f"db_connection = sqlite:///{directory}/task_history.sqlite" in config
     # luigid reads only this file: the project's [scheduler] settings were copied into it.
-    for setting in ("retry_count = 1", "retry_delay = 10", "disable_persist = 60", "remove_delay = 600", "worker_disconnect_delay = 60"):
+    for setting in (
+        "retry_count = 1",
+        "retry_delay = 10",
+        "disable_persist = 60",
+        "remove_delay = 600",
+        "worker_disconnect_delay = 60",
+    ):
         assert setting in config.splitlines(), setting
     assert int((directory / "luigid.pid").read_text()) == luigid["pid"]  # the foreground luigid too
 
@@ -188,7 +195,10 @@ def test_scheduler_choice(luigid):
     local = choose_scheduler(closed, **ours)
     assert local.returncode == 0, local.stderr
     assert local.stdout.split() == ["--local-scheduler"]
-    assert f"using the local scheduler: the luigid of this checkout (pid {luigid['pid']}) does not listen on 127.0.0.1:{closed}" in local.stderr
+    assert (
+        f"using the local scheduler: the luigid of this checkout (pid {luigid['pid']}) "
+        f"does not listen on 127.0.0.1:{closed}" in local.stderr
+    )
 
     assert choose_scheduler(port, SORTBOX_SCHEDULER="local", **ours).stdout.split() == ["--local-scheduler"]
     forced = choose_scheduler(closed, SORTBOX_SCHEDULER="central", LUIGID_HOST="127.0.0.1")

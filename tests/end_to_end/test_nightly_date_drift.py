@@ -44,49 +44,6 @@ def artifact(nightly: dict, directory: Path, name: str) -> Path:
     return (directory / nightly["artifacts"]["manifest"]).parent / manifest(nightly, directory)["artifacts"][name]
 
 
-def test_an_old_night_reruns_to_the_same_model_and_is_not_made_current_unless_forced(
-    sample_sqlite, pipeline_env, luigi_config, tmp_path, monkeypatch, caplog
-):
-    path = tmp_path / "growing.sqlite"
-    url = copy_sample(sample_sqlite, path)
-    with sqlite3.connect(path) as conn:  # the table as it was on the morning of 2026-01-11
-        conn.execute("CREATE TABLE later AS SELECT * FROM messages WHERE received_at >= '2026-01-11'")
-        conn.execute("DELETE FROM messages WHERE received_at >= '2026-01-11'")
-        total_then = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-    pipeline_env(url)
-    root = tmp_path / "published"
-    luigi_config({**SMALL, "publish": {"root": str(root)}})
-
-    first, first_dir = night(dt.date(2026, 1, 5), url, monkeypatch)
-    model_bytes = artifact(first, first_dir, "model_json").read_bytes()
-    first_release = current_release(root)
-    assert first["published"] and release_info(first_release)["run_date"] == "2026-01-05"
-
-    with sqlite3.connect(path) as conn:  # newer rows arrive, and a newer night goes live
-        conn.execute("INSERT INTO messages SELECT * FROM later")
-        total_now = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-    assert total_now > total_then
-    newer, _ = night(dt.date(2026, 1, 20), url, monkeypatch)
-    assert newer["published"]
-    live = current_release(root)
-
-    # The old night again, from nothing (a fresh output root): the same model, byte for byte ...
-    luigi_config({"paths": {"output_root": str(tmp_path / "rerun")}})
-    with caplog.at_level(logging.WARNING, logger="luigi-interface"):
-        again, again_dir = night(dt.date(2026, 1, 5), url, monkeypatch)
-    assert artifact(again, again_dir, "model_json").read_bytes() == model_bytes
-    assert (
-        manifest(again, again_dir)["rows"]["extracted"] == manifest(first, first_dir)["rows"]["extracted"] < total_now
-    )
-    # ... trained and gated, but not made current: the live release is newer.
-    assert again["published"] is False and "older than the live release's night 2026-01-20" in again["held_because"]
-    assert current_release(root) == live
-    assert re.search(r"night 2026-01-05 trained and gated but NOT published: .*older.*--force-publish", caplog.text)
-
-    forced, _ = night(dt.date(2026, 1, 5), url, monkeypatch, force_publish=True)
-    assert forced["published"] is True and release_info(current_release(root))["run_date"] == "2026-01-05"
-
-
 def shift_week(path: Path, since: str, until: str) -> None:
     """In [since, until): three times the spam share (ham rows take spam bodies from elsewhere) and
     a burst of new words (five in three messages out of five)."""
@@ -119,25 +76,63 @@ def drift_outputs(nightly: dict, directory: Path) -> tuple[dict, str]:
     return json.loads((html.parent / "drift.json").read_text()), html.read_text()
 
 
-def test_drift_report_alerts_on_a_shifted_night_and_is_ok_on_an_unchanged_one(
-    sample_sqlite, pipeline_env, luigi_config, tmp_path, monkeypatch
+def test_nights_mean_their_date_and_report_drift(
+    sample_sqlite, pipeline_env, luigi_config, tmp_path, monkeypatch, caplog
 ):
-    pipeline_env(sample_sqlite)
+    """One sequence of nights (each a full NightlyRetrain, so they are shared by both stories):
+
+    - the date: an old night reruns, from nothing and after newer rows arrived, to the same
+      model.json, byte for byte, and is not made current over a newer live release unless forced;
+    - drift: the first night has nothing to compare with (n/a), an unchanged night is ok, and a
+      night whose week was shifted alerts, holds its release back and carries no message text.
+    """
+    path = tmp_path / "growing.sqlite"
+    url = copy_sample(sample_sqlite, path)
+    with sqlite3.connect(path) as conn:  # the table as it was on the morning of 2026-01-11
+        conn.execute("CREATE TABLE later AS SELECT * FROM messages WHERE received_at >= '2026-01-11'")
+        conn.execute("DELETE FROM messages WHERE received_at >= '2026-01-11'")
+        total_then = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    pipeline_env(url)
     root = tmp_path / "published"
     luigi_config({**SMALL, "publish": {"root": str(root)}, "nightly": {"window_days": "7"}})
-    first, first_dir = night(dt.date(2026, 1, 7), sample_sqlite, monkeypatch)
+
+    first, first_dir = night(dt.date(2026, 1, 7), url, monkeypatch)
+    model_bytes = artifact(first, first_dir, "model_json").read_bytes()
+    assert first["published"] and release_info(current_release(root))["run_date"] == "2026-01-07"
     report, _ = drift_outputs(first, first_dir)
     assert first["drift"]["status"] == report["status"] == "n/a" and "no release is live yet" in report["note"]
     assert (current_release(root) / PROFILE_FILE).is_file()
     shutil.copytree(root, tmp_path / "published-shifted", symlinks=True)
 
-    unchanged, unchanged_dir = night(dt.date(2026, 1, 14), sample_sqlite, monkeypatch)
+    with sqlite3.connect(path) as conn:  # newer rows arrive, and a newer night goes live
+        conn.execute("INSERT INTO messages SELECT * FROM later")
+        total_now = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    assert total_now > total_then
+    unchanged, unchanged_dir = night(dt.date(2026, 1, 14), url, monkeypatch)
     report, _ = drift_outputs(unchanged, unchanged_dir)
     assert report["live_night"] == "2026-01-07"
     assert report["status"] == "ok", [m for m in report["measures"] if m["status"] != "ok"]
     assert unchanged["drift"] == {"status": "ok", "alerts": []} and unchanged["published"]
     assert manifest(unchanged, unchanged_dir)["drift"]["status"] == "ok"
+    live = current_release(root)
 
+    # The old night again, from nothing (a fresh output root): the same model, byte for byte ...
+    luigi_config({"paths": {"output_root": str(tmp_path / "rerun")}})
+    with caplog.at_level(logging.WARNING, logger="luigi-interface"):
+        again, again_dir = night(dt.date(2026, 1, 7), url, monkeypatch)
+    assert artifact(again, again_dir, "model_json").read_bytes() == model_bytes
+    assert (
+        manifest(again, again_dir)["rows"]["extracted"] == manifest(first, first_dir)["rows"]["extracted"] < total_now
+    )
+    # ... trained and gated, but not made current: the live release is newer.
+    assert again["published"] is False and "older than the live release's night 2026-01-14" in again["held_because"]
+    assert current_release(root) == live
+    assert re.search(r"night 2026-01-07 trained and gated but NOT published: .*older.*--force-publish", caplog.text)
+
+    forced, _ = night(dt.date(2026, 1, 7), url, monkeypatch, force_publish=True)
+    assert forced["published"] is True and release_info(current_release(root))["run_date"] == "2026-01-07"
+
+    # The week before 2026-01-14 shifted, judged against the release of 2026-01-07.
     shifted_path = tmp_path / "shifted.sqlite"
     shifted_url = copy_sample(sample_sqlite, shifted_path)
     shift_week(shifted_path, "2026-01-08", "2026-01-15")

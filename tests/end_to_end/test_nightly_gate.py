@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from sortbox.publish import current_release, release_models, rollback
-from sortbox.select import holdout_mask
+from sortbox.sampling import holdout_mask
 from tests.conftest import run_luigi
 from workflows.nightly import NightlyRetrain
 
@@ -42,7 +42,9 @@ def night(date, url, monkeypatch):
     return json.loads(next(NightlyRetrain(date=date).output_dir().glob("nightly.json")).read_text())
 
 
-def test_gate_publishes_better_keeps_worse_and_rollback_restores(sample_sqlite, shuffled_sqlite, pipeline_env, luigi_config, tmp_path, monkeypatch):
+def test_gate_publishes_better_keeps_worse_and_rollback_restores(
+    sample_sqlite, shuffled_sqlite, pipeline_env, luigi_config, tmp_path, monkeypatch
+):
     pipeline_env(sample_sqlite)
     root = tmp_path / "published"
     luigi_config({**SMALL, "publish": {"root": str(root)}})

@@ -90,17 +90,23 @@ class Site:
 
     def run(self, script: Path, *args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess:
         # Started from the tmp directory: the scripts must find the repository by themselves.
-        return subprocess.run([str(script), *args], cwd=self.base, env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [str(script), *args], cwd=self.base, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def start(self, script: Path, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([str(script), *args], cwd=self.base, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [str(script), *args], cwd=self.base, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def nightly(self, date: str) -> None:
         """Make sure the night `date` has run successfully once."""
         if date in self.succeeded:
             return
         done = self.run(NIGHTLY, date)
-        assert done.returncode == 0, f"nightly {date}: exit {done.returncode}\n{done.stderr}\n{self.log(date).read_text()[-4000:]}"
+        assert done.returncode == 0, (
+            f"nightly {date}: exit {done.returncode}\n{done.stderr}\n{self.log(date).read_text()[-4000:]}"
+        )
         self.succeeded.add(date)
 
     def current(self) -> Path:
@@ -113,8 +119,16 @@ class Site:
 
     def snapshot(self) -> dict:
         """The published state: where current points and every byte under the publish root."""
-        files = {str(p.relative_to(self.publish_root)): p.read_bytes() for p in sorted(self.publish_root.rglob("*")) if p.is_file()}
-        return {"current": self.current(), "current_files": sorted(p.name for p in self.current().iterdir()), "files": files}
+        files = {
+            str(p.relative_to(self.publish_root)): p.read_bytes()
+            for p in sorted(self.publish_root.rglob("*"))
+            if p.is_file()
+        }
+        return {
+            "current": self.current(),
+            "current_files": sorted(p.name for p in self.current().iterdir()),
+            "files": files,
+        }
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,9 @@ def run_extract_on(url, pipeline_env, root_name):
     return root
 
 
-def test_postgres_and_sqlite_extract_the_same_rows(postgres_sample, sample_sqlite, pipeline_env, luigi_config, tmp_path):
+def test_postgres_and_sqlite_extract_the_same_rows(
+    postgres_sample, sample_sqlite, pipeline_env, luigi_config, tmp_path
+):
     pg_url, table = postgres_sample
     pg = extracted(run_extract_on(pg_url, pipeline_env, "pg"))
     luigi_config({"source": {"table": "messages"}, "paths": {"output_root": str(tmp_path / "sqlite-runs")}})
@@ -51,7 +53,14 @@ def test_same_sample_on_both_databases(postgres_sample, sample_sqlite, fraction,
     pg_url, table = postgres_sample
 
     def sample_ids(url, table_name):
-        spec = SourceSpec(table=table_name, id_column="id", text_column="body", sample_fraction=fraction, sample_seed=seed, chunk_size=500)
+        spec = SourceSpec(
+            table=table_name,
+            id_column="id",
+            text_column="body",
+            sample_fraction=fraction,
+            sample_seed=seed,
+            chunk_size=500,
+        )
         engine = make_engine(url)
         try:
             with snapshot_connection(engine) as conn:
@@ -96,23 +105,38 @@ def test_postgres_injection_refused_table_intact(postgres_sample):
         engine.dispose()
 
 
+def timestamp_table(engine, table: str, column_type: str, values: list) -> None:
+    """A table (id, body, received_at of `column_type`) holding `values` as received_at, ids from 1."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{table}" (id integer, body text, received_at {column_type})'))
+        for i, value in enumerate(values, start=1):
+            conn.execute(
+                sa.text(f'INSERT INTO "{table}" VALUES (:i, :b, CAST(:v AS {column_type}))'),
+                {"i": i, "b": f"text {i}", "v": value},
+            )
+
+
 @pytest.mark.parametrize(
     "column_type, values, window, expected",
     [
         # A date alone belongs to its own day.
         ("date", ["2026-11-21", "2026-11-22", "2026-11-23", None], ("2026-11-22", "2026-11-23"), ["2"]),
         # timestamptz is compared in UTC, whatever the server's time zone.
-        ("timestamptz", ["2026-11-22 01:00:00+02:00", "2026-11-23 01:00:00+02:00", "2026-11-23 00:30:00-01:00", None], ("2026-11-22", "2026-11-23"), ["2"]),
+        (
+            "timestamptz",
+            ["2026-11-22 01:00:00+02:00", "2026-11-23 01:00:00+02:00", "2026-11-23 00:30:00-01:00", None],
+            ("2026-11-22", "2026-11-23"),
+            ["2"],
+        ),
     ],
 )
-def test_postgres_windows_on_date_and_timestamptz_columns(postgres_engine, postgres_table, monkeypatch, column_type, values, window, expected):
+def test_postgres_windows_on_date_and_timestamptz_columns(
+    postgres_engine, postgres_table, monkeypatch, column_type, values, window, expected
+):
     from sortbox.extract import count_null_timestamps
 
     monkeypatch.setenv("PGTZ", "America/New_York")  # the session time zone libpq asks for
-    with postgres_engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
-        for i, value in enumerate(values, start=1):
-            conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'), {"i": i, "b": f"text {i}", "v": value})
+    timestamp_table(postgres_engine, postgres_table, column_type, values)
     spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at",
                       since=dt.datetime.fromisoformat(window[0]), until=dt.datetime.fromisoformat(window[1]))
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
@@ -124,15 +148,23 @@ def test_postgres_windows_on_date_and_timestamptz_columns(postgres_engine, postg
         engine.dispose()
 
 
-def test_text_timestamp_column_with_a_window_is_one_clear_line(postgres_engine, postgres_table, pipeline_env, luigi_config, caplog):
+def test_text_timestamp_column_with_a_window_is_one_clear_line(
+    postgres_engine, postgres_table, pipeline_env, luigi_config, caplog
+):
     with postgres_engine.begin() as conn:
         conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at text)'))
-        conn.execute(sa.text(f"INSERT INTO \"{postgres_table}\" VALUES (1, 'hello there', '2026-11-22 10:00'), (2, 'hi', 'yesterday')"))
+        values = "(1, 'hello there', '2026-11-22 10:00'), (2, 'hi', 'yesterday')"
+        conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES {values}'))
     pipeline_env(postgres_engine.url.render_as_string(hide_password=False))
-    luigi_config({"source": {"table": postgres_table, "label_column": "", "since": "2026-11-22", "until": "2026-11-23"}})
+    luigi_config(
+        {"source": {"table": postgres_table, "label_column": "", "since": "2026-11-22", "until": "2026-11-23"}}
+    )
     result = run_luigi([CleanMessages(run_date=RUN_DATE)])
     assert not result.scheduling_succeeded
-    assert "timestamp_column 'received_at' is TEXT in the database, not a timestamp or date: a since/until window needs one" in caplog.text
+    assert (
+        "timestamp_column 'received_at' is TEXT in the database, not a timestamp or date: "
+        "a since/until window needs one" in caplog.text
+    )
     assert "psycopg2" not in caplog.text and "operator does not exist" not in caplog.text
 
 
@@ -144,17 +176,16 @@ def test_text_timestamp_column_with_a_window_is_one_clear_line(postgres_engine, 
         ("date", "2026-11-22", "2026-11-22"),
     ],
 )
-def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_run(postgres_engine, postgres_table, monkeypatch, column_type, usual, read_as):
+def test_postgres_timestamps_python_cannot_hold_are_bad_timestamps_not_a_failed_run(
+    postgres_engine, postgres_table, monkeypatch, column_type, usual, read_as
+):
     # psycopg2 failed the whole extraction on a year outside 1..9999 and read infinity as 9999-12-31.
     from sortbox.timestamps import bad_timestamps
 
     monkeypatch.setenv("PGTZ", "America/New_York")
     monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")  # the session's own style would not be ISO text
     values = [usual, "infinity", "-infinity", "4713-01-01 BC", "20000-01-01", None]
-    with postgres_engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE TABLE "{postgres_table}" (id integer, body text, received_at {column_type})'))
-        for i, value in enumerate(values, start=1):
-            conn.execute(sa.text(f'INSERT INTO "{postgres_table}" VALUES (:i, :b, CAST(:v AS {column_type}))'), {"i": i, "b": f"text {i}", "v": value})
+    timestamp_table(postgres_engine, postgres_table, column_type, values)
     spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at")
     window = SourceSpec(**{**spec.__dict__, "since": dt.datetime(2026, 11, 22), "until": dt.datetime(2026, 11, 23)})
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))

@@ -34,7 +34,9 @@ def test_published_files_and_model_json_carry_no_message_text_or_id(sample_sqlit
     ids = {str(i) for i, _ in rows}
     assert len(texts) > 4000
     published = sorted(path for path in site.publish_root.rglob("*") if path.is_file())
-    models = sorted((tmp_path / "runs").rglob("model.json")) + [path for path in published if path.name.startswith("model-")]
+    models = sorted((tmp_path / "runs").rglob("model.json")) + [
+        path for path in published if path.name.startswith("model-")
+    ]
     assert len(models) >= 3 and any(path.name == "release.json" for path in published)
     for path in sorted(set(published) | set(models)):
         content = path.read_text(encoding="utf-8")

@@ -51,7 +51,12 @@ def trained(sample_sqlite, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("SORTBOX_DB_URL", sample_sqlite)
     config = luigi.configuration.get_config()
-    overrides = {("paths", "output_root"): str(base / "runs"), ("labelling", "rules_dir"): str(rules), ("lsi", "num_topics"): "100", ("training", "folds"): "3"}
+    overrides = {
+        ("paths", "output_root"): str(base / "runs"),
+        ("labelling", "rules_dir"): str(rules),
+        ("lsi", "num_topics"): "100",
+        ("training", "folds"): "3",
+    }
     saved = {key: config.get(*key, None) for key in overrides}
     for (section, option), value in overrides.items():
         config.set(section, option, value)
@@ -59,7 +64,12 @@ def trained(sample_sqlite, tmp_path_factory):
         result = run_luigi([TrainPipeline(run_date=RUN_DATE)], workers=2)
         assert result.scheduling_succeeded, result.summary_text
         manifest_path = TrainPipeline(run_date=RUN_DATE).manifest_path()
-        yield {"manifest_path": manifest_path, "manifest": json.loads(manifest_path.read_text()), "events": events, "runs": base / "runs"}
+        yield {
+            "manifest_path": manifest_path,
+            "manifest": json.loads(manifest_path.read_text()),
+            "events": events,
+            "runs": base / "runs",
+        }
     finally:
         for (section, option), value in saved.items():
             config.remove_option(section, option) if value is None else config.set(section, option, value)
@@ -98,7 +108,11 @@ def test_two_positive_class_is_skipped_and_others_exported(trained):
 
 def test_class_without_rules_is_skipped_with_its_reason(trained):
     reason = "no rules: promo.txt is empty or holds only comments"
-    assert trained["manifest"]["classes"]["promo"] == {**trained["manifest"]["classes"]["promo"], "status": "skipped", "reason": reason}
+    assert trained["manifest"]["classes"]["promo"] == {
+        **trained["manifest"]["classes"]["promo"],
+        "status": "skipped",
+        "reason": reason,
+    }
     labels = trained["manifest"]["labels"]
     assert labels["classes_without_rules"] == {"promo": reason} and labels["ignored_rule_files"] == ["README.md"]
     assert reason in artifact(trained, "report_html").read_text()
@@ -112,7 +126,9 @@ def test_grid_searches_ran_in_parallel(trained):
         spans.setdefault(name, {})[kind] = float(moment)
     intervals = sorted((s["start"], s["end"]) for s in spans.values() if "end" in s)
     assert len(intervals) == 5  # spam, personal, notification, rare (skipped) and promo (no rules: skipped)
-    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(intervals, intervals[1:])), intervals
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(intervals, intervals[1:])), (
+        intervals
+    )
 
 
 def test_stdlib_scorer_reproduces_scores_csv(trained, tmp_path):
@@ -123,14 +139,27 @@ def test_stdlib_scorer_reproduces_scores_csv(trained, tmp_path):
         writer.writerow(["id", "text"])
         writer.writerows(zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()))
     done = subprocess.run(
-        [sys.executable, "-m", "sortbox.portable_scorer", str(artifact(trained, "model_json")), str(source), "--unscorable", str(tmp_path / "bad.csv")],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "sortbox.portable_scorer",
+            str(artifact(trained, "model_json")),
+            str(source),
+            "--unscorable",
+            str(tmp_path / "bad.csv"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     stdlib = {row["id"]: row for row in csv.DictReader(done.stdout.splitlines())}
     with open(artifact(trained, "scores_csv")) as handle:
         pipeline = {row["id"]: row for row in csv.DictReader(handle)}
     assert stdlib.keys() == pipeline.keys()
-    worst = max(abs(float(stdlib[i][c]) - float(pipeline[i][c])) for i in pipeline for c in pipeline[i] if c.endswith("_score"))
+    worst = max(
+        abs(float(stdlib[i][c]) - float(pipeline[i][c])) for i in pipeline for c in pipeline[i] if c.endswith("_score")
+    )
     assert worst <= 1e-9
     assert all(stdlib[i][c] == pipeline[i][c] for i in pipeline for c in pipeline[i] if c.endswith("_decision"))
 

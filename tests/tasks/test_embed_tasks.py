@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json
-from sortbox.select import holdout_mask, training_rows
+from sortbox.sampling import holdout_mask, training_rows
 from tasks.embed import EmbedMessages, load_tfidf_inputs
 from tasks.train import FitClassifier
 from tests.conftest import run_luigi
@@ -27,7 +27,9 @@ def test_max_rows_caps_the_training_sample_by_id_hash(sample_sqlite, pipeline_en
 
     tokens = pq.read_table(next(embed.parent.glob("TokenizeMessages-*/tokens.parquet")))
     ids = tokens.column("id").to_pylist()
-    _, token2id, _ = load_tfidf_inputs(next(embed.parent.glob("BuildDictionary-*")), next(embed.parent.glob("FitTfidf-*")))
+    _, token2id, _ = load_tfidf_inputs(
+        next(embed.parent.glob("BuildDictionary-*")), next(embed.parent.glob("FitTfidf-*"))
+    )
     has_terms = np.array([any(t in token2id for t in terms) for terms in tokens.column("terms").to_pylist()])
     assert not holdout_mask([ids[r] for r in rows], fraction=0.1, seed=1).any()  # never a held-out id
     assert rows.tolist() == training_rows(ids, has_terms, holdout_fraction=0.1, seed=1, max_rows=700).tolist()

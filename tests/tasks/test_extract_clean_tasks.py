@@ -56,7 +56,15 @@ def test_extract_then_clean_counts_add_up(tmp_path, pipeline_env):
         "extracted": 10,
         "clean": 1,
         "quarantined": 9,
-        "reasons": {"control_characters": 1, "duplicate_id": 2, "empty_after_cleaning": 1, "empty_text": 2, "null_text": 1, "too_long": 1, "undecodable_bytes": 1},
+        "reasons": {
+            "control_characters": 1,
+            "duplicate_id": 2,
+            "empty_after_cleaning": 1,
+            "empty_text": 2,
+            "null_text": 1,
+            "too_long": 1,
+            "undecodable_bytes": 1,
+        },
     }
     # The 1 MB text is kept whole in quarantine: nothing is lost.
     assert len(next(r["text"] for r in quarantine if r["id"] == "7")) == 1_000_000

@@ -83,14 +83,22 @@ def test_every_example_of_every_rule_is_a_message_that_rule_matches(tiny_sqlite,
     root = pipeline_env(tiny_sqlite)
     assert run_luigi([RuleReport(run_date=RUN_DATE)]).scheduling_succeeded
     stats = read_json(only(root, "LabelMessages") / "rule_stats.json")
-    hits = {row["id"]: set(row["rule_hits"]) for row in pq.read_table(only(root, "LabelMessages") / "labels.parquet").to_pylist()}
-    rule_texts = {row["id"]: row["rule_text"] for row in pq.read_table(only(root, "CleanMessages") / "clean.parquet").to_pylist()}
+    hits = {
+        row["id"]: set(row["rule_hits"])
+        for row in pq.read_table(only(root, "LabelMessages") / "labels.parquet").to_pylist()
+    }
+    rule_texts = {
+        row["id"]: row["rule_text"] for row in pq.read_table(only(root, "CleanMessages") / "clean.parquet").to_pylist()
+    }
     shown = 0
     for index, rule in enumerate(stats["rules"]):
         assert len(rule["examples"]) == min(rule["hits"], 3), rule["rule_id"]
         for example in rule["examples"]:
             assert index in hits[example["id"]], (rule["rule_id"], example["id"])
-            assert re.search(rule["pattern"], rule_texts[example["id"]], re.IGNORECASE | re.ASCII), (rule["rule_id"], example["id"])
+            assert re.search(rule["pattern"], rule_texts[example["id"]], re.IGNORECASE | re.ASCII), (
+                rule["rule_id"],
+                example["id"],
+            )
             shown += 1
     assert shown >= 4
     # The page shows the same examples, in the rule's own row of the rules table.

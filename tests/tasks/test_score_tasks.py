@@ -18,11 +18,11 @@ from sortbox.portable_scorer import csv_unescape
 from sortbox.scoring import ModelSet
 from tasks.config import cleaning
 from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages, load_models
-from workflows.score import ScoreBatch
 from tests.conftest import REPO_ROOT, run_luigi
 from tests.model_fuzz import KINDS, mutations
 from tests.unit.test_export_scoring import tiny_model
 from tests.unit.test_portable_scorer_io import HOSTILE_IDS, texts_for
+from workflows.score import ScoreBatch
 
 RUN_DATE = dt.date(2026, 11, 24)
 
@@ -46,7 +46,10 @@ def test_the_runs_own_model_cleans_like_the_run_even_after_json(sample_sqlite, p
     # The same model given as a file cleans the extracted rows again: the same rows either way.
     again = run_luigi([ScoreMessages(run_date=RUN_DATE, model_json=str(model_path))])
     assert again.scheduling_succeeded, again.summary_text
-    reused, recleaned = ScoreMessages(run_date=RUN_DATE).output_dir(), ScoreMessages(run_date=RUN_DATE, model_json=str(model_path)).output_dir()
+    reused, recleaned = (
+        ScoreMessages(run_date=RUN_DATE).output_dir(),
+        ScoreMessages(run_date=RUN_DATE, model_json=str(model_path)).output_dir(),
+    )
     assert reused != recleaned
     for name in ("scores.csv", "unscorable.csv"):
         assert rows(reused / name) == rows(recleaned / name)
@@ -73,7 +76,10 @@ def test_any_id_round_trips_through_score_messages(tmp_path, pipeline_env, luigi
     task = ScoreMessages(run_date=dt.date(2026, 11, 24), model_json=str(model))
     result = run_luigi([task])
     assert result.scheduling_succeeded, result.summary_text
-    with open(task.output_dir() / "scores.csv", newline="", encoding="utf-8") as scores, open(task.output_dir() / "unscorable.csv", newline="", encoding="utf-8") as bad:
+    with (
+        open(task.output_dir() / "scores.csv", newline="", encoding="utf-8") as scores,
+        open(task.output_dir() / "unscorable.csv", newline="", encoding="utf-8") as bad,
+    ):
         scored, unscorable = list(csv.reader(scores)), list(csv.reader(bad))
     assert all(len(row) == 3 for row in scored) and all(len(row) == 2 for row in unscorable)
     assert sorted(csv_unescape(row[0]) for row in scored[1:]) == sorted(HOSTILE_IDS[0::3])
@@ -110,9 +116,28 @@ def test_score_batch_command_line_exits_30_naming_a_bad_model_file(tiny_sqlite, 
     model["tokenizer"]["pattern"] = "(a+)+$"
     path.write_text(json.dumps(model))
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("luigi")), "--module", "workflows.score", "ScoreBatch", "--local-scheduler", "--run-date", "2026-11-24",
-         "--model-json", str(path), "--paths-output-root", str(tmp_path / "runs"), "--source-since", "", "--source-until", ""],
-        cwd=REPO_ROOT, env={**os.environ, "SORTBOX_DB_URL": tiny_sqlite}, capture_output=True, text=True, timeout=120,
+        [
+            str(Path(sys.executable).with_name("luigi")),
+            "--module",
+            "workflows.score",
+            "ScoreBatch",
+            "--local-scheduler",
+            "--run-date",
+            "2026-11-24",
+            "--model-json",
+            str(path),
+            "--paths-output-root",
+            str(tmp_path / "runs"),
+            "--source-since",
+            "",
+            "--source-until",
+            "",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SORTBOX_DB_URL": tiny_sqlite},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 30, done.stderr[-3000:]
     assert f"ModelFileError: model file {path}: tokenizer.pattern: must be the pattern sortbox writes" in done.stderr

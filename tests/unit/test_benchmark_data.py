@@ -38,7 +38,10 @@ def build(path: Path, *, seed: int = 0, bad_fraction: float = 0.01, chunk: int =
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(sa.text("SELECT id, sender, received_at, body, truth FROM bench ORDER BY id"))]
+            return [
+                tuple(row)
+                for row in conn.execute(sa.text("SELECT id, sender, received_at, body, truth FROM bench ORDER BY id"))
+            ]
     finally:
         engine.dispose()
 
@@ -124,8 +127,12 @@ def test_unusable_database_is_a_clear_error(capsys):
 
 
 def test_postgres_copy_gives_the_same_table_as_sqlite(tmp_path, postgres_engine, postgres_table):
-    bench.build_benchmark_table(postgres_engine, rows=ROWS, table_name=postgres_table, seed=3, bad_fraction=0.1, chunk=700)
+    bench.build_benchmark_table(
+        postgres_engine, rows=ROWS, table_name=postgres_table, seed=3, bad_fraction=0.1, chunk=700
+    )
     with postgres_engine.connect() as conn:
-        rows = conn.execute(sa.text(f'SELECT id, sender, received_at, body, truth FROM "{postgres_table}" ORDER BY id')).all()
+        rows = conn.execute(
+            sa.text(f'SELECT id, sender, received_at, body, truth FROM "{postgres_table}" ORDER BY id')
+        ).all()
     as_sqlite = [(i, sender, at.strftime("%Y-%m-%d %H:%M:%S"), body, truth) for i, sender, at, body, truth in rows]
     assert as_sqlite == build(tmp_path / "a.sqlite", seed=3, bad_fraction=0.1)

@@ -51,7 +51,9 @@ def test_quarantine_reasons(row, reason):
 
 def test_quarantine_keeps_raw_text_and_label():
     result = clean_chunk(chunk([("7", "a\x00b")]), OPTIONS)
-    assert result.quarantine.to_pylist() == [{"id": "7", "reason": "control_characters", "text": "a\x00b", "timestamp": None, "label": "spam"}]
+    assert result.quarantine.to_pylist() == [
+        {"id": "7", "reason": "control_characters", "text": "a\x00b", "timestamp": None, "label": "spam"}
+    ]
 
 
 def test_duplicate_ids_all_quarantined():
@@ -62,11 +64,18 @@ def test_duplicate_ids_all_quarantined():
 
 def test_clean_columns():
     result = clean_chunk(chunk([("1", "WIN £100 now!")]), OPTIONS)
-    assert result.clean.to_pylist() == [{"id": "1", "text": "win £000 now!", "rule_text": "WIN £100 now!", "timestamp": None, "label": "spam"}]
+    assert result.clean.to_pylist() == [
+        {"id": "1", "text": "win £000 now!", "rule_text": "WIN £100 now!", "timestamp": None, "label": "spam"}
+    ]
 
 
 def test_duplicates_across_chunk_boundaries():
-    chunks = [chunk([("1", "a"), ("2", "b")]), chunk([("2", "c"), ("3", "d")]), chunk([("3", "e")]), chunk([("4", "f")])]
+    chunks = [
+        chunk([("1", "a"), ("2", "b")]),
+        chunk([("2", "c"), ("3", "d")]),
+        chunk([("3", "e")]),
+        chunk([("4", "f")]),
+    ]
     results = list(iter_clean_chunks(chunks, OPTIONS))
     clean_ids = [i for r in results for i in r.clean.column("id").to_pylist()]
     dup_ids = [i for r in results for i in r.quarantine.column("id").to_pylist()]
@@ -99,12 +108,18 @@ def test_input_not_mutated():
     ],
 )
 def test_ids_timestamps_and_labels_that_cannot_be_used_are_quarantined(timestamp, undecodable_column, reason):
-    result = clean_chunk(chunk([("1", "Hello there")], timestamps=[timestamp], undecodable_columns=[undecodable_column]), OPTIONS)
+    result = clean_chunk(
+        chunk([("1", "Hello there")], timestamps=[timestamp], undecodable_columns=[undecodable_column]), OPTIONS
+    )
     assert result.quarantine.column("reason").to_pylist() == ([reason] if reason else [])
     assert result.clean.num_rows + result.quarantine.num_rows == 1 and reason in REASONS + (None,)
 
 
 def test_an_undecodable_id_is_not_a_duplicate_of_a_valid_one():
     # The undecodable id is shown with \\x escapes: a valid id spelled the same is another id.
-    result = clean_chunk(chunk([("a\\xff", "hi there"), ("a\\xff", "hello there")], undecodable_columns=["id", None]), OPTIONS)
-    assert result.quarantine.column("reason").to_pylist() == ["undecodable_id"] and result.clean.column("id").to_pylist() == ["a\\xff"]
+    result = clean_chunk(
+        chunk([("a\\xff", "hi there"), ("a\\xff", "hello there")], undecodable_columns=["id", None]), OPTIONS
+    )
+    assert result.quarantine.column("reason").to_pylist() == ["undecodable_id"] and result.clean.column(
+        "id"
+    ).to_pylist() == ["a\\xff"]

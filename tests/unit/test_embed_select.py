@@ -1,24 +1,32 @@
-"""Embedding (sortbox.embed) and model selection (sortbox.select) on tiny inputs."""
+"""Embedding (sortbox.embed), model selection (sortbox.model_selection), the linear classifier (sortbox.linear)
+and the training rows (sortbox.sampling) on tiny inputs."""
 import numpy as np
 import pytest
 from gensim import matutils
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
-from sortbox.select import (
+from sortbox.linear import fold_into_terms, sigmoid
+from sortbox.model_selection import (
     choose_threshold,
     class_target,
     fit_final,
-    fold_into_terms,
     linear_form,
-    sigmoid,
     untrainable_reason,
 )
 
-DOCS = [["free", "prize", "call"], ["call", "me", "later"], ["free", "free", "entry"], ["love", "you"], ["prize", "entry", "call"]]
+DOCS = [
+    ["free", "prize", "call"],
+    ["call", "me", "later"],
+    ["free", "free", "entry"],
+    ["love", "you"],
+    ["prize", "entry", "call"],
+]
 
 
 def fitted():
-    dictionary = build_dictionary([DOCS[:2], DOCS[2:]], {"free", "prize", "call", "entry", "love", "you", "later"}, no_above=1.0, keep_n=100)
+    dictionary = build_dictionary(
+        [DOCS[:2], DOCS[2:]], {"free", "prize", "call", "entry", "love", "you", "later"}, no_above=1.0, keep_n=100
+    )
     tfidf = fit_tfidf(dictionary)
     return dictionary, tfidf, idf_vector(tfidf, len(dictionary))
 
@@ -82,14 +90,20 @@ def test_threshold_policies(policy, target, threshold):
 
 @pytest.mark.parametrize(
     "policy, target, message",
-    [("median", None, "threshold policy must be one of"), ("precision", None, "needs a target"), ("recall", 1.5, "needs a target")],
+    [
+        ("median", None, "threshold policy must be one of"),
+        ("precision", None, "needs a target"),
+        ("recall", 1.5, "needs a target"),
+    ],
 )
 def test_threshold_errors(policy, target, message):
     with pytest.raises(ValueError, match=message):
         choose_threshold(Y, SCORES, policy=policy, target=target)
 
 
-@pytest.mark.parametrize("params", [{"C": 1.0, "scale": True}, {"C": 1.0}, {"C": 1.0, "topics": 2}, {"C": 10.0, "topics": 1, "scale": True}])
+@pytest.mark.parametrize(
+    "params", [{"C": 1.0, "scale": True}, {"C": 1.0}, {"C": 1.0, "topics": 2}, {"C": 10.0, "topics": 1, "scale": True}]
+)
 def test_linear_form_reproduces_the_pipeline_and_folds_into_terms(params):
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(6, 3))
@@ -100,13 +114,15 @@ def test_linear_form_reproduces_the_pipeline_and_folds_into_terms(params):
     linear = linear_form(pipeline)
     assert linear.coef_.shape == (3,)  # one weight per LSI topic, 0 for the topics the model does not use
     assert np.all(linear.coef_[params.get("topics", 3):] == 0)
-    np.testing.assert_allclose(sigmoid(X @ linear.coef_ + linear.intercept_), pipeline.predict_proba(X)[:, 1], atol=1e-12)
+    np.testing.assert_allclose(
+        sigmoid(X @ linear.coef_ + linear.intercept_), pipeline.predict_proba(X)[:, 1], atol=1e-12
+    )
     per_term = fold_into_terms(linear, basis)
     np.testing.assert_allclose(tfidf @ per_term + linear.intercept_, pipeline.decision_function(X), atol=1e-10)
 
 
 def test_leading_topics_are_the_first_columns_and_scaling_is_off_by_default():
-    from sortbox.select import leading_columns, make_estimator
+    from sortbox.model_selection import leading_columns, make_estimator
 
     X = np.arange(12.0).reshape(3, 4)
     assert leading_columns(X, 2).tolist() == [[0, 1], [4, 5], [8, 9]] and leading_columns(X) is X
@@ -121,7 +137,7 @@ def test_leading_topics_are_the_first_columns_and_scaling_is_off_by_default():
      ({"topics": True}, "topics must be a positive integer"), ({"scale": "yes"}, "scale must be true or false")],
 )
 def test_selection_parameter_errors(params, message):
-    from sortbox.select import split_params
+    from sortbox.model_selection import split_params
 
     with pytest.raises(ValueError, match=message):
         split_params(params)
@@ -143,7 +159,7 @@ def test_selection_parameter_errors(params, message):
 def test_edge_warning(grid, best, warned):
     from sklearn.model_selection import ParameterGrid
 
-    from sortbox.select import edge_warning
+    from sortbox.model_selection import edge_warning
 
     candidates = list(ParameterGrid(grid))
     message = edge_warning(candidates, candidates.index(best))
@@ -153,7 +169,7 @@ def test_edge_warning(grid, best, warned):
 def test_fold_spread_is_the_auc_within_each_grid_search_fold():
     from sklearn.metrics import roc_auc_score
 
-    from sortbox.select import _folds, fold_spread
+    from sortbox.model_selection import _folds, fold_spread
 
     rng = np.random.default_rng(2)
     y = (rng.random(60) < 0.3).astype(int)
@@ -172,7 +188,10 @@ def test_sigmoid_is_stable():
 def test_lsi_is_deterministic_for_a_seed():
     dictionary, _, idf = fitted()
     matrix = tfidf_matrix(DOCS, dictionary.token2id, idf)
-    bases = [lsi_basis(fit_lsi([matrix[:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7)) for _ in range(2)]
+    bases = [
+        lsi_basis(fit_lsi([matrix[:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7))
+        for _ in range(2)
+    ]
     assert np.array_equal(bases[0], bases[1])
 
 
@@ -189,7 +208,9 @@ def test_lsi_matches_the_exact_svd_on_the_randomized_path():
     dense = (left * 10 * 0.8 ** np.arange(120)) @ right.T
     matrix = sp.csr_matrix(dense)
     dictionary = Dictionary([[f"t{i}" for i in range(120)]])
-    model = fit_lsi([matrix[:150], matrix[150:]], dictionary, num_topics=10, power_iters=2, random_seed=0, extra_dims=20)
+    model = fit_lsi(
+        [matrix[:150], matrix[150:]], dictionary, num_topics=10, power_iters=2, random_seed=0, extra_dims=20
+    )
     _, singular, vt = np.linalg.svd(dense, full_matrices=False)
     np.testing.assert_allclose(model.projection.s, singular[:10], rtol=1e-6)
     overlap = np.abs(lsi_basis(model).T @ vt[:10].T)  # |cos| between matching topics
@@ -207,7 +228,9 @@ def test_lsi_does_not_depend_on_chunk_boundaries():
     dictionary, _, idf = fitted()
     matrix = tfidf_matrix(DOCS, dictionary.token2id, idf)
     one = lsi_basis(fit_lsi([matrix], dictionary, num_topics=2, power_iters=2, random_seed=7))
-    three = lsi_basis(fit_lsi([matrix[:1], matrix[1:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7))
+    three = lsi_basis(
+        fit_lsi([matrix[:1], matrix[1:3], matrix[3:]], dictionary, num_topics=2, power_iters=2, random_seed=7)
+    )
     np.testing.assert_allclose(one, three, atol=1e-12)
 
 
@@ -229,7 +252,7 @@ def test_has_known_term():
 
 
 def test_training_rows_leave_out_held_out_and_termless_rows_and_cap_by_hash():
-    from sortbox.select import holdout_mask, training_rows
+    from sortbox.sampling import holdout_mask, training_rows
 
     ids = [str(i) for i in range(1000)]
     has_terms = np.ones(1000, dtype=bool)
@@ -245,19 +268,28 @@ def test_training_rows_leave_out_held_out_and_termless_rows_and_cap_by_hash():
     assert sorted(ids[order[i]] for i in shuffled) == sorted(ids[i] for i in capped)
 
 
-@pytest.mark.parametrize("has_terms, max_rows, message", [(np.ones(2, dtype=bool), 5, "3 ids but 2"), (np.ones(3, dtype=bool), 0, "max_rows must be at least 1")])
+@pytest.mark.parametrize(
+    "has_terms, max_rows, message",
+    [(np.ones(2, dtype=bool), 5, "3 ids but 2"), (np.ones(3, dtype=bool), 0, "max_rows must be at least 1")],
+)
 def test_training_rows_errors(has_terms, max_rows, message):
-    from sortbox.select import training_rows
+    from sortbox.sampling import training_rows
 
     with pytest.raises(ValueError, match=message):
         training_rows(["a", "b", "c"], has_terms, holdout_fraction=0.1, seed=0, max_rows=max_rows)
 
 
-@pytest.mark.parametrize("grid", [{"C": [0.01, 1.0], "class_weight": [None, "balanced"]}, {"C": [0.1, 10.0], "topics": [2, 4], "scale": [False, True]}])
+@pytest.mark.parametrize(
+    "grid",
+    [
+        {"C": [0.01, 1.0], "class_weight": [None, "balanced"]},
+        {"C": [0.1, 10.0], "topics": [2, 4], "scale": [False, True]},
+    ],
+)
 def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
     from sklearn.model_selection import ParameterGrid, StratifiedKFold, cross_val_predict, cross_val_score
 
-    from sortbox.select import grid_search, make_estimator
+    from sortbox.model_selection import grid_search, make_estimator
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 4)) * [1.0, 0.5, 0.2, 0.1]
@@ -276,9 +308,14 @@ def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
 
 
 def test_regularisation_paths_group_by_all_but_c_in_increasing_c():
-    from sortbox.select import regularisation_paths
+    from sortbox.model_selection import regularisation_paths
 
-    candidates = [{"C": 10.0, "class_weight": None}, {"C": 0.1, "class_weight": None}, {"C": 1.0, "class_weight": "balanced"}, {"C": 0.1, "class_weight": "balanced"}]
+    candidates = [
+        {"C": 10.0, "class_weight": None},
+        {"C": 0.1, "class_weight": None},
+        {"C": 1.0, "class_weight": "balanced"},
+        {"C": 0.1, "class_weight": "balanced"},
+    ]
     assert sorted(regularisation_paths(candidates)) == [[1, 0], [3, 2]]
     assert regularisation_paths([{"penalty": "l2"}]) == [[0]]
 
@@ -304,11 +341,15 @@ def test_dictionary_equals_gensims_add_documents_and_filter_extremes():
     from gensim.corpora import Dictionary
 
     vocabulary = {"free", "prize", "call", "entry", "love", "you", "later"}
-    ours = build_dictionary([pa.array(DOCS[:2], type=pa.list_(pa.string())), DOCS[2:]], vocabulary, no_above=0.5, keep_n=3)
+    ours = build_dictionary(
+        [pa.array(DOCS[:2], type=pa.list_(pa.string())), DOCS[2:]], vocabulary, no_above=0.5, keep_n=3
+    )
     reference = Dictionary(DOCS)
     reference.filter_tokens(bad_ids=[i for term, i in reference.token2id.items() if term not in vocabulary])
     reference.filter_extremes(no_below=1, no_above=0.5, keep_n=3)
-    assert {t: ours.dfs[i] for t, i in ours.token2id.items()} == {t: reference.dfs[i] for t, i in reference.token2id.items()}
+    assert {t: ours.dfs[i] for t, i in ours.token2id.items()} == {
+        t: reference.dfs[i] for t, i in reference.token2id.items()
+    }
     assert ours.num_docs == reference.num_docs == 5
 
 
@@ -320,13 +361,19 @@ def test_tfidf_arrow_equals_tfidf_matrix():
     dictionary, _, idf = fitted()
     docs = DOCS + [["unknown"], [], ["free", "unknown", "free"]]
     expected = tfidf_matrix(docs, dictionary.token2id, idf)
-    got = tfidf_arrow(pa.chunked_array([pa.array(docs[:3], type=pa.list_(pa.string())), pa.array(docs[3:], type=pa.list_(pa.string()))]), term_array(dictionary.token2id), idf)
+    got = tfidf_arrow(
+        pa.chunked_array(
+            [pa.array(docs[:3], type=pa.list_(pa.string())), pa.array(docs[3:], type=pa.list_(pa.string()))]
+        ),
+        term_array(dictionary.token2id),
+        idf,
+    )
     assert got.shape == expected.shape and abs(got - expected).max() < 1e-15
 
 
 @pytest.mark.parametrize("rows, expected", [(1, "small"), (30_000, "small"), (30_001, "large")])
 def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
-    from sortbox.select import selection_grid
+    from sortbox.model_selection import selection_grid
 
     grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
     assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]

@@ -28,11 +28,26 @@ def tiny_model(**overrides):
         stopwords=["you", "a"],
         stemmer="snowball-english",
         vocabulary=VOCABULARY,
-        surface_forms={"call": "call", "calling": "call", "free": "free", "love": "love", "loving": "love", "prize": "prize", "prizes": "prize", "gone": "gone"},
+        surface_forms={
+            "call": "call",
+            "calling": "call",
+            "free": "free",
+            "love": "love",
+            "loving": "love",
+            "prize": "prize",
+            "prizes": "prize",
+            "gone": "gone",
+        },
         idf=np.array([1.0, 2.0, 1.5, 0.0]),
         basis=BASIS,
         classifiers={
-            "spam": {"status": "trained", "coef": [2.0, -1.0], "intercept": -0.5, "threshold": {"threshold": 0.6, "policy": "max_f1"}, "roc_auc": 0.99},
+            "spam": {
+                "status": "trained",
+                "coef": [2.0, -1.0],
+                "intercept": -0.5,
+                "threshold": {"threshold": 0.6, "policy": "max_f1"},
+                "roc_auc": 0.99,
+            },
             "rare": {"status": "skipped", "reason": "2 positive messages, fewer than the 5 cross-validation folds"},
         },
     )
@@ -91,7 +106,9 @@ def test_golden_texts_are_made_up_from_the_vocabulary():
     assert len(synthetic) >= 20 and len(model["golden"]) == len(synthetic) + len(EDGE_CASE_TEXTS)
     # per class, its strongest words each way first: "prize" has idf 0, so never chosen
     weights = dict(zip(VOCABULARY, model["classes"]["spam"]["weights"]))
-    assert synthetic[0]["terms"] == sorted(["call", "free", "love"], key=lambda t: -weights[t] * dict(zip(VOCABULARY, [1.0, 2.0, 1.5, 0.0]))[t])
+    assert synthetic[0]["terms"] == sorted(
+        ["call", "free", "love"], key=lambda t: -weights[t] * dict(zip(VOCABULARY, [1.0, 2.0, 1.5, 0.0]))[t]
+    )
     assert {"scores", "unscorable"} & set(synthetic[0])
     decisions = {g["decisions"]["spam"] for g in synthetic if "decisions" in g}
     assert decisions == {0, 1}, "both decisions are exercised"
@@ -128,7 +145,15 @@ def test_vectorised_scorer_equals_stdlib_scorer():
 
 @pytest.mark.parametrize(
     "value, safe",
-    [("=cmd|'/c calc'!A1", "'=cmd|'/c calc'!A1"), ("+1+1", "'+1+1"), ("@SUM(A1)", "'@SUM(A1)"), ("-5", "-5"), ("-2.5e3", "-2.5e3"), ("abc", "abc"), ("\tx", "'\tx")],
+    [
+        ("=cmd|'/c calc'!A1", "'=cmd|'/c calc'!A1"),
+        ("+1+1", "'+1+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-5", "-5"),
+        ("-2.5e3", "-2.5e3"),
+        ("abc", "abc"),
+        ("\tx", "'\tx"),
+    ],
 )
 def test_csv_formula_injection_is_defused(value, safe):
     assert csv_safe(value) == safe
@@ -176,5 +201,8 @@ def test_portable_scorer_imports_nothing_heavy():
 
 def test_score_csv_counts():
     out, bad = io.StringIO(), io.StringIO()
-    assert score_csv(PortableModel(tiny_model()), [{"id": "1", "text": "free"}, {"id": "2", "text": ""}], out, bad) == (1, 1)
+    assert score_csv(PortableModel(tiny_model()), [{"id": "1", "text": "free"}, {"id": "2", "text": ""}], out, bad) == (
+        1,
+        1,
+    )
     assert json.loads(json.dumps(tiny_model()))  # plain JSON all the way down

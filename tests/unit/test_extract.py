@@ -19,7 +19,14 @@ from sortbox.extract import (
 from sortbox.sampling import sample_cutoff, sample_hash
 from tests.conftest import TINY_CORPUS
 
-SPEC = SourceSpec(table="messages", id_column="id", text_column="body", timestamp_column="received_at", label_column="truth", chunk_size=4)
+SPEC = SourceSpec(
+    table="messages",
+    id_column="id",
+    text_column="body",
+    timestamp_column="received_at",
+    label_column="truth",
+    chunk_size=4,
+)
 
 
 def extract(url, spec=SPEC) -> pa.Table:
@@ -78,7 +85,14 @@ def test_bad_spec(kwargs, message):
 
 def test_empty_window_is_refused():
     with pytest.raises(SourceError, match="empty window"):
-        SourceSpec(table="t", id_column="i", text_column="b", timestamp_column="ts", since=dt.datetime(2026, 2, 1), until=dt.datetime(2026, 1, 1))
+        SourceSpec(
+            table="t",
+            id_column="i",
+            text_column="b",
+            timestamp_column="ts",
+            since=dt.datetime(2026, 2, 1),
+            until=dt.datetime(2026, 1, 1),
+        )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +112,9 @@ def test_bad_urls(url, message):
 
 def test_window_on_timestamp(tiny_sqlite):
     # Row i is dated 2026-01-01 08:00 + 7 minutes * i.
-    spec = SourceSpec(**{**SPEC.__dict__, "since": dt.datetime(2026, 1, 1, 8, 14), "until": dt.datetime(2026, 1, 1, 8, 35)})
+    spec = SourceSpec(
+        **{**SPEC.__dict__, "since": dt.datetime(2026, 1, 1, 8, 14), "until": dt.datetime(2026, 1, 1, 8, 35)}
+    )
     assert extract(tiny_sqlite, spec).column("id").to_pylist() == ["2", "3", "4"]
 
 
@@ -123,7 +139,11 @@ def test_undecodable_bytes_are_flagged(tmp_path):
     path = tmp_path / "bad.sqlite"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.execute("INSERT INTO messages VALUES (1, 'fine'), (2, CAST(x'ff fe 41' AS TEXT)), (3, NULL)".replace("x'ff fe 41'", "x'fffe41'"))
+        conn.execute(
+            "INSERT INTO messages VALUES (1, 'fine'), (2, CAST(x'ff fe 41' AS TEXT)), (3, NULL)".replace(
+                "x'ff fe 41'", "x'fffe41'"
+            )
+        )
     spec = SourceSpec(table="messages", id_column="id", text_column="body")
     table = extract(f"sqlite:///{path}", spec)
     assert table.column("undecodable").to_pylist() == [False, True, False]
@@ -157,8 +177,13 @@ def test_integer_and_text_ids_that_read_alike_are_one_id(tmp_path):
     path = tmp_path / "mixed.sqlite"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE messages (id, body TEXT)")
-        conn.executemany("INSERT INTO messages VALUES (?, ?)", [(1, "one"), (2, "two"), ("x", "ex"), ("1", "one again"), (10, "ten"), ("01", "zero one")])
-    chunks = iter_message_chunks_of(f"sqlite:///{path}", SourceSpec(table="messages", id_column="id", text_column="body", chunk_size=1))
+        conn.executemany(
+            "INSERT INTO messages VALUES (?, ?)",
+            [(1, "one"), (2, "two"), ("x", "ex"), ("1", "one again"), (10, "ten"), ("01", "zero one")],
+        )
+    chunks = iter_message_chunks_of(
+        f"sqlite:///{path}", SourceSpec(table="messages", id_column="id", text_column="body", chunk_size=1)
+    )
     results = list(iter_clean_chunks(chunks, CleaningOptions(spec=default_cleaning_spec())))
     quarantined = [(r["id"], r["reason"]) for result in results for r in result.quarantine.to_pylist()]
     clean = sorted(i for result in results for i in result.clean.column("id").to_pylist())
@@ -186,7 +211,9 @@ def test_undecodable_id_label_or_timestamp_never_fails_the_run(tmp_path):
     table = extract(f"sqlite:///{path}")
     assert table.column("id").to_pylist() == ["1", "1\\xff", "3", "4"]
     assert table.column("undecodable_column").to_pylist() == [None, "id", "timestamp", "label"]
-    assert table.column("timestamp").to_pylist()[2] == "2026\\xff" and table.column("label").to_pylist()[3] == "ham\\xff"
+    assert (
+        table.column("timestamp").to_pylist()[2] == "2026\\xff" and table.column("label").to_pylist()[3] == "ham\\xff"
+    )
 
 
 WINDOW_ROWS = [
@@ -230,13 +257,25 @@ def test_windows_place_every_timestamp_or_pass_it_on_as_bad(window_sqlite, since
     from sortbox.extract import count_null_timestamps
     from sortbox.textnorm import default_cleaning_spec
 
-    spec = SourceSpec(table="messages", id_column="id", text_column="body", timestamp_column="received_at", chunk_size=3,
-                      since=dt.datetime.fromisoformat(since), until=until and dt.datetime.fromisoformat(until))
+    spec = SourceSpec(
+        table="messages",
+        id_column="id",
+        text_column="body",
+        timestamp_column="received_at",
+        chunk_size=3,
+        since=dt.datetime.fromisoformat(since),
+        until=until and dt.datetime.fromisoformat(until),
+    )
     # Every value goes through sqlite's fast path or the registered parser, never both ways.
     table = extract(window_sqlite, spec)
     assert table.column("id").to_pylist() == expected
     cleaned = clean_chunk(table, CleaningOptions(spec=default_cleaning_spec()))
-    assert {r["id"]: r["reason"] for r in cleaned.quarantine.to_pylist()} == {"4": "bad_timestamp", "8": "bad_timestamp", "10": "bad_timestamp", "13": "bad_timestamp"}
+    assert {r["id"]: r["reason"] for r in cleaned.quarantine.to_pylist()} == {
+        "4": "bad_timestamp",
+        "8": "bad_timestamp",
+        "10": "bad_timestamp",
+        "13": "bad_timestamp",
+    }
     engine = make_engine(window_sqlite)
     with snapshot_connection(engine) as conn:
         assert count_null_timestamps(conn, spec) == 1 and count_source_rows(conn, spec) >= len(expected)
@@ -255,15 +294,29 @@ def test_sqlite_window_key_is_the_python_parser(tmp_path):
     rng = random.Random(3)
 
     def value():
-        date = f"{rng.choice(['0000', '0001', '1999', '2026', '2028', '9999'])}-{rng.randint(0, 13):02d}-{rng.choice([1, 9, 28, 29, 30, 31, 32]):02d}"
+        year = rng.choice(["0000", "0001", "1999", "2026", "2028", "9999"])
+        date = f"{year}-{rng.randint(0, 13):02d}-{rng.choice([1, 9, 28, 29, 30, 31, 32]):02d}"
         if rng.random() < 0.2:
             return date
         clock = f"{rng.choice([0, 9, 23, 24])}:{rng.choice([0, 59, 60]):02d}".zfill(5)
         if rng.random() < 0.7:
-            clock += f":{rng.choice([0, 30, 59, 60]):02d}" + rng.choice(["", "", ".000000", ".5", ".123456", ".9999999", "."])
-        return rng.choice([" ", " ", "T", "t"]) .join([date, clock]) + rng.choice(["", "", "", "Z", "+02:00", "-23:59", "+24:00", " "])
+            clock += f":{rng.choice([0, 30, 59, 60]):02d}" + rng.choice(
+                ["", "", ".000000", ".5", ".123456", ".9999999", "."]
+            )
+        return rng.choice([" ", " ", "T", "t"]).join([date, clock]) + rng.choice(
+            ["", "", "", "Z", "+02:00", "-23:59", "+24:00", " "]
+        )
 
-    values = [value() for _ in range(3000)] + ["", " ", "now", "2026-11-22x", "20261122", "2026-11-22 10:00:00.000000", 1763769600, 2461000.5]
+    values = [value() for _ in range(3000)] + [
+        "",
+        " ",
+        "now",
+        "2026-11-22x",
+        "20261122",
+        "2026-11-22 10:00:00.000000",
+        1763769600,
+        2461000.5,
+    ]
     path = tmp_path / "keys.sqlite"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v)")
@@ -273,6 +326,8 @@ def test_sqlite_window_key_is_the_python_parser(tmp_path):
     with engine.connect() as conn:
         got = [key for _, key in conn.execute(sa.select(table.c.n, _sqlite_utc_key(table.c.v)).order_by(table.c.n))]
     engine.dispose()
-    expected = [None if not isinstance(v, str) or parse_timestamp(v) is None else utc_text(parse_timestamp(v)) for v in values]
+    expected = [
+        None if not isinstance(v, str) or parse_timestamp(v) is None else utc_text(parse_timestamp(v)) for v in values
+    ]
     assert [(v, g) for v, g, e in zip(values, got, expected) if g != e] == []
     assert sum(e is not None for e in expected) > 300  # both kinds are well represented

@@ -1,4 +1,6 @@
-"""Regex rules (sortbox.rules, sortbox.rule_engines, sortbox.label): loading, matching like Python re, labels from a column, statistics."""
+"""Regex rules (sortbox.rules, sortbox.rule_engines, sortbox.label): loading, matching like Python re, labels
+from a column, statistics."""
+
 import re
 import subprocess
 import sys
@@ -43,7 +45,8 @@ def test_load_rules_ids_are_file_and_line(rules_dir):
         # Python re raises these outside re.error: still one RuleError naming file:line.
         (
             {"spam.txt": "ok\n(?u)win\n"},
-            r"spam\.txt:2: ASCII and UNICODE flags are incompatible: rules are matched with re.ASCII, remove the \(\?u\) flag",
+            r"spam\.txt:2: ASCII and UNICODE flags are incompatible: "
+            r"rules are matched with re.ASCII, remove the \(\?u\) flag",
         ),
         ({"spam.txt": "a{4294967296}\n"}, r"spam\.txt:1: the repetition number is too large"),
         ({"spam.txt": "(" * 5000 + "a" + ")" * 5000 + "\n"}, r"spam\.txt:1: groups nested too deeply for Python re"),
@@ -92,7 +95,13 @@ def test_class_lists(rules_dir):
 
 @pytest.mark.parametrize(
     "cell, separator, expected",
-    [("spam", "|", ["spam"]), ("spam|personal", "|", ["personal", "spam"]), (" spam ; spam ", ";", ["spam"]), (None, "|", []), ("", "|", [])],
+    [
+        ("spam", "|", ["spam"]),
+        ("spam|personal", "|", ["personal", "spam"]),
+        (" spam ; spam ", ";", ["spam"]),
+        (None, "|", []),
+        ("", "|", []),
+    ],
 )
 def test_parse_label_cell(cell, separator, expected):
     assert parse_label_cell(cell, separator) == expected
@@ -218,8 +227,19 @@ def reference_stats(rules, chunks, examples_per_rule=2):
     from collections import Counter
 
     labels = [rule.label for rule in rules]
-    out = {"messages": 0, "hits": Counter(), "overlaps": Counter(), "conflicts": Counter(), "judged": Counter(), "correct": Counter(), "examples": {}, "classes": {}, "truth": set(),
-           "other_by_rules": Counter(), "other_by_truth": Counter()}
+    out = {
+        "messages": 0,
+        "hits": Counter(),
+        "overlaps": Counter(),
+        "conflicts": Counter(),
+        "judged": Counter(),
+        "correct": Counter(),
+        "examples": {},
+        "classes": {},
+        "truth": set(),
+        "other_by_rules": Counter(),
+        "other_by_truth": Counter(),
+    }
     for ids, texts, hits, truth in chunks:
         out["messages"] += len(hits)
         for row, rule_hits in enumerate(hits):
@@ -264,14 +284,21 @@ def test_rule_stats_count_like_the_per_message_loop(with_truth):
         ids = [f"{chunk}-{r}" for r in range(n)]
         texts = [f"text {chunk} {r}" for r in range(n)]
         hits = [sorted(rng.sample(range(len(rules)), rng.choice([0, 0, 1, 1, 2, 3]))) for _ in range(n)]
-        truth = [rng.sample(["spam", "ham", "other"], rng.choice([0, 1, 1, 2])) for _ in range(n)] if with_truth else None
+        truth = (
+            [rng.sample(["spam", "ham", "other"], rng.choice([0, 1, 1, 2])) for _ in range(n)] if with_truth else None
+        )
         chunks.append((ids, texts, hits, truth))
     stats = RuleStats(rules, examples_per_rule=2)
     for ids, texts, hits, truth in chunks:  # lists for the first chunk, Arrow columns for the others
         if ids[0].startswith("0"):
             stats.update(ids, texts, hits, truth)
         else:
-            stats.update(ids, pa.array(texts), pa.array(hits, type=pa.list_(pa.int32())), None if truth is None else pa.array(truth, type=pa.list_(pa.string())))
+            stats.update(
+                ids,
+                pa.array(texts),
+                pa.array(hits, type=pa.list_(pa.int32())),
+                None if truth is None else pa.array(truth, type=pa.list_(pa.string())),
+            )
     expected = reference_stats(rules, chunks)
     assert stats.messages == expected["messages"] and stats.truth_classes == expected["truth"]
     for name in ("hits", "overlaps", "conflicts", "judged", "correct", "other_by_rules", "other_by_truth"):
@@ -287,7 +314,11 @@ def test_examples_of_a_rule_with_few_hits_are_its_own():
     stats = RuleStats(rules, examples_per_rule=3)
     stats.update(["a", "b", "c"], ["w0", "w1", "w2"], [[0], [1], [2]], None)
     stats.update(["d", "e"], ["w2", "w0"], [[2], [0]], None)
-    assert {i: [e["id"] for e in examples] for i, examples in stats.examples.items()} == {0: ["a", "e"], 1: ["b"], 2: ["c", "d"]}
+    assert {i: [e["id"] for e in examples] for i, examples in stats.examples.items()} == {
+        0: ["a", "e"],
+        1: ["b"],
+        2: ["c", "d"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -297,7 +328,10 @@ def test_examples_of_a_rule_with_few_hits_are_its_own():
         # spam.txt:2 hits a, b, d, e, the ham rule labels half of them: not more than half.
         (None, {"ham.txt:1": ("spam", 2 / 3, "rules"), "spam.txt:1": ("ham", 1.0, "rules"), "spam.txt:2": None}),
         # The truth knows both classes: it decides.
-        ([["ham"], ["ham"], ["ham"], ["spam"], ["ham"]], {"ham.txt:1": None, "spam.txt:1": ("ham", 1.0, "truth"), "spam.txt:2": ("ham", 3 / 4, "truth")}),
+        (
+            [["ham"], ["ham"], ["ham"], ["spam"], ["ham"]],
+            {"ham.txt:1": None, "spam.txt:1": ("ham", 1.0, "truth"), "spam.txt:2": ("ham", 3 / 4, "truth")},
+        ),
     ],
 )
 def test_rules_whose_hits_mostly_belong_to_another_class_are_flagged(truth, expected):
@@ -306,18 +340,28 @@ def test_rules_whose_hits_mostly_belong_to_another_class_are_flagged(truth, expe
     stats.update(["a", "b", "c", "d", "e"], [""] * 5, [[0, 1, 2], [0, 1, 2], [0], [2], [2]], truth)
     for row in stats.rule_rows():
         flagged = expected[row["rule_id"]]
-        got = None if row["mostly_other_class"] is None else (row["mostly_other_class"], row["other_class_share"], row["judged_by"])
+        got = (
+            None
+            if row["mostly_other_class"] is None
+            else (row["mostly_other_class"], row["other_class_share"], row["judged_by"])
+        )
         assert got == flagged, row["rule_id"]
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("free\n".encode("utf-16"), r"spam\.txt: the file is UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8"),
+        (
+            "free\n".encode("utf-16"),
+            r"spam\.txt: the file is UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8",
+        ),
         ("free\n".encode("utf-32"), r"spam\.txt: the file is UTF-32"),
         # UTF-16 without a byte order mark: NULs, which Hyperscan would read as the pattern's end
         # ("f" alone: most messages labelled spam, exit 0).
-        ("# prizes\nfree\n".encode("utf-16-le"), r"spam\.txt:1: NUL byte \(U\+0000\): not UTF-8 text \(UTF-16 saved without a byte order mark\?\)"),
+        (
+            "# prizes\nfree\n".encode("utf-16-le"),
+            r"spam\.txt:1: NUL byte \(U\+0000\): not UTF-8 text \(UTF-16 saved without a byte order mark\?\)",
+        ),
         ("ok\n£5\n".encode("latin-1"), r"spam\.txt:2: not UTF-8 text \(byte 0xa3\); save the file as UTF-8"),
         (b"ok\nfr\x00ee\n", r"spam\.txt:2: NUL byte"),
         (b"ok\n# a comment with a \x00\n", r"spam\.txt:2: NUL byte"),
@@ -340,17 +384,33 @@ def test_rule_files_are_strict_utf8_text_without_control_characters(tmp_path, co
 
 def test_rule_file_byte_order_mark_and_crlf_are_accepted(tmp_path):
     (tmp_path / "spam.txt").write_bytes(b"\xef\xbb\xbf\\bfree\\b\r\n# comment\r\n\\bwin\\b\r\n")
-    assert [(r.rule_id, r.pattern) for r in load_rules(tmp_path)] == [("spam.txt:1", "\\bfree\\b"), ("spam.txt:3", "\\bwin\\b")]
+    assert [(r.rule_id, r.pattern) for r in load_rules(tmp_path)] == [
+        ("spam.txt:1", "\\bfree\\b"),
+        ("spam.txt:3", "\\bwin\\b"),
+    ]
 
 
 @pytest.mark.parametrize(
     "name",
-    ["spam\n.txt", "spam\r.txt", "-spam.txt", "=spam.txt", "sp am.txt", "café.txt", "a" * 65 + ".txt", "spam.x.txt", "_x.txt"],
+    [
+        "spam\n.txt",
+        "spam\r.txt",
+        "-spam.txt",
+        "=spam.txt",
+        "sp am.txt",
+        "café.txt",
+        "a" * 65 + ".txt",
+        "spam.x.txt",
+        "_x.txt",
+    ],
 )
 def test_class_names_have_one_plain_form(tmp_path, name):
     (tmp_path / "ok.txt").write_text("free\n")
     (tmp_path / name).write_text("win\n")
-    with pytest.raises(RuleError, match=r"class name .* must be 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit") as caught:
+    with pytest.raises(
+        RuleError,
+        match=r"class name .* must be 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit",
+    ) as caught:
         load_rules(tmp_path)
     assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
 
@@ -370,7 +430,10 @@ def test_non_rule_files_are_listed_and_empty_classes_reported(tmp_path):
     (tmp_path / "old.txt").mkdir()
     files = read_rule_files(tmp_path)
     assert [r.rule_id for r in files.rules] == ["spam.txt:1"]
-    assert files.empty_classes == {"empty": "no rules: empty.txt is empty or holds only comments", "promo": "no rules: promo.txt is empty or holds only comments"}
+    assert files.empty_classes == {
+        "empty": "no rules: empty.txt is empty or holds only comments",
+        "promo": "no rules: promo.txt is empty or holds only comments",
+    }
     assert files.ignored == [".hidden.txt", ".spam.txt.swp", "README.md", "ham.TXT", "old.txt", "spam.txt~"]
     before = rules_fingerprint(tmp_path)
     (tmp_path / "README.md").write_text("changed\n")  # not a rule file: no rerun
@@ -391,7 +454,9 @@ def test_more_rules_than_the_matcher_can_index_stop_the_run_while_scheduling(tmp
 def test_a_rule_file_that_is_a_broken_symbolic_link_is_an_error_not_an_ignored_file(tmp_path, target):
     (tmp_path / "ham.txt").write_text("hello\n")
     (tmp_path / "spam.txt").symlink_to(target)
-    message = rf"spam\.txt: a symbolic link to '{re.escape(target)}', which leads to no file: the rule file cannot be read"
+    message = (
+        rf"spam\.txt: a symbolic link to '{re.escape(target)}', which leads to no file: the rule file cannot be read"
+    )
     with pytest.raises(RuleError, match=message):
         load_rules(tmp_path)
     (tmp_path / "spam.txt").unlink()

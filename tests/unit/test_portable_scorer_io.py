@@ -10,8 +10,31 @@ from sortbox.portable_scorer import CsvWriter, csv_safe, csv_unescape, main
 from tests.unit.test_export_scoring import tiny_model
 
 #: Ids that break naive CSV handling or that a spreadsheet would run.
-HOSTILE_IDS = ["a\rb", "\r", "a\nb", "\r\n", "line\r\nbreak", 'q"u"o"te', '"', "a,b", ",", "=cmd|' /c calc'!A1", "+1+1", "-x", "-5", "@SUM(A1)",
-               "\tx", "'=x", "'", "''", "'-5", " lead", "x" * 10_000, "é\u2028\x85", "plain"]
+HOSTILE_IDS = [
+    "a\rb",
+    "\r",
+    "a\nb",
+    "\r\n",
+    "line\r\nbreak",
+    'q"u"o"te',
+    '"',
+    "a,b",
+    ",",
+    "=cmd|' /c calc'!A1",
+    "+1+1",
+    "-x",
+    "-5",
+    "@SUM(A1)",
+    "\tx",
+    "'=x",
+    "'",
+    "''",
+    "'-5",
+    " lead",
+    "x" * 10_000,
+    "é\u2028\x85",
+    "plain",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE_IDS + ["=x", "", "''=x"])
@@ -77,19 +100,44 @@ def test_any_id_round_trips_through_the_portable_scorer(tmp_path, capsys):
     "content, code, message, unscorable",
     [
         ("id,text\n1,free\n,free prize\n", 2, "messages.csv line 3: no id (every row needs one)", None),
-        ("id,text\n1,free\n2\n\n3,free\n", 0, "2 scored, 1 unscorable", ["2,quarantined:null_text"]),  # no text cell: not an error
-        ("id,text\n1,free\n\"2,free\n3,free\n", 2, "messages.csv: not valid CSV after line 2 (unexpected end of data)", None),
-        ("id,text\n1,\"free\"prize\n", 2, "messages.csv: not valid CSV after line 1 (',' expected after '\"')", None),
+        (
+            "id,text\n1,free\n2\n\n3,free\n",
+            0,
+            "2 scored, 1 unscorable",
+            ["2,quarantined:null_text"],
+        ),  # no text cell: not an error
+        (
+            'id,text\n1,free\n"2,free\n3,free\n',
+            2,
+            "messages.csv: not valid CSV after line 2 (unexpected end of data)",
+            None,
+        ),
+        ('id,text\n1,"free"prize\n', 2, "messages.csv: not valid CSV after line 1 (',' expected after '\"')", None),
         ("id,body\n1,x\n", 2, "messages.csv: needs a header with columns id,text", None),
         # An unquoted comma in a text: the text would be cut at it and scored, exit 0.
-        ("id,text\n1,free\n2,free, win a prize\n", 2, "messages.csv line 3: 3 cells, the header has 2 (a text holding a comma must be quoted)", None),
+        (
+            "id,text\n1,free\n2,free, win a prize\n",
+            2,
+            "messages.csv line 3: 3 cells, the header has 2 (a text holding a comma must be quoted)",
+            None,
+        ),
         ("id,text,lang\n1,free,en\n2,free,en,x\n", 2, "messages.csv line 3: 4 cells, the header has 3", None),
-        ("id,text,lang\n1,free,en\n2,free\n", 0, "2 scored, 0 unscorable", []),  # extra columns, and a row without them, are fine
+        (
+            "id,text,lang\n1,free,en\n2,free\n",
+            0,
+            "2 scored, 0 unscorable",
+            [],
+        ),  # extra columns, and a row without them, are fine
         ("id,text,id\n1,free,2\n", 2, "messages.csv: the header has 2 columns named 'id', must have one", None),
         ("text,id,text\nfree,1,prize\n", 2, "messages.csv: the header has 2 columns named 'text', must have one", None),
         (b"id,text\n1,caf\xe9\n", 2, "messages.csv: not UTF-8", None),
         # 200,000 characters: over the csv module's field limit, and over the model's max_chars
-        ("id,text\n1,free\n2," + "free " * 40_000 + "\n3,love\n", 0, "2 scored, 1 unscorable", ["2,quarantined:too_long"]),
+        (
+            "id,text\n1,free\n2," + "free " * 40_000 + "\n3,love\n",
+            0,
+            "2 scored, 1 unscorable",
+            ["2,quarantined:too_long"],
+        ),
         (None, 2, "messages.csv: No such file or directory", None),
     ],
 )
@@ -116,5 +164,8 @@ def test_unscorable_output_that_is_an_input_file_is_refused_and_the_input_kept(t
     files["messages"].write_text("id,text\n1,free prize\n", encoding="utf-8")
     before = {role: path.read_bytes() for role, path in files.items()}
     assert main([str(files["model"]), str(files["messages"]), "--unscorable", str(files[target])]) == 2
-    assert capsys.readouterr().err == f"portable_scorer: --unscorable {files[target]}: that is the {target} file, writing there would destroy it\n"
+    assert (
+        capsys.readouterr().err
+        == f"portable_scorer: --unscorable {files[target]}: that is the {target} file, writing there would destroy it\n"
+    )
     assert {role: path.read_bytes() for role, path in files.items()} == before

@@ -23,8 +23,20 @@ LABELS = [["spam"], ["spam"], ["spam"], [], [], []]
 
 def two_class_model(spam_coef=(2.0, -1.0), **overrides):
     classifiers = {
-        "spam": {"status": "trained", "coef": list(spam_coef), "intercept": -0.5, "threshold": {"threshold": 0.5, "policy": "max_f1"}, "roc_auc": 0.9},
-        "love": {"status": "trained", "coef": [-1.0, 1.0], "intercept": 0.0, "threshold": {"threshold": 0.5, "policy": "max_f1"}, "roc_auc": 0.9},
+        "spam": {
+            "status": "trained",
+            "coef": list(spam_coef),
+            "intercept": -0.5,
+            "threshold": {"threshold": 0.5, "policy": "max_f1"},
+            "roc_auc": 0.9,
+        },
+        "love": {
+            "status": "trained",
+            "coef": [-1.0, 1.0],
+            "intercept": 0.0,
+            "threshold": {"threshold": 0.5, "policy": "max_f1"},
+            "roc_auc": 0.9,
+        },
     }
     return tiny_model(classifiers=classifiers, **overrides)
 
@@ -43,7 +55,9 @@ def test_gate_publishes_better_keeps_worse():
     bad = two_class_model(spam_coef=(-2.0, 1.0))  # the opposite: ranks spam last
     champions = {"spam": single_class_model(good, "spam")}
     worse = gate(bad, champions, TEXTS, LABELS, margin=0.01)
-    assert worse["spam"]["decision"] == "keep" and worse["spam"]["challenger_roc_auc"] < worse["spam"]["champion_roc_auc"]
+    assert (
+        worse["spam"]["decision"] == "keep" and worse["spam"]["challenger_roc_auc"] < worse["spam"]["champion_roc_auc"]
+    )
     assert worse["love"] == {"decision": "publish", "reason": "no published model for this class yet"}
     better = gate(good, {"spam": single_class_model(bad, "spam")}, TEXTS, LABELS, margin=0.01)
     assert better["spam"]["decision"] == "publish"
@@ -51,7 +65,10 @@ def test_gate_publishes_better_keeps_worse():
 
 def test_gate_keeps_a_champion_the_challenger_lacks():
     challenger = tiny_model()  # classes: spam; rare skipped
-    champions = {"rare": single_class_model(two_class_model(), "love") | {"classes": {"rare": two_class_model()["classes"]["love"]}}}
+    champions = {
+        "rare": single_class_model(two_class_model(), "love")
+        | {"classes": {"rare": two_class_model()["classes"]["love"]}}
+    }
     decisions = gate(challenger, champions, TEXTS, LABELS, margin=0.0)
     assert decisions["rare"]["decision"] == "keep" and "2 positive messages" in decisions["rare"]["reason"]
 

@@ -20,12 +20,58 @@ from sortbox.rules import Rule, check_rule
 
 WORDS = ["win", "free", "call", "k", "s", "ok", "sk", "£5", "x1", "stop"]
 NON_ASCII = ["é", "É", "ß", "ẞ", "ſ", "K", "ı", "İ", "£", "€", "😀", "ω", "Ω", "ﬀ", "Å", "Å"]
-CONTROLS = ["\x00", "\x01", "\t", "\x0b", "\x0c", "\r", "\x1b", "\x1c", "\x7f", "\x85", "\x9f", "\u00a0", "\u2028", "\u200b", "\ufeff"]
+CONTROLS = [
+    "\x00",
+    "\x01",
+    "\t",
+    "\x0b",
+    "\x0c",
+    "\r",
+    "\x1b",
+    "\x1c",
+    "\x7f",
+    "\x85",
+    "\x9f",
+    "\u00a0",
+    "\u2028",
+    "\u200b",
+    "\ufeff",
+]
 PUNCTUATION = list("!',:;/@%&=\"~<> -#")
 ESCAPED = [r"\.", r"\$", r"\(", r"\?", r"\+", r"\*", r"\[", r"\\", r"\|", r"\^", r"\-"]
-CLASSES = [r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", ".", "[a-z]", "[^a-z]", "[0-9a-f]", "[^ ]", "[k-s]", "[^k]", "[A-Z]", r"[\w£]", r"[^\W\d]", "[£€]", "[^£]"]
+CLASSES = [
+    r"\w",
+    r"\W",
+    r"\d",
+    r"\D",
+    r"\s",
+    r"\S",
+    ".",
+    "[a-z]",
+    "[^a-z]",
+    "[0-9a-f]",
+    "[^ ]",
+    "[k-s]",
+    "[^k]",
+    "[A-Z]",
+    r"[\w£]",
+    r"[^\W\d]",
+    "[£€]",
+    "[^£]",
+]
 # Escapes and ranges that name control or non-ASCII characters (several send a rule to `re`).
-ODD_CLASSES = [r"[\x00-\x1f]", r"[^\x80-\xff]", r"\xe9", r"\u00e9", r"\x0b", r"\x00", r"[\xc0-\xff]", r"\x85", r"\u017f", r"[^\u212a]"]
+ODD_CLASSES = [
+    r"[\x00-\x1f]",
+    r"[^\x80-\xff]",
+    r"\xe9",
+    r"\u00e9",
+    r"\x0b",
+    r"\x00",
+    r"[\xc0-\xff]",
+    r"\x85",
+    r"\u017f",
+    r"[^\u212a]",
+]
 ANCHORS = [r"\b", r"\b", r"\b", r"\B", "^", "$", r"\A", r"\Z"]
 GROUPS = ["(?:%s)", "(%s)", "(?-i:%s)", "(?i:%s)", "(?s:%s)"]
 LOOKAROUNDS = ["(?=%s)", "(?!%s)", "(?<=%s)", "(?<!%s)", "(?>%s)"]  # Hyperscan has none: `re` matches these rules
@@ -60,7 +106,9 @@ def _sequence(rng: random.Random, depth: int = 0, bounded: bool = False) -> str:
         atom = _atom(rng, depth)
         if atom not in ANCHORS and rng.random() < 0.3:
             single = len(atom) == 1 or atom.startswith(("\\", "[", "("))
-            quantifiers = ["?", "{1,3}", "{2}", "??", "{0,2}"] + ([] if bounded or atom.startswith("(") else ["*", "+", "*?", "+?", "{1,}"])
+            quantifiers = ["?", "{1,3}", "{2}", "??", "{0,2}"] + (
+                [] if bounded or atom.startswith("(") else ["*", "+", "*?", "+?", "{1,}"]
+            )
             atom = (atom if single else f"(?:{atom})") + rng.choice(quantifiers)
         parts.append(atom)
     return "".join(parts)
@@ -116,7 +164,9 @@ def test_engines_agree_with_re_on_generated_rules_and_texts(seed):
         # Most rules run in the engine itself, not in its `re` fallback.
         assert len(matcher.fallback_rule_ids) < 0.5 * len(rules), engine.__name__
         got = [sorted(hits) for hits in matcher.match_many(texts)]
-        differing = [(rules[i].pattern, text) for text, want, have in zip(texts, expected, got) for i in set(want) ^ set(have)]
+        differing = [
+            (rules[i].pattern, text) for text, want, have in zip(texts, expected, got) for i in set(want) ^ set(have)
+        ]
         assert not differing, f"{engine.__name__}: {len(differing)} differences, e.g. {differing[:5]}"
 
 

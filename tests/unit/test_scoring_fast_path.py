@@ -8,20 +8,73 @@ from sortbox.model_file import ModelFileError
 from sortbox.portable_scorer import PortableModel, logistic
 from sortbox.scoring import FAST_PATH_PATTERN, VectorModel, _WordTable
 from sortbox.textnorm import default_cleaning_spec
+from tests.unit.test_tokenizer import ADVERSARIAL as TOKENIZER_ADVERSARIAL
 
 # Words the fast path must find exactly: inner apostrophes, underscores, digits, "$" (the only
 # ASCII currency sign), non-ASCII words and signs, words of 8 / 9-16 / over 16 bytes (three
 # different lookups).
-VOCABULARY = ["hello", "don't", "rock'n'roll", "a", "b", "x", "it's", "_under_score_", "0000", "00", "4u", "$", "£",
-              "ü'll", "café", "twelvebytes!", "abcdefgh", "abcdefghi", "congratulations", "supercalifragilistic", "free", "prize"]
-SURFACE_FORMS = {word: word for word in VOCABULARY if word != "twelvebytes!"} | {"prizes": "prize", "twelvebytesx": "abcdefghi"}
+VOCABULARY = [
+    "hello",
+    "don't",
+    "rock'n'roll",
+    "a",
+    "b",
+    "x",
+    "it's",
+    "_under_score_",
+    "0000",
+    "00",
+    "4u",
+    "$",
+    "£",
+    "ü'll",
+    "café",
+    "twelvebytes!",
+    "abcdefgh",
+    "abcdefghi",
+    "congratulations",
+    "supercalifragilistic",
+    "free",
+    "prize",
+]
+SURFACE_FORMS = {word: word for word in VOCABULARY if word != "twelvebytes!"} | {
+    "prizes": "prize",
+    "twelvebytesx": "abcdefghi",
+}
 
+# The tokenizer's hard cases, and those of the fast path's word table (bytes, lengths, non-ASCII).
 ADVERSARIAL = [
-    "'hello'", "don't", "rock'n'roll", "a''b", "'''", "x'", "'x", "it's'", "_under_score_", "0000'00", "", "'",
-    "4u 2nite 0000", "$", "$$00", "a$b", "hello$", "£0000", "ü'll", "ü''ll", "'ü'll'", "café's", "x'ü", "free\u00a0prize",
-    "abcdefgh", "abcdefghi", "abcdefgh'i", "congratulations!", "supercalifragilistic", "supercalifragilisticexpialidocious",
-    "twelvebytesx", "a'b'c", "a' 'b", "_'_", "hello''", "''hello", "free-prize", "x\u0301hello", "\U0001F600free", "\ud800free",
-    "the stopword a is not counted", "prizes prizes prize",
+    *TOKENIZER_ADVERSARIAL,
+    "4u 2nite 0000",
+    "$",
+    "$$00",
+    "a$b",
+    "hello$",
+    "£0000",
+    "ü'll",
+    "ü''ll",
+    "'ü'll'",
+    "café's",
+    "x'ü",
+    "free\u00a0prize",
+    "abcdefgh",
+    "abcdefghi",
+    "abcdefgh'i",
+    "congratulations!",
+    "supercalifragilistic",
+    "supercalifragilisticexpialidocious",
+    "twelvebytesx",
+    "a'b'c",
+    "a' 'b",
+    "_'_",
+    "hello''",
+    "''hello",
+    "free-prize",
+    "x\u0301hello",
+    "\U0001f600free",
+    "\ud800free",
+    "the stopword a is not counted",
+    "prizes prizes prize",
 ]
 
 
@@ -30,11 +83,33 @@ def make_model(token_pattern=FAST_PATH_PATTERN):
     idf = rng.uniform(0.5, 3.0, len(VOCABULARY))
     idf[VOCABULARY.index("b")] = 0.0  # idf 0: dropped, as gensim does
     return build_model(
-        run_date="2026-11-23", cleaning_spec=default_cleaning_spec(), max_chars=500, quarantine_controls=True,
-        token_pattern=token_pattern, stopwords=["the", "is", "not"], stemmer=None, vocabulary=VOCABULARY,
-        surface_forms=SURFACE_FORMS, idf=idf, basis=rng.normal(size=(len(VOCABULARY), 3)),
-        classifiers={"spam": {"status": "trained", "coef": [1.0, -2.0, 0.5], "intercept": -0.3, "threshold": {"threshold": 0.5, "policy": "max_f1"}, "roc_auc": 0.9},
-                     "ham": {"status": "trained", "coef": [-0.5, 0.7, 1.5], "intercept": 0.2, "threshold": {"threshold": 0.4, "policy": "max_f1"}, "roc_auc": 0.8}},
+        run_date="2026-11-23",
+        cleaning_spec=default_cleaning_spec(),
+        max_chars=500,
+        quarantine_controls=True,
+        token_pattern=token_pattern,
+        stopwords=["the", "is", "not"],
+        stemmer=None,
+        vocabulary=VOCABULARY,
+        surface_forms=SURFACE_FORMS,
+        idf=idf,
+        basis=rng.normal(size=(len(VOCABULARY), 3)),
+        classifiers={
+            "spam": {
+                "status": "trained",
+                "coef": [1.0, -2.0, 0.5],
+                "intercept": -0.3,
+                "threshold": {"threshold": 0.5, "policy": "max_f1"},
+                "roc_auc": 0.9,
+            },
+            "ham": {
+                "status": "trained",
+                "coef": [-0.5, 0.7, 1.5],
+                "intercept": 0.2,
+                "threshold": {"threshold": 0.4, "policy": "max_f1"},
+                "roc_auc": 0.8,
+            },
+        },
     )
 
 
@@ -57,7 +132,10 @@ def portable_scores(portable, cleaned):
     vector = portable.tfidf(portable.term_indices(cleaned))
     if not vector:
         return None
-    return [logistic(spec["intercept"] + sum(w * spec["weights"][i] for i, w in vector.items())) for spec in portable.classes]
+    return [
+        logistic(spec["intercept"] + sum(w * spec["weights"][i] for i, w in vector.items()))
+        for spec in portable.classes
+    ]
 
 
 def assert_matches_portable(vector, texts):
@@ -97,9 +175,19 @@ def test_adversarial_text(vector, text):
 
 def test_words_found(vector):
     index = {word: i for i, word in enumerate(VOCABULARY)}
-    found = word_multisets(fast_blocks(vector, ["'hello' a''b", "$$00 £0000", "ü'll twelvebytesx", "the prizes is not free", "hello\u00a0$"]), 5)
-    assert found == [sorted([index["hello"], index["a"], index["b"]]), sorted([index["$"], index["$"], index["00"], index["£"], index["0000"]]),
-                     sorted([index["ü'll"], index["abcdefghi"]]), sorted([index["prize"], index["free"]]), sorted([index["hello"], index["$"]])]
+    found = word_multisets(
+        fast_blocks(
+            vector, ["'hello' a''b", "$$00 £0000", "ü'll twelvebytesx", "the prizes is not free", "hello\u00a0$"]
+        ),
+        5,
+    )
+    assert found == [
+        sorted([index["hello"], index["a"], index["b"]]),
+        sorted([index["$"], index["$"], index["00"], index["£"], index["0000"]]),
+        sorted([index["ü'll"], index["abcdefghi"]]),
+        sorted([index["prize"], index["free"]]),
+        sorted([index["hello"], index["$"]]),
+    ]
 
 
 def test_mixed_ascii_and_non_ascii_batch(vector):
@@ -173,7 +261,9 @@ def test_words_chosen_to_share_a_hash_slot_do_not_pile_up():
     table = _WordTable({int(key).to_bytes(6, "little"): term for term, key in enumerate(colliding.tolist())})
     (stored,), _, shift = table._short
     size = len(stored)
-    displacement = [(position - (table._hash((key,)) >> int(shift))) % size for position, key in enumerate(stored.tolist()) if key]
+    displacement = [
+        (position - (table._hash((key,)) >> int(shift))) % size for position, key in enumerate(stored.tolist()) if key
+    ]
     assert len(displacement) == 200 and max(displacement) < 20
     words = b"".join(int(key).to_bytes(6, "little") + b" " for key in colliding.tolist()) + b"\0" * 8
     found = table.find(words, np.arange(200) * 7, np.full(200, 6))

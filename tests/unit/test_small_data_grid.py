@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
+from sortbox.model_selection import class_target, grid_search, regularisation_paths, selection_grid
 from sortbox.sample_data import read_sms_collection
-from sortbox.select import class_target, grid_search, regularisation_paths, selection_grid, training_rows
+from sortbox.sampling import training_rows
 from sortbox.textnorm import TextCleaner, default_cleaning_spec
 from sortbox.tokenizer import TermTally, Tokenizer
 from sortbox.training_report import render_training_report

@@ -37,7 +37,13 @@ def site(tmp_path):
     old_file.write_text("partial")
     for path in (old, old_file, day / "CleanMessages-abc", day / "CleanMessages-abc" / "clean.parquet", day):
         age(path, 2 * DAY)
-    return {"root": tmp_path / "runs", "complete": day / "CleanMessages-abc", "old": old, "fresh": fresh, "old_file": old_file}
+    return {
+        "root": tmp_path / "runs",
+        "complete": day / "CleanMessages-abc",
+        "old": old,
+        "fresh": fresh,
+        "old_file": old_file,
+    }
 
 
 @pytest.fixture
@@ -60,7 +66,12 @@ def publish_site(tmp_path):
     fresh_partial.write_text("[")
     for path in (release, root / "current", root / "history.json", partial_release, partial_link, partial_history):
         age(path, 2 * DAY)
-    return {"root": root, "release": release, "stale": sorted([partial_release, partial_link, partial_history]), "fresh": fresh_partial}
+    return {
+        "root": root,
+        "release": release,
+        "stale": sorted([partial_release, partial_link, partial_history]),
+        "fresh": fresh_partial,
+    }
 
 
 def test_only_old_temporaries_are_stale(site):
@@ -96,16 +107,30 @@ def test_publish_partial_names_are_left_alone_under_an_output_root(publish_site)
     assert sweep([publish_site["root"]], older_than_seconds=DAY) == []
 
 
-@pytest.mark.parametrize("args, code, message", [(["--older-than-hours", "24"], 0, "2 stale temporary output(s) removed"), (["--older-than-hours", "-1"], 2, "must not be negative")])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--older-than-hours", "24"], 0, "2 stale temporary output(s) removed"),
+        (["--older-than-hours", "-1"], 2, "must not be negative"),
+    ],
+)
 def test_command_line(site, args, code, message):
-    done = subprocess.run([sys.executable, "-m", "sortbox.sweep", str(site["root"]), *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sortbox.sweep", str(site["root"]), *args], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == code and message in done.stdout + done.stderr
 
 
 def test_command_line_with_a_publish_root_prints_what_it_removed(site, publish_site):
-    done = subprocess.run([sys.executable, "-m", "sortbox.sweep", str(site["root"]), "--publish-root", str(publish_site["root"])],
-                          cwd=REPO_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sortbox.sweep", str(site["root"]), "--publish-root", str(publish_site["root"])],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1] == "sweep: 5 stale temporary output(s) removed"
-    assert sorted(lines[:-1]) == sorted(f"removed stale temporary output {path}" for path in [site["old"], site["old_file"], *publish_site["stale"]])
+    assert sorted(lines[:-1]) == sorted(
+        f"removed stale temporary output {path}" for path in [site["old"], site["old_file"], *publish_site["stale"]]
+    )

@@ -70,10 +70,30 @@ def test_shipped_english_stopwords():
     assert {"the", "and", "don't", "you"} <= words and len(words) >= 150
 
 
-ADVERSARIAL = ["'hello'", "don't", "rock'n'roll", "a''b", "'''", "x'", "'x", "it's'", "_under_score_", "0000'00", "", "'", "i'm $5 in", "café latte", "the you a", "£0000 prize", "x\u0301y"]
+ADVERSARIAL = [
+    "'hello'",
+    "don't",
+    "rock'n'roll",
+    "a''b",
+    "'''",
+    "x'",
+    "'x",
+    "it's'",
+    "_under_score_",
+    "0000'00",
+    "",
+    "'",
+    "i'm $5 in",
+    "café latte",
+    "the you a",
+    "£0000 prize",
+    "x\u0301y",
+]
 
 
-@pytest.mark.parametrize("texts", [ADVERSARIAL, ["plain words only", "no apostrophe here"], ["don't", "won't stop"], []])
+@pytest.mark.parametrize(
+    "texts", [ADVERSARIAL, ["plain words only", "no apostrophe here"], ["don't", "won't stop"], []]
+)
 def test_arrow_path_equals_the_python_path(texts):
     python, arrow = TermTally(), TermTally()
     expected = Tokenizer(STOPWORDS).tokenize(texts, python)
@@ -91,5 +111,8 @@ def test_arrow_path_on_the_sample(sms_pairs):
     python, arrow = Tokenizer(stopwords), Tokenizer(stopwords)
     python_tally, arrow_tally = TermTally(), TermTally()
     expected = python.tokenize(texts[:3000], python_tally) + python.tokenize(texts[3000:], python_tally)
-    got = arrow.tokenize_arrow(pa.array(texts[:3000]), arrow_tally).to_pylist() + arrow.tokenize_arrow(pa.array(texts[3000:]), arrow_tally).to_pylist()
+    got = (
+        arrow.tokenize_arrow(pa.array(texts[:3000]), arrow_tally).to_pylist()
+        + arrow.tokenize_arrow(pa.array(texts[3000:]), arrow_tally).to_pylist()
+    )
     assert got == expected and arrow_tally == python_tally

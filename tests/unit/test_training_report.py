@@ -22,8 +22,20 @@ CLASSES = {
             "best_score": 0.9975,
             "scoring": "roc_auc",
             "table": [
-                {"params": {"C": 0.1, "class_weight": None}, "mean_score": 0.9972, "std_score": 0.0009, "rank": 2, "fit_seconds": 0.25},
-                {"params": {"C": 0.1, "class_weight": "balanced"}, "mean_score": 0.9975, "std_score": 0.0005, "rank": 1, "fit_seconds": 0.23},
+                {
+                    "params": {"C": 0.1, "class_weight": None},
+                    "mean_score": 0.9972,
+                    "std_score": 0.0009,
+                    "rank": 2,
+                    "fit_seconds": 0.25,
+                },
+                {
+                    "params": {"C": 0.1, "class_weight": "balanced"},
+                    "mean_score": 0.9975,
+                    "std_score": 0.0005,
+                    "rank": 1,
+                    "fit_seconds": 0.23,
+                },
             ],
         },
         "cv": {
@@ -31,7 +43,14 @@ CLASSES = {
             "best_params": {"C": 0.1, "class_weight": "balanced"},
             "roc_auc": 0.9974,
             "pr_auc": 0.990,
-            "threshold": {"threshold": 0.4926, "policy": "max_f1", "target": None, "precision": 0.9676, "recall": 0.9717, "f1": 0.9696},
+            "threshold": {
+                "threshold": 0.4926,
+                "policy": "max_f1",
+                "target": None,
+                "precision": 0.9676,
+                "recall": 0.9717,
+                "f1": 0.9696,
+            },
             "curves": {
                 "roc": {"fpr": [0.0, 0.0, 0.01, 0.2, 1.0], "tpr": [0.0, 0.5, 0.97, 0.99, 1.0]},
                 "pr": {
@@ -55,7 +74,7 @@ CLASSES = {
 RUN_INFO = {"run_date": "2026-11-23", "label source": "rules", "num_topics": 100, "folds": 5}
 
 
-def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", classes=CLASSES):
+def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", classes=CLASSES, **extra):
     return render_training_report(
         tmp_path,
         classes=classes,
@@ -63,6 +82,7 @@ def render(tmp_path, rule_report_href="../LabelMessages-7f2b/rule_report.html", 
         messages=5556,
         rule_report_href=rule_report_href,
         run_info=RUN_INFO,
+        **extra,
     )
 
 
@@ -118,9 +138,15 @@ def test_operating_point_is_nearest_tpr_with_lowest_fpr():
 
 
 def test_the_report_explains_why_positives_are_fewer_than_labelled_messages(tmp_path):
-    sample = {"messages": 5556, "held_out": 561, "without_known_terms": 40, "eligible": 4955, "trained_on": 4000, "max_rows": 4000}
-    page = render_training_report(tmp_path, classes=CLASSES, label_counts={"spam": 706, "tiny": 2}, messages=5556,
-                                  rule_report_href=None, run_info=RUN_INFO, training_sample=sample).read_text(encoding="utf-8")
+    sample = {
+        "messages": 5556,
+        "held_out": 561,
+        "without_known_terms": 40,
+        "eligible": 4955,
+        "trained_on": 4000,
+        "max_rows": 4000,
+    }
+    page = render(tmp_path, rule_report_href=None, training_sample=sample).read_text(encoding="utf-8")
     assert "trained on: 4,000 of the 5,556 messages" in page
     assert "561 held-out ids (<code>[training] holdout_fraction</code>" in page
     assert "40 messages with no known term, and 955 beyond <code>[training] max_rows</code> (4,000)" in page
@@ -133,8 +159,16 @@ def spam_with(grid_extra: dict, cv_extra: dict) -> dict:
 
 def test_figures_say_what_they_are_measured_against_on_how_many_positives_and_their_spread(tmp_path):
     spread = {"folds": 3, "mean": 0.9973, "std": 0.0011, "min": 0.9958, "max": 0.9984}
-    truth = {"measured_against": "label column truth", "positives": 747, "roc_auc": 0.9896, "pr_auc": 0.9748, "roc_auc_folds": {"folds": 3, "mean": 0.9895, "std": 0.0031, "min": 0.9861, "max": 0.9936}}
-    classes = spam_with({}, {"measured_against": "rule labels", "positives": 706, "roc_auc_folds": spread, "against_truth": truth})
+    truth = {
+        "measured_against": "label column truth",
+        "positives": 747,
+        "roc_auc": 0.9896,
+        "pr_auc": 0.9748,
+        "roc_auc_folds": {"folds": 3, "mean": 0.9895, "std": 0.0031, "min": 0.9861, "max": 0.9936},
+    }
+    classes = spam_with(
+        {}, {"measured_against": "rule labels", "positives": 706, "roc_auc_folds": spread, "against_truth": truth}
+    )
     text = render(tmp_path, classes=classes).read_text(encoding="utf-8")
     assert "rule labels, 706 positives" in text and "label column truth, 747 positives" in text
     assert "0.9974 ± 0.0011" in text and "0.9896 ± 0.0031" in text  # in the summary table
@@ -142,7 +176,10 @@ def test_figures_say_what_they_are_measured_against_on_how_many_positives_and_th
 
 
 def test_best_c_on_the_edge_of_the_grid_is_a_warning_in_the_summary_and_the_class_section(tmp_path):
-    warning = "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller (stronger regularisation) C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
+    warning = (
+        "best C = 0.1 is the smallest C of the grid (0.1 to 10): a smaller (stronger regularisation) C might score "
+        "higher; widen the grid ([training] param_grid or small_data_param_grid)"
+    )
     text = render(tmp_path, classes=spam_with({"edge_warning": warning}, {})).read_text(encoding="utf-8")
     assert "(on the edge of the grid)" in text and f"Regularisation on the edge of the grid:</strong> {warning}" in text
     (tmp_path / "quiet").mkdir()

@@ -10,7 +10,7 @@ import time
 _FAULT = os.environ.get("SORTBOX_TEST_FAULT")
 
 if _FAULT in ("fail-grid-search", "hang-grid-search"):
-    import sortbox.select  # before tasks.train imports grid_search from it
+    import sortbox.model_selection  # before tasks.train imports grid_search from it
 
     def _faulty_grid_search(*args, **kwargs):
         if _FAULT == "fail-grid-search":
@@ -19,4 +19,4 @@ if _FAULT in ("fail-grid-search", "hang-grid-search"):
             mark.write(str(os.getpid()))
         time.sleep(3600)
 
-    sortbox.select.grid_search = _faulty_grid_search
+    sortbox.model_selection.grid_search = _faulty_grid_search

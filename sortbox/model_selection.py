@@ -2,26 +2,26 @@
 
 The estimator is a logistic regression on the leading LSI features (optionally standardised):
 linear from the TF-IDF vector to the logit, so it can be folded into one weight per term (see
-`fold_into_terms`). Every random choice takes an explicit `random_state`.
+`sortbox.linear.fold_into_terms`). Every random choice takes an explicit `random_state`.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-
-from sortbox.sampling import sample_cutoff, sample_hash
+from sortbox.linear import LinearClassifier
 
 if TYPE_CHECKING:
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import Pipeline
 
-# scikit-learn (and joblib, scipy.stats) are imported inside the functions that fit or score:
-# the light helpers here (sigmoid, holdout_mask, fold_into_terms) are imported by every task
-# module, and a no-op rerun of the whole DAG should not pay ~0.5 s to load scikit-learn.
+# scikit-learn (and joblib, scipy.stats) are imported inside the functions that fit or score: the
+# training tasks import this module, and a no-op rerun of the whole DAG should not pay ~0.5 s to
+# load scikit-learn. What scoring, export and the embedding need lives apart, without it:
+# sortbox.linear (LinearClassifier, fold_into_terms, sigmoid) and sortbox.sampling (holdout_mask,
+# training_rows).
 
 THRESHOLD_POLICIES = ("max_f1", "precision", "recall")
 
@@ -86,7 +86,8 @@ def make_estimator(params: dict, random_state: int) -> Pipeline:
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     topics, scale, model_params = split_params(params)
-    model = LogisticRegression(**{"max_iter": MAX_ITER, **model_params}, random_state=random_state)  # the grid may set max_iter
+    # The grid may set max_iter.
+    model = LogisticRegression(**{"max_iter": MAX_ITER, **model_params}, random_state=random_state)
     return Pipeline([
         ("topics", FunctionTransformer(leading_columns, kw_args={"topics": topics})),
         ("scale", StandardScaler() if scale else CommonScale()),
@@ -97,41 +98,6 @@ def make_estimator(params: dict, random_state: int) -> Pipeline:
 def class_target(label_lists: Sequence[Sequence[str]], class_name: str) -> np.ndarray:
     """1 where a message carries `class_name`, else 0."""
     return np.fromiter((class_name in labels for labels in label_lists), dtype=np.int8, count=len(label_lists))
-
-
-def holdout_mask(ids: Sequence[str], *, fraction: float, seed: int) -> np.ndarray:
-    """True for the ids held out of training: a deterministic share `fraction` chosen by hashing
-    the id (like extraction's sample), so the same ids stay held out night after night and the
-    published model and a new one can be compared on rows neither was trained on."""
-    if fraction <= 0:
-        return np.zeros(len(ids), dtype=bool)
-    cutoff = sample_cutoff(fraction)
-    return np.fromiter((sample_hash(seed, i) < cutoff for i in ids), dtype=bool, count=len(ids))
-
-
-def training_rows(ids: Sequence[str], has_terms: np.ndarray, *, holdout_fraction: float, seed: int, max_rows: int) -> np.ndarray:
-    """Positions (ascending) of the messages the classifiers are trained on.
-
-    A message is eligible unless it is held out (`holdout_mask` with the same fraction and seed)
-    or has no known term (its features are all zero). When more than `max_rows` are eligible,
-    the `max_rows` whose id hash sorts lowest are kept: a deterministic sample that does not
-    depend on row order and keeps the same ids from one night to the next. This bounds the time
-    and memory of training whatever the size of the table; a linear model on a few hundred LSI
-    features gains nothing measurable from more rows than that (see README, Performance).
-    """
-    if len(ids) != len(has_terms):
-        raise ValueError(f"{len(ids)} ids but {len(has_terms)} has_terms flags")
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-    hashes = np.array([sample_hash(seed, i) for i in ids], dtype="S16")
-    eligible = np.asarray(has_terms, dtype=bool).copy()
-    if holdout_fraction > 0:
-        eligible &= hashes >= sample_cutoff(holdout_fraction).encode()
-    rows = np.flatnonzero(eligible)
-    if len(rows) > max_rows:
-        lowest = np.argsort(hashes[rows], kind="stable")[:max_rows]
-        rows = np.sort(rows[lowest])
-    return rows.astype(np.int64)
 
 
 def untrainable_reason(y: np.ndarray, folds: int) -> str | None:
@@ -151,7 +117,9 @@ def _folds(folds: int, random_state: int) -> StratifiedKFold:
     return StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
 
 
-def _fit_path(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, path: list[dict], scorer, random_state: int) -> list[tuple[float, np.ndarray, float]]:
+def _fit_path(
+    X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, path: list[dict], scorer, random_state: int
+) -> list[tuple[float, np.ndarray, float]]:
     """Candidates that differ only in C, on one fold, in increasing C: the features (leading
     topics, standardisation) are prepared once, and each logistic regression starts from the
     previous candidate's solution (the regularisation path), which converges in far fewer
@@ -192,7 +160,17 @@ def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     return [sorted(group, key=lambda i: candidates[i].get("C", 1.0)) for group in groups.values()]
 
 
-def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, scoring: str, n_jobs: int, random_state: int, progress: Callable[[int, int], None] | None = None) -> tuple[dict, np.ndarray]:
+def grid_search(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    param_grid: dict,
+    folds: int,
+    scoring: str,
+    n_jobs: int,
+    random_state: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict, np.ndarray]:
     """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
     stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
     that differ only in C are fitted along the regularisation path (see `_fit_path`).
@@ -215,7 +193,8 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
     paths = regularisation_paths(candidates)
     jobs = [(path, fold) for path in paths for fold in range(len(splits))]
     done = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_path)(X, y, *splits[fold], [candidates[i] for i in path], scorer, random_state) for path, fold in jobs
+        delayed(_fit_path)(X, y, *splits[fold], [candidates[i] for i in path], scorer, random_state)
+        for path, fold in jobs
     )
     runs: dict[tuple[int, int], tuple[float, np.ndarray, float]] = {}
     for number, ((path, fold), results) in enumerate(zip(jobs, done), start=1):
@@ -232,7 +211,13 @@ def grid_search(X: np.ndarray, y: np.ndarray, *, param_grid: dict, folds: int, s
     for fold, (_, test) in enumerate(splits):
         out_of_fold[test] = runs[best, fold][1]
     table = [
-        {"params": dict(params), "mean_score": float(means[i]), "std_score": float(stds[i]), "rank": int(ranks[i]), "fit_seconds": float(seconds[i].mean())}
+        {
+            "params": dict(params),
+            "mean_score": float(means[i]),
+            "std_score": float(stds[i]),
+            "rank": int(ranks[i]),
+            "fit_seconds": float(seconds[i].mean()),
+        }
         for i, params in enumerate(candidates)
     ]
     result = {
@@ -250,12 +235,20 @@ def edge_warning(candidates: list[dict], best: int) -> str | None:
     """Why the best candidate's C may not be the best C there is, or None: it is the smallest or
     the largest C of its regularisation path (the candidates that differ from it only in C), so
     a value beyond the grid might score higher."""
-    values = sorted({candidates[i]["C"] for path in regularisation_paths(candidates) if best in path for i in path if "C" in candidates[i]})
+    (path,) = [path for path in regularisation_paths(candidates) if best in path]
+    values = sorted({candidates[i]["C"] for i in path if "C" in candidates[i]})
     chosen = candidates[best].get("C")
     if len(values) < 2 or chosen not in (values[0], values[-1]):
         return None
-    side, beyond = ("smallest", "smaller (stronger regularisation)") if chosen == values[0] else ("largest", "larger (weaker regularisation)")
-    return f"best C = {chosen:g} is the {side} C of the grid ({values[0]:g} to {values[-1]:g}): a {beyond} C might score higher; widen the grid ([training] param_grid or small_data_param_grid)"
+    side, beyond = (
+        ("smallest", "smaller (stronger regularisation)")
+        if chosen == values[0]
+        else ("largest", "larger (weaker regularisation)")
+    )
+    return (
+        f"best C = {chosen:g} is the {side} C of the grid ({values[0]:g} to {values[-1]:g}): a {beyond} C might "
+        "score higher; widen the grid ([training] param_grid or small_data_param_grid)"
+    )
 
 
 def fold_spread(y: np.ndarray, scores: np.ndarray, *, folds: int, random_state: int) -> dict:
@@ -271,7 +264,13 @@ def fold_spread(y: np.ndarray, scores: np.ndarray, *, folds: int, random_state: 
     ]
     if not per_fold:
         return {"folds": 0}
-    return {"folds": len(per_fold), "mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)), "min": min(per_fold), "max": max(per_fold)}
+    return {
+        "folds": len(per_fold),
+        "mean": float(np.mean(per_fold)),
+        "std": float(np.std(per_fold)),
+        "min": min(per_fold),
+        "max": max(per_fold),
+    }
 
 
 def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: float | None = None) -> dict:
@@ -288,7 +287,9 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray, *, policy: str, target: 
 
     precision, recall, thresholds = precision_recall_curve(y, scores)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0
+    )
     if policy == "max_f1":
         index = int(np.argmax(f1))
     elif policy == "precision":
@@ -330,14 +331,6 @@ def curves(y: np.ndarray, scores: np.ndarray, points: int = 200) -> dict:
     return {"roc": {"fpr": fpr, "tpr": tpr}, "pr": {"threshold": thresholds, "precision": precision, "recall": recall}}
 
 
-@dataclass(frozen=True)
-class LinearClassifier:
-    """A fitted model in LSI-feature space: logit = features @ coef_ + intercept_."""
-
-    coef_: np.ndarray
-    intercept_: float
-
-
 def fit_final(X: np.ndarray, y: np.ndarray, *, params: dict, random_state: int) -> Pipeline:
     """The estimator with `params`, fitted on all rows."""
     return make_estimator(params, random_state).fit(X, y)
@@ -359,16 +352,3 @@ def linear_form(pipeline: Pipeline) -> LinearClassifier:
     full = np.zeros(pipeline.n_features_in_, dtype=np.float64)
     full[: len(weights)] = weights
     return LinearClassifier(coef_=full, intercept_=intercept)
-
-
-def fold_into_terms(classifier: LinearClassifier, basis: np.ndarray) -> np.ndarray:
-    """Per-term weights: logit = tfidf_vector @ (basis @ coef_) + intercept_ (basis: terms x topics)."""
-    return basis @ classifier.coef_
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """The logistic link, numerically stable for large |logit|: exp(-|x|) never overflows, and it
-    is exp(-x) for x >= 0 (1 / (1 + e)) and exp(x) for x < 0 (e / (1 + e))."""
-    logits = np.asarray(logits, dtype=np.float64)
-    exp = np.exp(-np.abs(logits))
-    return np.where(logits >= 0, 1.0 / (1.0 + exp), exp / (1.0 + exp))
