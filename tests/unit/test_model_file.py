@@ -2,9 +2,9 @@
 naming it and the field, never a traceback or a hang, whatever its content."""
 import json
 import os
+import resource
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -208,7 +208,7 @@ HOSTILE_MESSAGES = "id,text\n" + "".join(
 def test_fuzzed_model_files_exit_0_or_2_in_time_never_a_traceback(tmp_path):
     """2,016 mutated model files (tests/model_fuzz.py: wrong types, NaN/Infinity, huge and deeply
     nested values, hostile patterns, truncation, byte edits, broken structure, harmless edits):
-    the portable scorer's main() on each, in one worker process, exits 0 or 2 within 2 s with one
+    the portable scorer's main() on each, in one worker process, exits 0 or 2 within 2 s of CPU with one
     line on stderr; a few files also run as `python -m sortbox.portable_scorer`."""
     messages = tmp_path / "messages.csv"
     messages.write_text(HOSTILE_MESSAGES, encoding="utf-8")
@@ -240,7 +240,7 @@ def test_fuzzed_model_files_exit_0_or_2_in_time_never_a_traceback(tmp_path):
     for result in results:
         assert result["escaped"] is None, f"{result['path']}: {result['escaped']}"
         assert result["code"] in (0, 2), result
-        assert result["seconds"] < 2, result
+        assert result["cpu_seconds"] < 2, result
         if result["code"] == 2:
             assert result["stderr"] == [result["stderr"][0]] and result["stderr"][0].startswith(
                 f"portable_scorer: model file {result['path']}: "
@@ -255,15 +255,16 @@ def test_fuzzed_model_files_exit_0_or_2_in_time_never_a_traceback(tmp_path):
     # The command line on a few of them: the same exit codes, one line, no traceback.
     chosen = {path for path in codes[2] if "-pattern" in path or "-deep" in path}
     for path in sorted(chosen)[:6] + codes[0][:2]:
-        started = time.perf_counter()
+        started = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [sys.executable, "-m", "sortbox.portable_scorer", path, str(messages)],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
-            timeout=10,
+            timeout=60,  # a hang; the bound on the work is the CPU time below
         )
-        assert time.perf_counter() - started < 2
+        finished = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert (finished.ru_utime + finished.ru_stime) - (started.ru_utime + started.ru_stime) < 2
         expected = next(r for r in results if r["path"] == path)
         assert done.returncode == expected["code"] and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.splitlines()[-1] == expected["stderr"][-1]
