@@ -390,8 +390,10 @@ def print_crossfit_table(rules_dirs: list[Path], work: Path, folds: int, seed: i
             flush=True,
         )
     not_scored = figures["notification"]["not_scored"]
-    print(f"\n{len(rows)} hand-written messages, {not_scored} not scored; folds by sha256(seed:id), seed {seed}; "
-          f"notification CV ROC AUC per fold: {', '.join(_fmt(a) for a in aucs)}")
+    print(
+        f"\n{len(rows)} hand-written messages, {not_scored} not scored; folds by sha256(seed:id), seed {seed}; "
+        f"notification CV ROC AUC per fold: {', '.join(_fmt(a) for a in aucs)}"
+    )
 
 
 def _ci(figure: dict) -> str:
@@ -404,7 +406,9 @@ def main() -> int:
     parser.add_argument(
         "--rules-dir", type=Path, action="append", help="rules directories to compare (default: the shipped ones)"
     )
-    parser.add_argument("--work", type=Path, help="working directory of `table`, `unseen`, `crossfit` (default: a temporary one)")
+    parser.add_argument(
+        "--work", type=Path, help="working directory of `table`, `unseen`, `crossfit` (default: a temporary one)"
+    )
     parser.add_argument(
         "--luigi-option",
         action="append",
