@@ -213,8 +213,8 @@ def run_pipeline(
 
 def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
     """Four runs: each rules directory trained on its rules, then the last one with rules+feedback on all
-    66 verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all 66 messages and
-    on the even-numbered half, which no run trained on verdicts of."""
+    hand-written verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all
+    the hand-written messages and on the even-numbered half, which no run trained on verdicts of."""
     database = work / "sample_plus_hand_written.sqlite"
     if database.exists():
         database.unlink()
@@ -228,7 +228,7 @@ def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
     runs = [(d, "rules", "feedback.csv") for d in rules_dirs]
     runs += [(last, "rules+feedback", "feedback.csv"), (last, "rules+feedback", "feedback_odd.csv")]
     print(
-        "| rules | labelling (verdicts trained on) | class | precision, all 66 [95% CI] | recall, all 66 [95% CI] | "
+        "| rules | labelling (verdicts trained on) | class | precision, all [95% CI] | recall, all [95% CI] | "
         "precision, even half | recall, even half | CV ROC AUC |"
     )
     print("|---|---|---|---|---|---|---|---|")
@@ -236,7 +236,7 @@ def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
         manifest, decisions = run_pipeline(work, rules_dir, source, work / feedback_name, database, extra)
         on_all = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
         on_even = feedback_metrics(verdicts_of(even), decisions, CLASSES)
-        trained_on = "" if source == "rules" else (" (all 66)" if feedback_name == "feedback.csv" else " (odd half)")
+        trained_on = "" if source == "rules" else (" (all)" if feedback_name == "feedback.csv" else " (odd half)")
         for cls in CLASSES:
             a, e = on_all[cls], on_even[cls]
             if feedback_name == "feedback.csv":  # the pipeline's own figures are the same
@@ -259,7 +259,7 @@ def print_unseen_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> 
         build_sample_database(ROOT / "data" / "sms_spam_collection.tsv", database)
     rows = hand_written()
     write_feedback(work / "feedback.csv", rows)
-    print("| rules | class | precision, unseen 66 [95% CI] | recall, unseen 66 [95% CI] | CV ROC AUC |")
+    print("| rules | class | precision, unseen [95% CI] | recall, unseen [95% CI] | CV ROC AUC |")
     print("|---|---|---|---|---|")
     for rules_dir in rules_dirs:
         env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
