@@ -4,6 +4,7 @@
     python scripts/feedback_eval.py rules [--rules-dir DIR ...]
     python scripts/feedback_eval.py table [--rules-dir OLD --rules-dir NEW] [--work DIR]
     python scripts/feedback_eval.py unseen [--rules-dir OLD --rules-dir NEW] [--work DIR]
+    python scripts/feedback_eval.py crossfit [--rules-dir OLD --rules-dir NEW] [--folds 5] [--seed 0] [--work DIR]
 
 `rules`: for each rules directory, the rule report's conflict figures on the shipped sample (per
 class: rules, hits, share of hits a rule of another class also hits, rules flagged as working
@@ -11,6 +12,14 @@ mostly for another class) and the rules' own precision/recall on the hand-writte
 
 `unseen`: each rules directory trained on the plain sample, and the hand-written messages (not in
 the training table) scored by the exported model.json: how the model does on messages it never saw.
+
+`crossfit`: the honest figure. For each rules directory, the rules' own precision and recall on the
+hand-written messages; then, for the last one, the hand-written messages split into `--folds` folds
+by a hash of their id and `--seed`, and for each fold TrainPipeline with `rules+feedback` on the
+sample plus the other folds' messages, their classes as the feedback; the held-out fold's messages,
+which that model never saw (not in its table, its dictionary, its LSI nor its feedback), are scored
+by the exported model.json. The held-out decisions of all folds are pooled and judged against the
+hand-written classes: per class precision and recall with counts and 95% Wilson intervals.
 
 `table`: the Must-show table of issue #17. A copy of the sample database gets the hand-written
 messages (tests/data/hand_written_messages.csv) as extra rows; their classes become a feedback
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -118,6 +128,10 @@ def rule_figures(rules_dir: Path) -> dict:
     return {"sample": per_class, "hand_written": on_hand}
 
 
+def _rules_name(rules_dir: Path) -> str:
+    return "shipped" if rules_dir == ROOT / "dictionaries" / "labels" else rules_dir.name
+
+
 def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -147,11 +161,11 @@ def database_id(hand_written_id: str) -> int:
     return 900_000 + int(hand_written_id.split("-")[1])
 
 
-def build_database(path: Path) -> None:
-    """The sample plus the hand-written messages (ids 9000NN, dated inside the sample's month)."""
+def build_database(path: Path, rows: list[dict] | None = None) -> None:
+    """The sample plus the hand-written messages (all, or `rows`; ids 9000NN, dated inside the sample's month)."""
     build_sample_database(ROOT / "data" / "sms_spam_collection.tsv", path)
     with sqlite3.connect(path) as conn:
-        for number, row in enumerate(hand_written()):
+        for number, row in enumerate(hand_written() if rows is None else rows):
             conn.execute(
                 "insert into messages (id, sender, received_at, body, truth) values (?, ?, ?, ?, ?)",
                 (database_id(row["id"]), "+440000000000", f"2026-01-15 12:{number % 60:02d}:00", row["text"], "ham"),
@@ -199,8 +213,8 @@ def run_pipeline(
 
 def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
     """Four runs: each rules directory trained on its rules, then the last one with rules+feedback on all
-    66 verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all 66 messages and
-    on the even-numbered half, which no run trained on verdicts of."""
+    hand-written verdicts and on the odd-numbered messages' verdicts only. Every run is judged on all
+    the hand-written messages and on the even-numbered half, which no run trained on verdicts of."""
     database = work / "sample_plus_hand_written.sqlite"
     if database.exists():
         database.unlink()
@@ -214,7 +228,7 @@ def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
     runs = [(d, "rules", "feedback.csv") for d in rules_dirs]
     runs += [(last, "rules+feedback", "feedback.csv"), (last, "rules+feedback", "feedback_odd.csv")]
     print(
-        "| rules | labelling (verdicts trained on) | class | precision, all 66 [95% CI] | recall, all 66 [95% CI] | "
+        "| rules | labelling (verdicts trained on) | class | precision, all [95% CI] | recall, all [95% CI] | "
         "precision, even half | recall, even half | CV ROC AUC |"
     )
     print("|---|---|---|---|---|---|---|---|")
@@ -222,7 +236,7 @@ def print_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> None:
         manifest, decisions = run_pipeline(work, rules_dir, source, work / feedback_name, database, extra)
         on_all = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
         on_even = feedback_metrics(verdicts_of(even), decisions, CLASSES)
-        trained_on = "" if source == "rules" else (" (all 66)" if feedback_name == "feedback.csv" else " (odd half)")
+        trained_on = "" if source == "rules" else (" (all)" if feedback_name == "feedback.csv" else " (odd half)")
         for cls in CLASSES:
             a, e = on_all[cls], on_even[cls]
             if feedback_name == "feedback.csv":  # the pipeline's own figures are the same
@@ -245,7 +259,7 @@ def print_unseen_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> 
         build_sample_database(ROOT / "data" / "sms_spam_collection.tsv", database)
     rows = hand_written()
     write_feedback(work / "feedback.csv", rows)
-    print("| rules | class | precision, unseen 66 [95% CI] | recall, unseen 66 [95% CI] | CV ROC AUC |")
+    print("| rules | class | precision, unseen [95% CI] | recall, unseen [95% CI] | CV ROC AUC |")
     print("|---|---|---|---|---|")
     for rules_dir in rules_dirs:
         env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
@@ -257,15 +271,7 @@ def print_unseen_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> 
         subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         manifest_path = next((work / "runs").glob("2026-01-30/TrainPipeline-*/manifest.json"))
         manifest = read_json(manifest_path)
-        model = PortableModel(read_model_file(manifest_path.parent / manifest["artifacts"]["model_json"]))
-        decisions = {}
-        for row in rows:
-            scores, _ = model.score(row["text"])
-            if scores is not None:
-                decisions[str(database_id(row["id"]))] = {
-                    name: score >= spec["threshold"]
-                    for name, spec, score in zip(model.class_names, model.classes, scores)
-                }
+        decisions = model_decisions(manifest_path.parent / manifest["artifacts"]["model_json"], rows)
         shutil.rmtree(manifest_path.parent)
         figures = feedback_metrics(verdicts_of(rows), decisions, CLASSES)
         for cls in CLASSES:
@@ -278,22 +284,138 @@ def print_unseen_table(rules_dirs: list[Path], work: Path, extra: list[str]) -> 
             )
 
 
+def fold_of(hand_written_id: str, folds: int, seed: int) -> int:
+    """The fold of a hand-written message: a hash of its id and the seed, so a message keeps its fold
+    when others are added."""
+    digest = hashlib.sha256(f"{seed}:{hand_written_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
+def model_decisions(model_json: Path, rows: list[dict]) -> dict[str, dict[str, bool]]:
+    """Database id -> class -> decision of an exported model on hand-written rows (the portable scorer;
+    a row it cannot score is left out and counted as not scored)."""
+    model = PortableModel(read_model_file(model_json))
+    decisions = {}
+    for row in rows:
+        scores, _ = model.score(row["text"])
+        if scores is not None:
+            decisions[str(database_id(row["id"]))] = {
+                name: score >= spec["threshold"] for name, spec, score in zip(model.class_names, model.classes, scores)
+            }
+    return decisions
+
+
+def rule_decisions(rules_dir: Path, rows: list[dict]) -> dict[str, dict[str, bool]]:
+    """Database id -> class -> whether a rule of the class fires, on hand-written rows."""
+    labelled = label_chunk(
+        [str(database_id(r["id"])) for r in rows],
+        rule_texts([r["text"] for r in rows]),
+        None,
+        matcher=best_matcher(load_rules(rules_dir)),
+        source="rules",
+        separator="|",
+    )
+    return {
+        message_id: {name: name in labels for name in CLASSES}
+        for message_id, labels in zip(labelled.column("id").to_pylist(), labelled.column("labels").to_pylist())
+    }
+
+
+def crossfit_decisions(
+    rules_dir: Path, work: Path, folds: int, seed: int, extra: list[str]
+) -> tuple[dict[str, dict[str, bool]], list[float | None]]:
+    """Held-out decisions of `folds` rules+feedback models, each trained without one fold of the
+    hand-written messages and scoring that fold; and each fold model's CV ROC AUC of notification."""
+    rows = hand_written()
+    decisions, aucs = {}, []
+    for fold in range(folds):
+        held_out = [r for r in rows if fold_of(r["id"], folds, seed) == fold]
+        kept = [r for r in rows if fold_of(r["id"], folds, seed) != fold]
+        fold_dir = work / f"fold-{fold}"
+        if fold_dir.exists():
+            shutil.rmtree(fold_dir)  # another database under the same run date: never reuse its outputs
+        fold_dir.mkdir(parents=True)
+        database = fold_dir / "sample_plus_other_folds.sqlite"
+        build_database(database, kept)
+        write_feedback(fold_dir / "feedback.csv", kept)
+        env = {**os.environ, "SORTBOX_DB_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)}
+        command = [
+            sys.executable, "-m", "luigi", "--module", "workflows.train", "TrainPipeline", "--local-scheduler",
+            "--run-date", "2026-01-31", "--paths-output-root", str(fold_dir / "runs"), "--labelling-rules-dir",
+            str(rules_dir), "--labelling-source", "rules+feedback", "--feedback-path", str(fold_dir / "feedback.csv"),
+            *extra,
+        ]  # fmt: skip
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        manifest_path = next((fold_dir / "runs").glob("2026-01-31/TrainPipeline-*/manifest.json"))
+        manifest = read_json(manifest_path)
+        fold_decisions = model_decisions(manifest_path.parent / manifest["artifacts"]["model_json"], held_out)
+        assert not set(fold_decisions) & set(decisions)
+        decisions.update(fold_decisions)
+        aucs.append(manifest["classes"].get("notification", {}).get("cv_roc_auc"))
+        print(f"fold {fold}: {len(kept)} messages trained on, {len(held_out)} held out", file=sys.stderr, flush=True)
+        shutil.rmtree(fold_dir / "runs")
+    return decisions, aucs
+
+
+def _figure(figure: dict) -> str:
+    """0.850 (102/120) [0.78, 0.90]"""
+    if figure["value"] is None:
+        return "– (0/0)"
+    hits = round(figure["value"] * figure["count"])
+    return f"{figure['value']:.3f} ({hits}/{figure['count']}) [{_ci(figure)}]"
+
+
+def print_crossfit_table(rules_dirs: list[Path], work: Path, folds: int, seed: int, extra: list[str]) -> None:
+    """Per class precision and recall against the hand-written classes: each rules directory's rules
+    alone, then the last one's rules+feedback models, cross-fitted (each message scored by the model
+    that did not see it)."""
+    rows = hand_written()
+    verdicts = verdicts_of(rows)
+    print("| rules | decided by | class | precision (right/decided yes) [95% CI] | recall (found/yes) [95% CI] |")
+    print("|---|---|---|---|---|")
+    for rules_dir in rules_dirs:
+        figures = feedback_metrics(verdicts, rule_decisions(rules_dir, rows), CLASSES)
+        for cls in CLASSES:
+            print(
+                f"| {_rules_name(rules_dir)} | rules alone | {cls} | {_figure(figures[cls]['precision'])} | "
+                f"{_figure(figures[cls]['recall'])} |",
+                flush=True,
+            )
+    decisions, aucs = crossfit_decisions(rules_dirs[-1], work, folds, seed, extra)
+    figures = feedback_metrics(verdicts, decisions, CLASSES)
+    for cls in CLASSES:
+        print(
+            f"| {_rules_name(rules_dirs[-1])} | rules+feedback model, {folds}-fold cross-fitted (unseen) | {cls} | "
+            f"{_figure(figures[cls]['precision'])} | {_figure(figures[cls]['recall'])} |",
+            flush=True,
+        )
+    not_scored = figures["notification"]["not_scored"]
+    print(
+        f"\n{len(rows)} hand-written messages, {not_scored} not scored; folds by sha256(seed:id), seed {seed}; "
+        f"notification CV ROC AUC per fold: {', '.join(_fmt(a) for a in aucs)}"
+    )
+
+
 def _ci(figure: dict) -> str:
     return "–" if figure["ci95"] is None else f"{figure['ci95'][0]:.2f}, {figure['ci95'][1]:.2f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["rules", "table", "unseen"])
+    parser.add_argument("what", choices=["rules", "table", "unseen", "crossfit"])
     parser.add_argument(
         "--rules-dir", type=Path, action="append", help="rules directories to compare (default: the shipped ones)"
     )
-    parser.add_argument("--work", type=Path, help="working directory of `table` (default: a temporary one)")
+    parser.add_argument(
+        "--work", type=Path, help="working directory of `table`, `unseen`, `crossfit` (default: a temporary one)"
+    )
     parser.add_argument(
         "--luigi-option",
         action="append",
         help="one more option for every run, e.g. --luigi-option=--lsi-num-topics=200",
     )
+    parser.add_argument("--folds", type=int, default=5, help="crossfit: number of folds (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="crossfit: seed of the fold hash (default 0)")
     args = parser.parse_args()
     rules_dirs = [d.resolve() for d in args.rules_dir] if args.rules_dir else [ROOT / "dictionaries" / "labels"]
     if args.what == "rules":
@@ -301,7 +423,10 @@ def main() -> int:
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="feedback_eval-"))
     work.mkdir(parents=True, exist_ok=True)
-    (print_table if args.what == "table" else print_unseen_table)(rules_dirs, work, args.luigi_option or [])
+    if args.what == "crossfit":
+        print_crossfit_table(rules_dirs, work, args.folds, args.seed, args.luigi_option or [])
+    else:
+        (print_table if args.what == "table" else print_unseen_table)(rules_dirs, work, args.luigi_option or [])
     return 0
 
 
