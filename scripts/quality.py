@@ -19,8 +19,7 @@ folds (stratified, --outer-folds, seed 0). Per outer fold:
   sortbox    the pipeline's own steps (sortbox's cleaner, tokenizer, dictionary, TF-IDF and LSI over
              the whole data set, as the DAG does), then `grid_search` on the outer training part with
              the grid GridSearch would search on that many messages ([training] small_data_param_grid
-             or param_grid of config/luigi.cfg, or --param-grid) and its folds ([training] folds, up to
-             small_data_folds on small data, or --folds),
+             or param_grid of config/luigi.cfg, or --param-grid) and [training] folds (or --folds),
              and the best candidate refitted on that part, as FitClassifier does;
   baseline   the plain script (scripts/naive_baseline.py: its cleaning, nltk wordpunct + Snowball,
              gensim Dictionary / TfidfModel / LsiModel with 500 topics), then a default
@@ -50,15 +49,7 @@ from sortbox.label import class_lists, hits_to_csr  # noqa: E402
 from sortbox.rule_engines import best_matcher  # noqa: E402
 from sortbox.rules import load_rules  # noqa: E402
 from sortbox.sample_data import read_sms_collection  # noqa: E402
-from sortbox.select import (  # noqa: E402
-    class_target,
-    fit_final,
-    grid_search,
-    selection_folds,
-    selection_grid,
-    training_rows,
-    untrainable_reason,
-)
+from sortbox.select import class_target, fit_final, grid_search, selection_grid, training_rows, untrainable_reason  # noqa: E402
 from sortbox.textnorm import TextCleaner, default_cleaning_spec, rule_view  # noqa: E402
 from sortbox.tokenizer import TermTally, Tokenizer  # noqa: E402
 from sortbox.wordlists import load_stopwords  # noqa: E402
@@ -84,7 +75,6 @@ def read_config() -> dict:
         "small_data_param_grid": json.loads(parser["training"]["small_data_param_grid"]),
         "small_data_rows": parser.getint("training", "small_data_rows"),
         "folds": parser.getint("training", "folds"),
-        "small_data_folds": parser.getint("training", "small_data_folds"),
         "scoring": parser["training"]["scoring"],
         "seed": parser.getint("training", "seed"),
     }
@@ -239,12 +229,11 @@ def compare_class(ours: np.ndarray, theirs: np.ndarray, y: np.ndarray, *, config
         grid = selection_grid(
             config["param_grid"], config["small_data_param_grid"], len(train), small_data_rows=config["small_data_rows"]
         )
-        folds = selection_folds(y[train], config["folds"], config["small_data_folds"], small_data_rows=config["small_data_rows"])
         search, _ = grid_search(
             ours[train],
             y[train],
             param_grid=grid,
-            folds=folds,
+            folds=config["folds"],
             scoring=config["scoring"],
             n_jobs=1,
             random_state=config["seed"],
@@ -330,7 +319,7 @@ def main(argv: list[str]) -> int:
         type=json.loads,
         help="sortbox's grid on every data set (default: [training] small_data_param_grid / param_grid of config/luigi.cfg, by size)",
     )
-    parser.add_argument("--folds", type=int, help="sortbox's inner folds on every data set (default: [training] folds, up to small_data_folds on small data)")
+    parser.add_argument("--folds", type=int, help="sortbox's inner folds (default: [training] folds)")
     parser.add_argument("--outer-folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "quality" / "quality.json")
     args = parser.parse_args(argv)
@@ -342,21 +331,21 @@ def main(argv: list[str]) -> int:
     if args.param_grid is not None:
         config["param_grid"] = config["small_data_param_grid"] = args.param_grid
     if args.folds is not None:
-        config["folds"] = config["small_data_folds"] = args.folds
+        config["folds"] = args.folds
     results = {}
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results[name] = run_dataset(name, config, args.outer_folds)
         print(f"{name}: {results[name]['rows']:,} rows, {results[name]['seconds']} s", file=sys.stderr, flush=True)
     print(
-        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds (up to {config['small_data_folds']} on small data); outer folds {args.outer_folds}"
+        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds; outer folds {args.outer_folds}"
     )
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
-                "sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "folds", "small_data_folds")},
+                "sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "folds")},
                 "outer_folds": args.outer_folds,
                 "datasets": results,
             },

@@ -183,19 +183,6 @@ def selection_grid(param_grid: dict, small_data_param_grid: dict, rows: int, *, 
     return small_data_param_grid if rows <= small_data_rows else param_grid
 
 
-def selection_folds(y: np.ndarray, folds: int, small_data_folds: int, *, small_data_rows: int) -> int:
-    """The grid search's stratified folds for target y: `folds` above `small_data_rows` messages;
-    up to `small_data_rows`, `small_data_folds` where the rarer side of y has that many messages,
-    else as many as it has, never fewer than `folds` (so a class is trainable, or skipped, exactly
-    as with `folds`). On few messages each inner fold's model then trains on a larger share of
-    them, closer to the final fit on all of them, and every fit is cheap there (see README, Model
-    quality)."""
-    if len(y) > small_data_rows:
-        return folds
-    positives = int(np.sum(y))
-    return max(folds, min(small_data_folds, positives, len(y) - positives))
-
-
 def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     """Candidate indices grouped by everything but C, each group in increasing C."""
     groups: dict[str, list[int]] = {}

@@ -18,7 +18,7 @@ from luigi.freezing import recursively_unfreeze
 from sortbox.clean import CleaningOptions
 from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
-from sortbox.select import selection_folds, selection_grid
+from sortbox.select import selection_grid
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT
@@ -267,7 +267,6 @@ class training(CheckedConfig):
     )
     small_data_rows = luigi.IntParameter(default=30_000, description="Up to this many training messages, small_data_param_grid is searched instead of param_grid.")
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
-    small_data_folds = luigi.IntParameter(default=5, description="Up to small_data_rows training messages: this many folds where the class's rarer side has as many messages (never fewer than folds).")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
     n_jobs = luigi.IntParameter(default=1, description="joblib workers inside one grid search (not significant).")
@@ -283,17 +282,12 @@ class training(CheckedConfig):
         large, small = (json.loads(json.dumps(recursively_unfreeze(g))) for g in (self.param_grid, self.small_data_param_grid))
         return large if rows is None else selection_grid(large, small, rows, small_data_rows=self.small_data_rows)
 
-    def folds_for(self, y) -> int:
-        """The grid search's folds for target y (see sortbox.select.selection_folds)."""
-        return selection_folds(y, self.folds, self.small_data_folds, small_data_rows=self.small_data_rows)
-
     def significant(self) -> dict:
         return {
             "param_grid": self.grid(),
             "small_data_param_grid": json.loads(json.dumps(recursively_unfreeze(self.small_data_param_grid))),
             "small_data_rows": self.small_data_rows,
             "folds": self.folds,
-            "small_data_folds": self.small_data_folds,
             "scoring": self.scoring,
             "seed": self.seed,
             "threshold_policy": self.threshold_policy,

@@ -46,7 +46,7 @@ class TrainingReport(SortboxTask):
                     "run_date": self.run_date.isoformat(),
                     "label source": labelling().source,
                     "LSI topics": lsi().num_topics,
-                    "folds": f"{training().folds} (up to {training().small_data_folds} on at most {training().small_data_rows:,} messages)",
+                    "folds": training().folds,
                     "threshold policy": training().threshold_policy,
                 },
             )

@@ -78,7 +78,6 @@ class GridSearch(ClassTask):
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
         without_rules = read_json(self.input_dir("labels") / "summary.json").get("classes_without_rules", {})
         reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
-        folds = config.folds_for(y)
         self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
         with self.atomic_output() as out:
             if reason:
@@ -87,11 +86,11 @@ class GridSearch(ClassTask):
                 return
             grid = config.grid(len(y))
             progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
+            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
             if search["edge_warning"]:
                 logger.warning("class %r: %s", self.class_name, search["edge_warning"])
             np.save(out / "oof_scores.npy", out_of_fold)
-            write_json(out / "grid.json", {"status": "searched", **counts, "param_grid": grid, "folds": folds, **search})
+            write_json(out / "grid.json", {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search})
         self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
@@ -111,8 +110,7 @@ class CrossValidate(ClassTask):
                 write_json(out / "cv.json", grid)
                 return
             y, truth = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            folds = grid["folds"]  # the search's own folds
-            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {folds}-fold out-of-fold scores")
+            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
             scores = np.load(self.input_dir("grid") / "oof_scores.npy")
             result = {
                 "status": "validated",
@@ -121,7 +119,7 @@ class CrossValidate(ClassTask):
                 "positives": int(y.sum()),
                 "messages": int(len(y)),
                 **evaluate_scores(y, scores),
-                "roc_auc_folds": fold_spread(y, scores, folds=folds, random_state=config.seed),
+                "roc_auc_folds": fold_spread(y, scores, folds=config.folds, random_state=config.seed),
                 "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
                 "curves": curves(y, scores),
             }
@@ -131,7 +129,7 @@ class CrossValidate(ClassTask):
                     "measured_against": f"label column {source().label_column}",
                     "positives": int(truth.sum()),
                     **evaluate_scores(truth, scores),
-                    "roc_auc_folds": fold_spread(truth, scores, folds=folds, random_state=config.seed),
+                    "roc_auc_folds": fold_spread(truth, scores, folds=config.folds, random_state=config.seed),
                 }
             np.save(out / "oof_scores.npy", scores.astype(np.float64))
             write_json(out / "cv.json", result)

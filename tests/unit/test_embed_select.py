@@ -330,24 +330,3 @@ def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
 
     grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
     assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]
-
-
-@pytest.mark.parametrize(
-    "positives, rows, expected",
-    [
-        (100, 1_000, 5),  # small data, enough of both sides: small_data_folds
-        (4, 1_000, 4),  # as many folds as the rarer side has messages
-        (996, 1_000, 4),  # the rarer side may be the negatives
-        (3, 1_000, 3),  # never fewer than folds: a class is trainable exactly as with folds
-        (2, 1_000, 3),  # (and untrainable_reason skips this one, as before)
-        (100, 30_000, 5),
-        (100, 30_001, 3),  # above small_data_rows: folds, as before
-        (10_000, 100_000, 3),
-    ],
-)
-def test_selection_folds_follow_the_number_of_training_messages_and_the_rarer_side(positives, rows, expected):
-    from sortbox.select import selection_folds
-
-    y = np.zeros(rows, dtype=np.int8)
-    y[:positives] = 1
-    assert selection_folds(y, 3, 5, small_data_rows=30_000) == expected

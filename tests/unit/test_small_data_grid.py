@@ -9,14 +9,7 @@ import pytest
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
 from sortbox.sample_data import read_sms_collection
-from sortbox.select import (
-    class_target,
-    grid_search,
-    regularisation_paths,
-    selection_folds,
-    selection_grid,
-    training_rows,
-)
+from sortbox.select import class_target, grid_search, regularisation_paths, selection_grid, training_rows
 from sortbox.textnorm import TextCleaner, default_cleaning_spec
 from sortbox.tokenizer import TermTally, Tokenizer
 from sortbox.training_report import render_training_report
@@ -26,10 +19,10 @@ from tests.conftest import REPO_ROOT, SMS_TSV
 SMALL = 600  # messages: a small labelled data set, as users start with
 
 
-def shipped_selection(y: np.ndarray) -> tuple[dict, int]:
-    """The grid and the folds GridSearch searches with for target y, [training] as shipped in
+def shipped_selection(rows: int) -> tuple[dict, int]:
+    """The grid GridSearch searches on `rows` messages with [training] as shipped in
     config/luigi.cfg (checked against the defaults of the luigi.Config class, so that the test
-    judges what a user actually gets)."""
+    judges what a user actually gets), and the folds."""
     from tasks.config import training
 
     parser = configparser.ConfigParser()
@@ -40,21 +33,16 @@ def shipped_selection(y: np.ndarray) -> tuple[dict, int]:
         json.loads(section["small_data_param_grid"]),
         section.getint("small_data_rows"),
         section.getint("folds"),
-        section.getint("small_data_folds"),
     )
     unfrozen = (
         json.loads(json.dumps(dict(training.param_grid._default))),
         json.loads(json.dumps(dict(training.small_data_param_grid._default))),
         training.small_data_rows._default,
         training.folds._default,
-        training.small_data_folds._default,
     )
     assert shipped == unfrozen, "config/luigi.cfg and tasks.config.training disagree"
-    large, small, small_data_rows, folds, small_data_folds = shipped
-    return (
-        selection_grid(large, small, len(y), small_data_rows=small_data_rows),
-        selection_folds(y, folds, small_data_folds, small_data_rows=small_data_rows),
-    )
+    large, small, small_data_rows, folds = shipped
+    return selection_grid(large, small, rows, small_data_rows=small_data_rows), folds
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +101,7 @@ def report_text(tmp_path, search: dict) -> str:
 
 def test_default_model_on_small_data_keeps_its_best_c_inside_the_grid_or_says_so(small_sms, tmp_path):
     X, y = small_sms
-    grid, folds = shipped_selection(y)
+    grid, folds = shipped_selection(len(y))
     search, _ = grid_search(X, y, param_grid=grid, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0)
     # Said exactly when it is so, in grid.json (the search result is written as it is) and in the report.
     assert (search["edge_warning"] is not None) == on_edge(search), search
@@ -124,7 +112,7 @@ def test_default_model_on_small_data_keeps_its_best_c_inside_the_grid_or_says_so
 
 def test_a_best_c_on_the_edge_is_always_said(small_sms, tmp_path):
     X, y = small_sms
-    grid, folds = shipped_selection(y)
+    grid, folds = shipped_selection(len(y))
     two = {**grid, "C": sorted(grid["C"])[:2]}  # with two values of C, the best one is always on an edge
     search, _ = grid_search(X, y, param_grid=two, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0)
     assert on_edge(search) and search["edge_warning"].startswith(f"best C = {search['best_params']['C']:g} is the")
