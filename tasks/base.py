@@ -15,8 +15,9 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import luigi
 from luigi.task import flatten
@@ -29,8 +30,27 @@ logger = logging.getLogger("luigi-interface")
 HASH_LENGTH = 12
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """One file a task writes into its output directory: its name, said once, by the task that
+    writes it, and how a consumer reads it (`read`, e.g. `read_json`; None for files read in
+    streams or by path, such as Parquet). `file` may be a template (`review-{class_name}.csv`)."""
+
+    file: str
+    read: Callable[[Path], Any] | None = None
+
+
 class SortboxTask(luigi.Task):
-    """A task whose output is one directory, renamed into place once everything is written."""
+    """A task whose output is one directory, renamed into place once everything is written.
+
+    `artifacts` declares the files in that directory (key -> Artifact): the file names live there
+    and nowhere else. The task writes `out / self.artifact("summary")`; a downstream task reads
+    `self.input_path("clean", "clean")` or `self.read_input("clean", "summary")`, by key, and
+    code outside the DAG asks the producing class (`ExportModelJson.artifact("model")`).
+    tests/test_layout.py checks that no file name of a declaration is spelled anywhere else.
+    """
+
+    artifacts: ClassVar[dict[str, Artifact]] = {}
 
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
     nightly = luigi.BoolParameter(
@@ -126,6 +146,32 @@ class SortboxTask(luigi.Task):
     def input_dir(self, name: str) -> Path:
         """The output directory of the upstream task called `name` in `requires()`."""
         return Path(self.input()[name].path)
+
+    @classmethod
+    def artifact(cls, key: str, **fields: str) -> str:
+        """The file name of this task's artifact `key` (a template filled with `fields`)."""
+        try:
+            declared = cls.artifacts[key]
+        except KeyError:
+            raise KeyError(f"{cls.__name__} declares no artifact {key!r} (it declares {', '.join(sorted(cls.artifacts))})") from None
+        return declared.file.format(**fields) if fields else declared.file
+
+    def output_path(self, key: str, **fields: str) -> Path:
+        """Where this task's artifact `key` lives once the task is complete."""
+        return self.output_dir() / self.artifact(key, **fields)
+
+    def input_path(self, name: str, key: str, **fields: str) -> Path:
+        """The artifact `key` of the upstream task called `name` in `requires()`."""
+        return self.input_dir(name) / self.requires()[name].artifact(key, **fields)
+
+    def read_input(self, name: str, key: str) -> Any:
+        """The artifact `key` of the upstream task `name`, read by its declared reader."""
+        path = self.input_path(name, key)
+        upstream = type(self.requires()[name])
+        reader = upstream.artifacts[key].read
+        if reader is None:
+            raise TypeError(f"{upstream.__name__} artifact {key!r} declares no reader: use input_path()")
+        return reader(path)
 
     @contextlib.contextmanager
     def atomic_output(self) -> Iterator[Path]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, write_json
+from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import CLEAN_SCHEMA, QUARANTINE_SCHEMA, iter_clean_chunks
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import cleaning, source
 from tasks.extract import ExtractMessages
 
@@ -17,6 +17,12 @@ class NoUsableRows(ValueError):
 class CleanMessages(SortboxTask):
     """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason, raw text, ...), summary.json."""
 
+    artifacts = {
+        "clean": Artifact("clean.parquet"),
+        "quarantine": Artifact("quarantine.parquet"),
+        "summary": Artifact("summary.json", read_json),
+    }
+
     def requires(self):
         return {"messages": ExtractMessages(**self.same_run())}
 
@@ -24,12 +30,12 @@ class CleanMessages(SortboxTask):
         return {"cleaning": cleaning().significant()}
 
     def run(self):
-        messages = self.input_dir("messages") / "messages.parquet"
+        messages = self.input_path("messages", "messages")
         total = parquet_row_count(messages)
         chunks = iter_parquet_chunks(messages, batch_size=source().chunk_size)
         reasons: Counter = Counter()
         with self.atomic_output() as out:
-            with ParquetSink(out / "clean.parquet", CLEAN_SCHEMA) as clean, ParquetSink(out / "quarantine.parquet", QUARANTINE_SCHEMA) as quarantine:
+            with ParquetSink(out / self.artifact("clean"), CLEAN_SCHEMA) as clean, ParquetSink(out / self.artifact("quarantine"), QUARANTINE_SCHEMA) as quarantine:
                 for result in iter_clean_chunks(chunks, cleaning().options()):
                     clean.write(result.clean)
                     quarantine.write(result.quarantine)
@@ -41,4 +47,4 @@ class CleanMessages(SortboxTask):
             if clean.rows == 0:
                 raise NoUsableRows(f"all {total:,} extracted rows were quarantined: {dict(sorted(reasons.items()))}")
             summary = {"extracted": total, "clean": clean.rows, "quarantined": quarantine.rows, "reasons": dict(sorted(reasons.items()))}
-            write_json(out / "summary.json", summary)
+            write_json(out / self.artifact("summary"), summary)

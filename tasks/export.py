@@ -14,20 +14,20 @@ from sortbox.portable_scorer import CsvWriter, csv_safe
 from sortbox.publish import release_models
 from sortbox.scoring import ModelSet, scores_table, unscorable_rows
 from sortbox.wordlists import DEFAULT_TOKEN_PATTERN, load_stopwords
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import cleaning, source, tokenize
-from tasks.embed import LSI_FILE, BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
+from tasks.embed import BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
 from tasks.extract import ExtractMessages
 from tasks.tokenize import TokenizeMessages
-from tasks.train import TrainClassifiers
-
-MODEL_FILE = "model.json"
+from tasks.train import FitClassifier, TrainClassifiers
 
 
 class ExportModelJson(SortboxTask):
     """Output: model.json, byte-identical for the same data and parameters. It holds no row of the
     table: its golden vectors are made up from the vocabulary (sortbox.export)."""
+
+    artifacts = {"model": Artifact("model.json", read_model_file)}
 
     def requires(self):
         return {
@@ -48,8 +48,8 @@ class ExportModelJson(SortboxTask):
 
         self.report_progress(0, 4, "model JSON: loading the dictionary, TF-IDF and classifiers")
         vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
-        classes = read_json(self.input_dir("classes") / "classes.json")
-        classifiers = {name: read_json(Path(entry["classifier_dir"]) / "classifier.json") for name, entry in classes.items()}
+        classes = self.read_input("classes", "classes")
+        classifiers = {name: read_json(Path(entry["classifier_dir"]) / FitClassifier.artifact("classifier")) for name, entry in classes.items()}
         options = cleaning().options()
         self.report_progress(1, 4, f"model JSON: folding {len(classifiers)} classifiers into {len(vocabulary):,} term weights")
         model = build_model(
@@ -61,14 +61,14 @@ class ExportModelJson(SortboxTask):
             stopwords=load_stopwords(tokenize().stopwords_path(), tokenize().language),
             stemmer=f"snowball-{tokenize().language}" if tokenize().stem else None,
             vocabulary=[vocabulary[i] for i in range(len(vocabulary))],
-            surface_forms=read_json(self.input_dir("tokens") / "surface_forms.json"),
+            surface_forms=self.read_input("tokens", "surface_forms"),
             idf=idf,
-            basis=lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE))),
+            basis=lsi_basis(LsiModel.load(str(self.input_path("lsi", "lsi")))),
             classifiers=classifiers,
         )
         self.report_progress(2, 4, "model JSON: writing")
         with self.atomic_output() as out:
-            (out / MODEL_FILE).write_bytes(model_json_bytes(model))
+            (out / self.artifact("model")).write_bytes(model_json_bytes(model))
             self.report_progress(3, 4, "model JSON: written")
         self.report_progress(4, 4, "model JSON: done")
 
@@ -106,6 +106,12 @@ class ScoreMessages(SortboxTask):
     `since`/`until`: a window overriding [source] since/until (e.g. the day to score).
     """
 
+    artifacts = {
+        "scores": Artifact("scores.csv"),
+        "unscorable": Artifact("unscorable.csv"),
+        "summary": Artifact("summary.json", read_json),
+    }
+
     model_json = luigi.Parameter(default="", description="Published model JSON or release directory (empty: this run's export).")
     since = luigi.OptionalParameter(default=None, description="Score rows with timestamp >= since (overrides [source]).")
     until = luigi.OptionalParameter(default=None, description="Score rows with timestamp < until (overrides [source]).")
@@ -124,24 +130,23 @@ class ScoreMessages(SortboxTask):
         return file_digest(self.model_json) if self.model_json else ""
 
     def model_path(self) -> Path:
-        return Path(self.model_json) if self.model_json else self.input_dir("model") / MODEL_FILE
+        return Path(self.model_json) if self.model_json else self.input_path("model", "model")
 
     def cleaned(self, model: ModelSet, messages: Path):
         """The extracted rows cleaned by the model's settings: read back from CleanMessages when
         it cleaned them alike, cleaned here otherwise (a published model, another window)."""
         size = source().chunk_size
         if "clean" in self.input() and same_cleaning(model.cleaning_options(), cleaning().options()):
-            clean_dir = self.input_dir("clean")
-            return iter_cleaned_checkpoint(iter_parquet_chunks(clean_dir / "clean.parquet", batch_size=size), iter_parquet_chunks(clean_dir / "quarantine.parquet", batch_size=size))
+            return iter_cleaned_checkpoint(iter_parquet_chunks(self.input_path("clean", "clean"), batch_size=size), iter_parquet_chunks(self.input_path("clean", "quarantine"), batch_size=size))
         return iter_clean_chunks(iter_parquet_chunks(messages, batch_size=size), model.cleaning_options())
 
     def run(self):
         model = ModelSet(load_models(self.model_path()))
-        messages = self.input_dir("messages") / "messages.parquet"
+        messages = self.input_path("messages", "messages")
         total = parquet_row_count(messages)
         scored = unscorable = 0
         reasons: dict[str, int] = {}
-        with self.atomic_output() as out, open(out / "scores.csv", "w", newline="", encoding="utf-8") as scores_file, open(out / "unscorable.csv", "w", newline="", encoding="utf-8") as unscorable_file:
+        with self.atomic_output() as out, open(out / self.artifact("scores"), "w", newline="", encoding="utf-8") as scores_file, open(out / self.artifact("unscorable"), "w", newline="", encoding="utf-8") as unscorable_file:
             scores_csv, unscorable_csv = CsvWriter(scores_file), CsvWriter(unscorable_file)
             scores_csv.writerow(model.header())
             unscorable_csv.writerow(["id", "reason"])
@@ -161,4 +166,4 @@ class ScoreMessages(SortboxTask):
             if scored == 0:
                 raise NothingScorable(f"none of the {total:,} rows could be scored: {dict(sorted(reasons.items()))}")
             summary = {"model_id": model.model_ids[0] if len(model.model_ids) == 1 else model.model_ids, "extracted": total, "scored": scored, "unscorable": unscorable, "unscorable_reasons": dict(sorted(reasons.items()))}
-            write_json(out / "summary.json", summary)
+            write_json(out / self.artifact("summary"), summary)

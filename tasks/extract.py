@@ -6,7 +6,7 @@ import logging
 import luigi
 import sqlalchemy as sa
 
-from sortbox.checkpoint import write_json, write_parquet_chunks
+from sortbox.checkpoint import read_json, write_json, write_parquet_chunks
 from sortbox.extract import (
     MESSAGE_SCHEMA,
     SourceError,
@@ -21,7 +21,7 @@ from sortbox.extract import (
     snapshot_connection,
     with_retries,
 )
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import database, database_url, nightly, source
 
 logger = logging.getLogger("luigi-interface")
@@ -37,6 +37,7 @@ class ExtractMessages(SortboxTask):
 
     since = luigi.OptionalParameter(default=None, description="Rows with timestamp >= since (ISO); overrides [source] since.")
     until = luigi.OptionalParameter(default=None, description="Rows with timestamp < until (ISO); overrides [source] until.")
+    artifacts = {"messages": Artifact("messages.parquet"), "summary": Artifact("summary.json", read_json)}
 
     def source_config(self) -> source:
         overrides = {key: value for key, value in (("since", self.since), ("until", self.until)) if value}
@@ -90,11 +91,11 @@ class ExtractMessages(SortboxTask):
                         self.report_progress(done, total, f"extracted {done:,} of {total:,} rows")
                         yield chunk
 
-                rows = write_parquet_chunks(out / "messages.parquet", MESSAGE_SCHEMA, chunks())
+                rows = write_parquet_chunks(out / self.artifact("messages"), MESSAGE_SCHEMA, chunks())
                 no_time = count_null_timestamps(conn, spec)  # in no window: counted, not silently gone
                 if no_time:
                     logger.warning("%d rows of table %r have no %s and belong to no since/until window: not extracted", no_time, spec.table, spec.timestamp_column)
-                write_json(out / "summary.json", {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})
+                write_json(out / self.artifact("summary"), {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})
         finally:
             engine.dispose()
 

@@ -14,8 +14,15 @@ from sortbox.feedback import (
     read_feedback_files,
     verdicts_from_rows,
 )
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import database_url, feedback
+
+
+def load_verdicts(path: Path) -> tuple[dict, dict]:
+    """(id, class) -> Verdict of ReadFeedback's verdicts file, and its summary."""
+    data = read_json(path)
+    verdicts = {(i, c): Verdict(i, c, v, origin) for i, c, v, origin in data.pop("verdicts")}
+    return verdicts, data
 
 
 class ReadFeedback(SortboxTask):
@@ -24,6 +31,8 @@ class ReadFeedback(SortboxTask):
     The CSVs' content is part of the output hash (editing a verdict reruns what depends on it); the
     feedback table is read once per run date, like the messages. A broken CSV or a verdict that is
     not yes/no fails the task naming file:line."""
+
+    artifacts = {"verdicts": Artifact("verdicts.json", load_verdicts)}
 
     def significant_config(self) -> dict:
         config = feedback()
@@ -57,7 +66,7 @@ class ReadFeedback(SortboxTask):
         latest = latest_verdicts(verdicts)
         with self.atomic_output() as out:
             write_json(
-                out / "verdicts.json",
+                out / self.artifact("verdicts"),
                 {
                     **read,
                     "verdicts_read": len(verdicts),
@@ -66,9 +75,3 @@ class ReadFeedback(SortboxTask):
                 },
             )
 
-
-def load_verdicts(directory: Path) -> tuple[dict, dict]:
-    """(id, class) -> Verdict of ReadFeedback's output, and its summary."""
-    data = read_json(directory / "verdicts.json")
-    verdicts = {(i, c): Verdict(i, c, v, origin) for i, c, v, origin in data.pop("verdicts")}
-    return verdicts, data

@@ -13,10 +13,10 @@ from sortbox.label import LABELS_SCHEMA, RuleStats, label_chunk
 from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import labelling, source
-from tasks.feedback import ReadFeedback, load_verdicts
+from tasks.feedback import ReadFeedback
 
 logger = logging.getLogger("luigi-interface")
 #: [labelling] source that trains on the rules with the reviewed verdicts overriding them.
@@ -38,6 +38,13 @@ class LabelMessages(SortboxTask):
     what depends on it, nothing upstream. The rules are compiled while the DAG is scheduled,
     so an invalid regex stops the run before the database is touched.
     """
+
+    artifacts = {
+        "labels": Artifact("labels.parquet"),
+        "rules": Artifact("rules.json", read_json),
+        "rule_stats": Artifact("rule_stats.json", read_json),
+        "summary": Artifact("summary.json", read_json),
+    }
 
     def requires(self):
         inputs = {"clean": CleanMessages(**self.same_run())}
@@ -67,12 +74,12 @@ class LabelMessages(SortboxTask):
         matcher = best_matcher(rules)
         if matcher.fallback_rule_ids:
             logger.warning("%d rules use Python re instead of %s (slower): %s", len(matcher.fallback_rule_ids), type(matcher).__name__, ", ".join(matcher.fallback_rule_ids))
-        clean = self.input_dir("clean") / "clean.parquet"
+        clean = self.input_path("clean", "clean")
         total = parquet_row_count(clean)
         has_label_column = bool(source().label_column)
         stats = RuleStats(rules)
-        overrides = FeedbackOverrides(self.input_dir("feedback"), {r.label for r in rules}) if "feedback" in self.input() else None
-        with self.atomic_output() as out, ParquetSink(out / "labels.parquet", LABELS_SCHEMA) as sink:
+        overrides = FeedbackOverrides(self.read_input("feedback", "verdicts")[0], {r.label for r in rules}) if "feedback" in self.input() else None
+        with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
             for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]):
                 ids = chunk.column("id").to_pylist()
                 texts = chunk.column("rule_text").combine_chunks()  # the engines read Arrow directly
@@ -85,8 +92,8 @@ class LabelMessages(SortboxTask):
                 truth = labelled.column("truth") if has_label_column else None
                 stats.update(ids, texts, labelled.column("rule_hits"), truth)
                 self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
-            write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
-            write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
+            write_json(out / self.artifact("rules"), [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
+            write_json(out / self.artifact("rule_stats"), {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
                                                  "classes_without_rules": files.empty_classes, "ignored_files": files.ignored})
             counts = overrides.counts() if overrides else class_counts(stats, labelling().source)
             summary = {"messages": sink.rows, "source": labelling().source, "classes": counts, "fallback_rules": matcher.fallback_rule_ids,
@@ -95,15 +102,14 @@ class LabelMessages(SortboxTask):
                 summary["feedback"] = overrides.summary()
                 for problem, origins in summary["feedback"]["examples"].items():
                     logger.warning("feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins))
-            write_json(out / "summary.json", summary)
+            write_json(out / self.artifact("summary"), summary)
 
 
 class FeedbackOverrides:
     """Reviewed verdicts in place of the rules' labels for the reviewed (id, class) pairs, chunk by
     chunk; verdicts about an id no chunk holds or a class no rule file names are counted."""
 
-    def __init__(self, feedback_dir, classes: set[str]):
-        verdicts, _ = load_verdicts(feedback_dir)
+    def __init__(self, verdicts: dict, classes: set[str]):
         self.classes = classes
         self.latest = verdicts
         self.verdicts = {key: v.verdict for key, v in verdicts.items() if key[1] in classes}
@@ -136,14 +142,16 @@ def class_counts(stats: RuleStats, label_source: str) -> dict[str, int]:
 class RuleReport(SortboxTask):
     """Output: rule_report.html and rule_report.csv: per rule coverage, overlap, conflict, precision, examples."""
 
+    artifacts = {"html": Artifact("rule_report.html"), "csv": Artifact("rule_report.csv")}
+
     def requires(self):
         return {"labels": LabelMessages(**self.same_run())}
 
     def run(self):
-        stats = read_json(self.input_dir("labels") / "rule_stats.json")
+        stats = self.read_input("labels", "rule_stats")
         with self.atomic_output() as out:
             self.report_progress(0, 2, f"rule report: {len(stats['rules'])} rules, HTML")
-            (out / "rule_report.html").write_text(render_rule_report_html(stats), encoding="utf-8")
+            (out / self.artifact("html")).write_text(render_rule_report_html(stats), encoding="utf-8")
             self.report_progress(1, 2, "rule report: CSV")
-            (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")
+            (out / self.artifact("csv")).write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")
         self.report_progress(2, 2, "rule report written")

@@ -10,7 +10,6 @@ import luigi
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import release_profile
 from sortbox.feedback import feedback_gate
-from sortbox.model_file import read_model_file
 from sortbox.publish import (
     PROFILE_FILE,
     current_release,
@@ -21,10 +20,10 @@ from sortbox.publish import (
     release_info,
     release_models,
 )
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import drift, feedback, publish, require_holdout_rows
 from tasks.drift import DriftReport, held_out_rows
-from tasks.export import MODEL_FILE, ExportModelJson
+from tasks.export import ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
 from tasks.review import EvaluateFeedback
@@ -41,6 +40,8 @@ class GateModels(SortboxTask):
     rollback does not undo the rollback).
     """
 
+    artifacts = {"gate": Artifact("gate.json", read_json)}
+
     def requires(self):
         return {
             "model": ExportModelJson(**self.same_run()),
@@ -55,21 +56,21 @@ class GateModels(SortboxTask):
         return {"publish_root": str(Path(publish().root).resolve()), "margin": publish().margin}
 
     def run(self):
-        challenger = read_model_file(self.input_dir("model") / MODEL_FILE)
+        challenger = self.read_input("model", "model")
         champion_dir = current_release(Path(publish().root))
         champions = release_models(champion_dir) if champion_dir else {}
-        texts, labels = held_out_rows(self.input_dir("labels"), self.input_dir("messages"))
+        texts, labels = held_out_rows(self.input_path("labels", "labels"), self.input_path("messages", "messages"))
         self.report_progress(0, 1, f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
         decisions = gate(challenger, champions, texts, labels, margin=publish().margin)
-        evaluated = read_json(self.input_dir("feedback") / "feedback.json")["classes"]
+        evaluated = self.read_input("feedback", "feedback")["classes"]
         refused = feedback_gate(evaluated, decisions, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
         decisions.update({name: {**decisions[name], "decision": "keep", "reason": why} for name, why in refused.items() if decisions[name]["decision"] == "publish"})
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
-        report = read_json(self.input_dir("drift") / "drift.json")
-        drift_entry = {"status": report["status"], "report_html": str(self.input_dir("drift") / "drift.html")}
+        report = self.read_input("drift", "drift")
+        drift_entry = {"status": report["status"], "report_html": str(self.input_path("drift", "html"))}
         with self.atomic_output() as out:
-            write_json(out / "gate.json", {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry})
+            write_json(out / self.artifact("gate"), {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry})
         self.report_progress(1, 1, "gated")
 
 
@@ -82,14 +83,16 @@ class PublishModels(SortboxTask):
     Output: publish.json (the release directory and what it holds; `published`, `held_because`).
     """
 
+    artifacts = {"publish": Artifact("publish.json", read_json)}
+
     force = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks it.")
 
     def requires(self):
         return {"gate": GateModels(**self.same_run()), "model": ExportModelJson(**self.same_run()), "drift": DriftReport(**self.same_run())}
 
     def run(self):
-        gate_result = read_json(self.input_dir("gate") / "gate.json")
-        challenger = read_model_file(self.input_dir("model") / MODEL_FILE)
+        gate_result = self.read_input("gate", "gate")
+        challenger = self.read_input("model", "model")
         champion_dir = gate_result["champion_release"]
         champions = release_models(Path(champion_dir)) if champion_dir else {}
         files, classes = release_files(challenger, champions, gate_result["classes"])
@@ -104,10 +107,10 @@ class PublishModels(SortboxTask):
         else:
             release = publish_release(Path(publish().root), name, files, info, keep=publish().keep)
         with self.atomic_output() as out:
-            write_json(out / "publish.json", {**info, "release_dir": str(release.resolve()) if release else None, "release": release.name if release else None, "published": not held, "held_because": held})
+            write_json(out / self.artifact("publish"), {**info, "release_dir": str(release.resolve()) if release else None, "release": release.name if release else None, "published": not held, "held_because": held})
 
     def profile(self, decisions: dict) -> dict:
         """The release's drift profile: tonight's rows; per class the model the release holds."""
-        tonight = read_json(self.input_dir("drift") / "profile.json")
+        tonight = self.read_input("drift", "profile")
         models = {name: tonight["models"]["challenger" if decision["decision"] == "publish" else "live"].get(name) for name, decision in decisions.items()}
         return release_profile(tonight, {name: stats for name, stats in models.items() if stats is not None})

@@ -10,7 +10,7 @@ import luigi
 import numpy as np
 import pyarrow.parquet as pq
 
-from sortbox.checkpoint import write_json
+from sortbox.checkpoint import read_json, write_json
 from sortbox.feedback import check_verdicts, feedback_metrics
 from sortbox.label import hits_to_csr
 from sortbox.portable_scorer import csv_unescape
@@ -19,10 +19,10 @@ from sortbox.rule_engines import best_matcher
 from sortbox.rules import load_rules, rules_fingerprint
 from sortbox.scoring import ModelSet
 from sortbox.textnorm import TextCleaner, rule_view
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import cleaning, labelling, review
 from tasks.export import ScoreMessages, load_models
-from tasks.feedback import ReadFeedback, load_verdicts
+from tasks.feedback import ReadFeedback
 
 logger = logging.getLogger("luigi-interface")
 
@@ -32,6 +32,12 @@ class ReviewSample(SortboxTask):
 
     An internal run artifact (it holds message texts by nature): it lives with the run's outputs,
     never under the publish root. Same parameters as ScoreMessages, whose scores it samples."""
+
+    artifacts = {
+        "csv": Artifact("review-{class_name}.csv"),
+        "html": Artifact("review-{class_name}.html"),
+        "summary": Artifact("summary.json", read_json),
+    }
 
     model_json = luigi.Parameter(
         default="", description="As ScoreMessages: a published model, or empty for this run's export."
@@ -55,8 +61,8 @@ class ReviewSample(SortboxTask):
     def run(self):
         scores_task = self.requires()["scores"]
         model = ModelSet(load_models(scores_task.model_path()))
-        ids, scores = read_scores(self.input_dir("scores") / "scores.csv", len(model.class_names))
-        texts = message_texts(scores_task.input_dir("messages") / "messages.parquet", ids)
+        ids, scores = read_scores(self.input_path("scores", "scores"), len(model.class_names))
+        texts = message_texts(scores_task.input_path("messages", "messages"), ids)
         rules = load_rules(labelling().rules_path())
         cleaner = TextCleaner(cleaning().options().spec)
         indptr, indices = hits_to_csr(best_matcher(rules).match_many([rule_view(cleaner.map(t)) for t in texts]))
@@ -79,16 +85,19 @@ class ReviewSample(SortboxTask):
                 rows = review_rows(
                     name, picks, ids=ids, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
                 )
-                (out / f"review-{name}.csv").write_text(render_review_csv(rows), encoding="utf-8", newline="")
-                (out / f"review-{name}.html").write_text(
-                    render_review_html(name, rows, f"review-{name}.csv"), encoding="utf-8"
+                csv_name = self.artifact("csv", class_name=name)
+                (out / csv_name).write_text(render_review_csv(rows), encoding="utf-8", newline="")
+                (out / self.artifact("html", class_name=name)).write_text(
+                    render_review_html(name, rows, csv_name), encoding="utf-8"
                 )
                 summary[name] = {
                     "rows": len(rows),
                     "threshold": float(model.thresholds[k]),
                     "disagreements": int((decisions != rule_says).sum()),
                 }
-            write_json(out / "summary.json", {"size": review().size, "seed": review().seed, "classes": summary})
+            write_json(
+                out / self.artifact("summary"), {"size": review().size, "seed": review().seed, "classes": summary}
+            )
 
 
 def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
@@ -114,6 +123,8 @@ class EvaluateFeedback(SortboxTask):
     """Output: feedback.json: per class precision and recall of the run's decisions against the
     reviewed messages (count and 95% Wilson interval), and the verdicts left out and why."""
 
+    artifacts = {"feedback": Artifact("feedback.json", read_json)}
+
     model_json = luigi.Parameter(
         default="", description="As ScoreMessages: a published model, or empty for this run's export."
     )
@@ -125,10 +136,10 @@ class EvaluateFeedback(SortboxTask):
         }
 
     def run(self):
-        verdicts, read = load_verdicts(self.input_dir("feedback"))
+        verdicts, read = self.read_input("feedback", "verdicts")
         wanted = {message_id for message_id, _ in verdicts}
         decisions, known_ids, classes = {}, set(), []
-        with open(self.input_dir("scores") / "scores.csv", encoding="utf-8", newline="") as handle:
+        with open(self.input_path("scores", "scores"), encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader)
             classes = [csv_unescape(c)[: -len("_score")] for c in header[1::2]]
@@ -137,7 +148,7 @@ class EvaluateFeedback(SortboxTask):
                 known_ids.add(message_id)
                 if message_id in wanted:
                     decisions[message_id] = {name: row[2 + 2 * k] == "1" for k, name in enumerate(classes)}
-        with open(self.input_dir("scores") / "unscorable.csv", encoding="utf-8", newline="") as handle:
+        with open(self.input_path("scores", "unscorable"), encoding="utf-8", newline="") as handle:
             known_ids.update(csv_unescape(row[0]) for row in list(csv.reader(handle))[1:])
         checked = check_verdicts(verdicts, known_ids, classes)
         for problem, origins in checked.examples.items():
@@ -146,7 +157,7 @@ class EvaluateFeedback(SortboxTask):
             )
         with self.atomic_output() as out:
             write_json(
-                out / "feedback.json",
+                out / self.artifact("feedback"),
                 {
                     "read": read,
                     **checked.summary(),

@@ -52,7 +52,7 @@ class ExportScores(SortboxTask):
         scores = self.requires()["scores"]
         model_ids = {name: model["model_id"] for model in load_models(scores.model_path()) for name in model["classes"]}
         chunks = iter_score_rows(
-            self.input_dir("scores") / "scores.csv", model_ids, self.run_date, chunk_rows=spec.chunk_rows
+            self.input_path("scores", "scores"), model_ids, self.run_date, chunk_rows=spec.chunk_rows
         )
         engine = make_sink_engine(sink_url())
         try:

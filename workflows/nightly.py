@@ -16,7 +16,7 @@ import luigi
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.drift import DriftReport
 from tasks.export import ScoreMessages
 from tasks.publish import PublishModels
@@ -26,6 +26,8 @@ from workflows.train import TrainPipeline
 
 class NightlyRetrain(SortboxTask):
     """Output: nightly.json: the training manifest, the gate's decisions, the release, the day's scores."""
+
+    artifacts = {"nightly": Artifact("nightly.json", read_json)}
 
     date = luigi.DateParameter(default=dt.date.today(), description="The night: run date of training and the day whose rows are scored.")
     force_publish = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks publishing.")
@@ -40,15 +42,15 @@ class NightlyRetrain(SortboxTask):
         return {"train": TrainPipeline(**night), "publish": PublishModels(**night, force=self.force_publish), "drift": DriftReport(**night)}
 
     def run(self):
-        published = read_json(self.input_dir("publish") / "publish.json")
+        published = self.read_input("publish", "publish")
         day = {"since": self.date.isoformat(), "until": (self.date + dt.timedelta(days=1)).isoformat()}
         # Dynamic: the release to score with exists only once PublishModels has run.
         scores = yield ScoreMessages(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)
         yield ExportScores(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)  # the day's scores into [sink] table
-        drift = read_json(self.input_dir("drift") / "drift.json")
-        summary = read_json(Path(scores.path) / "summary.json")
+        drift = self.read_input("drift", "drift")
+        summary = read_json(Path(scores.path) / ScoreMessages.artifact("summary"))
         with self.atomic_output() as out:
-            write_json(out / "nightly.json", {
+            write_json(out / self.artifact("nightly"), {
                 "date": self.date.isoformat(),
                 "release": published["release"],
                 "release_dir": published["release_dir"],
@@ -59,8 +61,8 @@ class NightlyRetrain(SortboxTask):
                 "day_scored": {"window": day, **{k: summary[k] for k in ("extracted", "scored", "unscorable")}},
                 "artifacts": relative_artifacts(self.output_dir(), {
                     "manifest": TrainPipeline(run_date=self.date, nightly=True).manifest_path(),
-                    "drift_html": self.input_dir("drift") / "drift.html",
-                    "scores_csv": Path(scores.path) / "scores.csv",
-                    "unscorable_csv": Path(scores.path) / "unscorable.csv",
+                    "drift_html": self.input_path("drift", "html"),
+                    "scores_csv": Path(scores.path) / ScoreMessages.artifact("scores"),
+                    "unscorable_csv": Path(scores.path) / ScoreMessages.artifact("unscorable"),
                 }),
             })

@@ -7,11 +7,11 @@ from __future__ import annotations
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import git_sha, library_versions, relative_artifacts
 from tasks import REPO_ROOT
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import cleaning, dictionary, labelling, lsi, source, tokenize, training
 from tasks.drift import DriftReport
-from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages
+from tasks.export import ExportModelJson, ScoreMessages
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages, RuleReport
 from tasks.report import TrainingReport
@@ -22,6 +22,8 @@ from tasks.train import TrainClassifiers
 
 class TrainPipeline(SortboxTask):
     """Runs every stage for `run_date` and writes manifest.json describing the run."""
+
+    artifacts = {"manifest": Artifact("manifest.json", read_json)}
 
     def requires(self):
         night = {"drift": DriftReport(**self.same_run())} if self.nightly else {}
@@ -41,11 +43,11 @@ class TrainPipeline(SortboxTask):
         }
 
     def run(self):
-        clean = read_json(self.input_dir("clean") / "summary.json")
-        labels = read_json(self.input_dir("labels") / "summary.json")
-        tokens = read_json(self.input_dir("tokens") / "summary.json")
-        classes = read_json(self.input_dir("classes") / "classes.json")
-        scores = read_json(self.input_dir("scores") / "summary.json")
+        clean = self.read_input("clean", "summary")
+        labels = self.read_input("labels", "summary")
+        tokens = self.read_input("tokens", "summary")
+        classes = self.read_input("classes", "classes")
+        scores = self.read_input("scores", "summary")
         with self.atomic_output() as out:
             manifest = {
                 "run_date": self.run_date.isoformat(),
@@ -75,28 +77,28 @@ class TrainPipeline(SortboxTask):
                            "feedback": labels.get("feedback")},
                 "vocabulary": {"distinct_terms": tokens["distinct_terms"], "kept": tokens["vocabulary"]},
                 "classes": {name: class_entry(entry) for name, entry in classes.items()},
-                "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
+                "feedback": self.read_input("feedback", "feedback"),
                 "artifacts": relative_artifacts(
                     self.output_dir(),
                     {
-                        "model_json": self.input_dir("model") / MODEL_FILE,
-                        "scores_csv": self.input_dir("scores") / "scores.csv",
-                        "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
-                        "report_html": self.input_dir("report") / "report.html",
-                        "rule_report_html": self.input_dir("rule_report") / "rule_report.html",
-                        "rule_report_csv": self.input_dir("rule_report") / "rule_report.csv",
-                        "quarantine_parquet": self.input_dir("clean") / "quarantine.parquet",
+                        "model_json": self.input_path("model", "model"),
+                        "scores_csv": self.input_path("scores", "scores"),
+                        "unscorable_csv": self.input_path("scores", "unscorable"),
+                        "report_html": self.input_path("report", "report"),
+                        "rule_report_html": self.input_path("rule_report", "html"),
+                        "rule_report_csv": self.input_path("rule_report", "csv"),
+                        "quarantine_parquet": self.input_path("clean", "quarantine"),
                         "review_dir": self.input_dir("review"),
                     },
                 ),
             }
             if self.nightly:
-                manifest["drift"] = {"status": read_json(self.input_dir("drift") / "drift.json")["status"]}
-                manifest["artifacts"].update(relative_artifacts(self.output_dir(), {"drift_html": self.input_dir("drift") / "drift.html"}))
-            write_json(out / "manifest.json", manifest)
+                manifest["drift"] = {"status": self.read_input("drift", "drift")["status"]}
+                manifest["artifacts"].update(relative_artifacts(self.output_dir(), {"drift_html": self.input_path("drift", "html")}))
+            write_json(out / self.artifact("manifest"), manifest)
 
     def manifest_path(self):
-        return self.output_dir() / "manifest.json"
+        return self.output_path("manifest")
 
 
 def class_entry(entry: dict) -> dict:
