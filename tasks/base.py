@@ -23,7 +23,7 @@ import luigi
 from luigi.task import flatten
 
 from sortbox.sweep import TEMPORARY_MARK
-from tasks.config import check_settings, paths
+from tasks.config import check_settings, paths, significant_values
 
 logger = logging.getLogger("luigi-interface")
 
@@ -51,6 +51,9 @@ class SortboxTask(luigi.Task):
     """
 
     artifacts: ClassVar[dict[str, Artifact]] = {}
+    #: The configuration this task's output depends on: each entry a section class (all of its
+    #: significant options) or (section class, option names). Their values make part of the hash.
+    reads: ClassVar[tuple] = ()
 
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
     nightly = luigi.BoolParameter(
@@ -72,7 +75,17 @@ class SortboxTask(luigi.Task):
         return scheduler().retry_count
 
     def significant_config(self) -> dict:
-        """Configuration values (not parameters) that change this task's result."""
+        """Configuration values (not parameters) that change this task's result: the options
+        declared in `reads`, by section name, and `config_extras()`."""
+        values: dict[str, dict] = {}
+        for entry in self.reads:
+            section, names = entry if isinstance(entry, tuple) else (entry, None)
+            values.setdefault(section.get_task_family(), {}).update(significant_values(section(), names))
+        return {**values, **self.config_extras()}
+
+    def config_extras(self) -> dict:
+        """Values that change this task's result besides its configuration options (the content
+        of a word list, a digest of the database URL). Rule files: `content_fingerprint`."""
         return {}
 
     def content_fingerprint(self) -> str:

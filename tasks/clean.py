@@ -17,6 +17,7 @@ class NoUsableRows(ValueError):
 class CleanMessages(SortboxTask):
     """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason, raw text, ...), summary.json."""
 
+    reads = (cleaning,)
     artifacts = {
         "clean": Artifact("clean.parquet"),
         "quarantine": Artifact("quarantine.parquet"),
@@ -25,9 +26,6 @@ class CleanMessages(SortboxTask):
 
     def requires(self):
         return {"messages": ExtractMessages(**self.same_run())}
-
-    def significant_config(self) -> dict:
-        return {"cleaning": cleaning().significant()}
 
     def run(self):
         messages = self.input_path("messages", "messages")

@@ -11,6 +11,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import Iterable
 
 import luigi
 from luigi.freezing import recursively_unfreeze
@@ -54,6 +55,22 @@ class UnsettableFloatParameter(luigi.OptionalFloatParameter):
 
     def parse(self, x):
         return None if isinstance(x, str) and x.strip() == UNSET else super().parse(x)
+
+
+def significant_values(config: luigi.Config, names: Iterable[str] | None = None) -> dict:
+    """The values of a configuration section that shape an output, as plain JSON data: the
+    options `names`, or every option of the section not declared `significant=False` (chunk sizes,
+    worker counts, retries, directories whose content is hashed instead), plus what the section
+    adds of its own (`extra_values`, e.g. [cleaning]'s Unicode version). A section normalises a
+    value for hashing with `hash_value(name)` (a parsed date, a resolved path, an unfrozen grid)."""
+    params = dict(config.get_params())
+    chosen = [name for name, param in params.items() if param.significant] if names is None else list(names)
+    unknown = [name for name in chosen if name not in params]
+    if unknown:
+        raise KeyError(f"[{config.get_task_family()}] has no option {', '.join(unknown)}")
+    value_of = getattr(config, "hash_value", lambda name: getattr(config, name))
+    values = {name: recursively_unfreeze(value_of(name)) for name in chosen}
+    return {**values, **(config.extra_values() if names is None and hasattr(config, "extra_values") else {})}
 
 
 class CheckedConfig(luigi.Config):
@@ -105,9 +122,9 @@ def require_holdout_rows() -> None:
 class database(CheckedConfig):
     """[database]: how extraction treats a flaky database (the URL itself comes from SORTBOX_DB_URL)."""
 
-    retries = luigi.IntParameter(default=2, description="Times a transient database error (dropped connection, timeout) is retried within the task.")
-    retry_delay_seconds = luigi.FloatParameter(default=10.0, description="Seconds between two attempts of an extraction.")
-    statement_timeout_seconds = luigi.FloatParameter(default=600.0, description="Postgres cancels any extraction statement running longer (0: no limit).")
+    retries = luigi.IntParameter(default=2, significant=False, description="Times a transient database error (dropped connection, timeout) is retried within the task.")
+    retry_delay_seconds = luigi.FloatParameter(default=10.0, significant=False, description="Seconds between two attempts of an extraction.")
+    statement_timeout_seconds = luigi.FloatParameter(default=600.0, significant=False, description="Postgres cancels any extraction statement running longer (0: no limit).")
 
 
 class source(CheckedConfig):
@@ -123,7 +140,7 @@ class source(CheckedConfig):
     sample_seed = luigi.IntParameter(default=0, description="Seed of the deterministic id sample.")
     since = UnsettableParameter(default=None, description="Read rows with timestamp >= since (ISO; - unsets it).")
     until = UnsettableParameter(default=None, description="Read rows with timestamp < until (ISO; - unsets it).")
-    chunk_size = luigi.IntParameter(default=50_000, description="Rows per streamed chunk.")
+    chunk_size = luigi.IntParameter(default=50_000, significant=False, description="Rows per streamed chunk.")
 
     def check(self) -> None:
         self.spec()  # windows, fractions and sizes: SourceError names the option
@@ -143,26 +160,21 @@ class source(CheckedConfig):
             chunk_size=self.chunk_size,
         )
 
+    def hash_value(self, name: str):
+        """As the extraction reads it: windows parsed (2026-01-01 and 2026-01-01T00:00 are one)."""
+        value = getattr(self.spec(), name, getattr(self, name))
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+
     def significant(self) -> dict:
-        """What changes the extracted rows (chunk_size does not)."""
-        spec = self.spec()
-        return {
-            "table": spec.table,
-            "id_column": spec.id_column,
-            "text_column": spec.text_column,
-            "timestamp_column": spec.timestamp_column,
-            "label_column": spec.label_column,
-            "sample_fraction": spec.sample_fraction,
-            "sample_seed": spec.sample_seed,
-            "since": spec.since.isoformat() if spec.since else None,
-            "until": spec.until.isoformat() if spec.until else None,
-        }
+        """What changes the extracted rows: every significant option but label_separator, which
+        only labelling reads."""
+        return significant_values(self, [name for name, param in self.get_params() if param.significant and name != "label_separator"])
 
 
 class paths(CheckedConfig):
     """[paths]: where outputs go."""
 
-    output_root = luigi.Parameter(default="runs", description="Root directory of all task outputs.")
+    output_root = luigi.Parameter(default="runs", significant=False, description="Root directory of all task outputs.")
 
 
 class cleaning(CheckedConfig):
@@ -181,16 +193,12 @@ class cleaning(CheckedConfig):
         spec = default_cleaning_spec(lowercase=self.lowercase, digits=self.digits, normalization=self.unicode_normalization)
         return CleaningOptions(spec=spec, max_chars=self.max_chars, quarantine_control_characters=self.quarantine_control_characters)
 
+    def extra_values(self) -> dict:
+        # The removed ranges come from Python's Unicode database, which changes between versions.
+        return {"unicode_version": unicodedata.unidata_version}
+
     def significant(self) -> dict:
-        return {
-            "unicode_normalization": self.unicode_normalization,
-            "lowercase": self.lowercase,
-            "digits": self.digits,
-            "max_chars": self.max_chars,
-            "quarantine_control_characters": self.quarantine_control_characters,
-            # The removed ranges come from Python's Unicode database, which changes between versions.
-            "unicode_version": unicodedata.unidata_version,
-        }
+        return significant_values(self)
 
 
 def _project_path(value: str) -> Path:
@@ -205,7 +213,9 @@ class labelling(CheckedConfig):
     source = luigi.ChoiceParameter(
         default="rules", choices=["rules", "column", "rules+feedback"], description="rules (regexes), column ([source] label_column) or rules+feedback (reviewed verdicts override the rules)."
     )
-    rules_dir = luigi.Parameter(default="dictionaries/labels", description="Directory of <class>.txt rule files.")
+    rules_dir = luigi.Parameter(
+        default="dictionaries/labels", significant=False, description="Directory of <class>.txt rule files (their content is hashed, not the path)."
+    )
 
     def rules_path(self) -> Path:
         return _project_path(self.rules_dir)
@@ -221,7 +231,9 @@ class tokenize(CheckedConfig):
     """[tokenize]: how cleaned texts become terms."""
 
     language = luigi.Parameter(default="english", description="Stopword list and Snowball stemmer language.")
-    stopwords_dir = luigi.Parameter(default="dictionaries/stopwords", description="Directory of <language>.txt stopword lists.")
+    stopwords_dir = luigi.Parameter(
+        default="dictionaries/stopwords", significant=False, description="Directory of <language>.txt stopword lists (their content is hashed, not the path)."
+    )
     stem = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING, description="Snowball-stem words.")
     min_word_frequency = luigi.IntParameter(default=2, description="Terms seen fewer times are left out of the vocabulary.")
 
@@ -251,7 +263,7 @@ class lsi(CheckedConfig):
     num_topics = luigi.IntParameter(default=500, description="LSI dimensions.")
     power_iters = luigi.IntParameter(default=2, description="Power iterations of gensim's randomized SVD.")
     seed = luigi.IntParameter(default=0, description="Random seed of the SVD.")
-    chunk_size = luigi.IntParameter(default=100_000, description="Messages per sparse chunk merged into the SVD (not significant).")
+    chunk_size = luigi.IntParameter(default=100_000, significant=False, description="Messages per sparse chunk merged into the SVD (not significant).")
 
 
 class training(CheckedConfig):
@@ -269,7 +281,7 @@ class training(CheckedConfig):
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
-    n_jobs = luigi.IntParameter(default=1, description="joblib workers inside one grid search (not significant).")
+    n_jobs = luigi.IntParameter(default=1, significant=False, description="joblib workers inside one grid search (not significant).")
     threshold_policy = luigi.ChoiceParameter(default="max_f1", choices=["max_f1", "precision", "recall"], description="How the decision threshold is chosen.")
     threshold_target = UnsettableFloatParameter(default=None, description="Target precision or recall for those policies (- unsets it).")
     holdout_fraction = luigi.FloatParameter(default=0.1, description="Share of ids never trained on (the publish gate's held-out rows).")
@@ -282,28 +294,24 @@ class training(CheckedConfig):
         large, small = (json.loads(json.dumps(recursively_unfreeze(g))) for g in (self.param_grid, self.small_data_param_grid))
         return large if rows is None else selection_grid(large, small, rows, small_data_rows=self.small_data_rows)
 
+    def hash_value(self, name: str):
+        if name in ("param_grid", "small_data_param_grid"):
+            return json.loads(json.dumps(recursively_unfreeze(getattr(self, name))))
+        return getattr(self, name)
+
     def significant(self) -> dict:
-        return {
-            "param_grid": self.grid(),
-            "small_data_param_grid": json.loads(json.dumps(recursively_unfreeze(self.small_data_param_grid))),
-            "small_data_rows": self.small_data_rows,
-            "folds": self.folds,
-            "scoring": self.scoring,
-            "seed": self.seed,
-            "threshold_policy": self.threshold_policy,
-            "threshold_target": self.threshold_target,
-            "holdout_fraction": self.holdout_fraction,
-            "holdout_seed": self.holdout_seed,
-            "max_rows": self.max_rows,
-        }
+        return significant_values(self)
 
 
 class publish(CheckedConfig):
     """[publish]: where published models live and when a new one may replace them."""
 
     root = luigi.Parameter(default="published", description="Publish root: releases/, current, history.json.")
-    keep = luigi.IntParameter(default=5, description="Releases kept for rollback.")
+    keep = luigi.IntParameter(default=5, significant=False, description="Releases kept for rollback.")
     margin = luigi.FloatParameter(default=0.01, description="A class is published unless its held-out ROC AUC is lower by more than this.")
+
+    def hash_value(self, name: str):
+        return str(Path(self.root).resolve()) if name == "root" else getattr(self, name)
 
 
 class nightly(luigi.Config):
@@ -351,9 +359,13 @@ class drift(luigi.Config):
                 raise ValueError(f"[drift] {name}_warn / {name}_alert: {exc}") from None
         return result
 
-    def significant(self) -> dict:
-        limits = self.limits()
-        return {"max_rows": self.max_rows, "top_movers": self.top_movers, "limits": {name: [limit.warn, limit.alert] for name, limit in limits.items()}}
+    def hash_value(self, name: str):
+        self.limits()  # warn > alert stops the run while it is scheduled
+        return getattr(self, name)
+
+
+#: What DriftReport's page and status depend on ([drift] block_publish_on acts on publishing only).
+DRIFT_REPORT_OPTIONS = tuple(name for name, _ in drift.get_params() if name != "block_publish_on")
 
 
 SINK_URL_VARIABLE = "SORTBOX_SINK_URL"
@@ -369,7 +381,7 @@ class sink(CheckedConfig):
 
     table = luigi.Parameter(default="sortbox_scores", description="Table of id, class, score, decision, model_id, run_date.")
     marker_table = luigi.Parameter(default="sortbox_score_exports", description="One marker row per committed export.")
-    chunk_rows = luigi.IntParameter(default=100_000, description="scores.csv rows read and written per chunk.")
+    chunk_rows = luigi.IntParameter(default=100_000, significant=False, description="scores.csv rows read and written per chunk.")
 
     def check(self) -> None:
         self.spec()

@@ -15,7 +15,7 @@ from sortbox.publish import PROFILE_FILE, current_release, gate, release_info, r
 from sortbox.select import holdout_mask
 from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
-from tasks.config import drift, publish, tokenize, training
+from tasks.config import DRIFT_REPORT_OPTIONS, drift, publish, tokenize, training
 from tasks.export import ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
@@ -48,6 +48,12 @@ class DriftReport(SortboxTask):
     plots) and profile.json (tonight's profile under the challenger's and the live models: the
     profile the release carries is made from it). No message text and no id in any of them."""
 
+    reads = (
+        publish,
+        (drift, DRIFT_REPORT_OPTIONS),
+        (tokenize, ("min_word_frequency",)),
+        (training, ("holdout_fraction", "holdout_seed")),
+    )
     artifacts = {
         "drift": Artifact("drift.json", read_json),
         "html": Artifact("drift.html"),
@@ -61,13 +67,6 @@ class DriftReport(SortboxTask):
             "labels": LabelMessages(**self.same_run()),
             "model": ExportModelJson(**self.same_run()),
             "tokens": TokenizeMessages(**self.same_run()),
-        }
-
-    def significant_config(self) -> dict:
-        return {
-            "publish_root": str(Path(publish().root).resolve()),
-            "drift": drift().significant(),
-            "holdout": [training().holdout_fraction, training().holdout_seed],
         }
 
     def run(self):

@@ -36,13 +36,11 @@ def save_gensim(model, path) -> None:
 class BuildDictionary(SortboxTask):
     """Output: dictionary.gensim (term ids and document frequencies of the vocabulary's terms)."""
 
+    reads = (dictionary,)
     artifacts = {"dictionary": Artifact("dictionary.gensim"), "summary": Artifact("summary.json", read_json)}
 
     def requires(self):
         return {"tokens": TokenizeMessages(**self.same_run())}
-
-    def significant_config(self) -> dict:
-        return {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n}
 
     def run(self):
         from sortbox.embed import build_dictionary
@@ -104,13 +102,11 @@ def load_tfidf_inputs(dictionary_dir, tfidf_dir):
 class FitLsi(SortboxTask):
     """Output: lsi.gensim (+ side files): gensim LsiModel fitted on the TF-IDF corpus, streamed in sparse chunks."""
 
+    reads = (lsi,)
     artifacts = {"lsi": Artifact("lsi.gensim"), "summary": Artifact("summary.json", read_json)}
 
     def requires(self):
         return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run())}
-
-    def significant_config(self) -> dict:
-        return {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed}
 
     def run(self):
         from sortbox.embed import fit_lsi, lsi_basis, term_array, tfidf_arrow
@@ -149,14 +145,11 @@ class EmbedMessages(SortboxTask):
     rows, one to project them; memory stays flat however large the table is.
     """
 
+    reads = ((training, ("holdout_fraction", "holdout_seed", "max_rows")),)
     artifacts = {"features": Artifact("features.npy"), "rows": Artifact("rows.npy"), "summary": Artifact("summary.json", read_json)}
 
     def requires(self):
         return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run()), "lsi": FitLsi(**self.same_run())}
-
-    def significant_config(self) -> dict:
-        config = training()
-        return {"holdout_fraction": config.holdout_fraction, "holdout_seed": config.holdout_seed, "max_rows": config.max_rows}
 
     def run(self):
         from gensim.models import LsiModel

@@ -27,6 +27,7 @@ class ExportModelJson(SortboxTask):
     """Output: model.json, byte-identical for the same data and parameters. It holds no row of the
     table: its golden vectors are made up from the vocabulary (sortbox.export)."""
 
+    reads = (cleaning, (tokenize, ("language", "stem")))
     artifacts = {"model": Artifact("model.json", read_model_file)}
 
     def requires(self):
@@ -37,9 +38,6 @@ class ExportModelJson(SortboxTask):
             "lsi": FitLsi(**self.same_run()),
             "classes": TrainClassifiers(**self.same_run()),
         }
-
-    def significant_config(self) -> dict:
-        return {"cleaning": cleaning().significant(), "tokenize": {"language": tokenize().language, "stem": tokenize().stem}}
 
     def run(self):
         from gensim.models import LsiModel  # here, not at the top: see tasks/embed.py

@@ -48,7 +48,8 @@ class ExtractMessages(SortboxTask):
             overrides = {"since": since.isoformat() if since else None, "until": until.isoformat()}
         return source(**overrides)
 
-    def significant_config(self) -> dict:
+    def config_extras(self) -> dict:
+        # [source] as this run reads it (a night's window folded in), not as a section: see source_config.
         # The URL itself is a secret; a digest of it without the password tells sources apart.
         return {"source": self.source_config().significant(), "database": fingerprint_url(database_url())}
 

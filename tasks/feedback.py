@@ -34,13 +34,10 @@ class ReadFeedback(SortboxTask):
 
     artifacts = {"verdicts": Artifact("verdicts.json", load_verdicts)}
 
-    def significant_config(self) -> dict:
-        config = feedback()
-        return {
-            "path": config.path,
-            "table": config.table,
-            "database": fingerprint_url(database_url()) if config.table else None,
-        }
+    reads = ((feedback, ("path", "table")),)
+
+    def config_extras(self) -> dict:
+        return {"database": fingerprint_url(database_url()) if feedback().table else None}
 
     def content_fingerprint(self) -> str:
         path = feedback().csv_path()

@@ -39,6 +39,7 @@ class LabelMessages(SortboxTask):
     so an invalid regex stops the run before the database is touched.
     """
 
+    reads = (labelling, (source, ("label_column", "label_separator")))
     artifacts = {
         "labels": Artifact("labels.parquet"),
         "rules": Artifact("rules.json", read_json),
@@ -51,9 +52,6 @@ class LabelMessages(SortboxTask):
         if labelling().source == FEEDBACK_SOURCE:
             inputs["feedback"] = ReadFeedback(**self.same_run())
         return inputs
-
-    def significant_config(self) -> dict:
-        return {"source": labelling().source, "label_separator": source().label_separator}
 
     def content_fingerprint(self) -> str:
         rules_dir = labelling().rules_path()

@@ -40,6 +40,7 @@ class GateModels(SortboxTask):
     rollback does not undo the rollback).
     """
 
+    reads = (publish, (feedback, ("min_precision", "min_recall")))
     artifacts = {"gate": Artifact("gate.json", read_json)}
 
     def requires(self):
@@ -51,9 +52,9 @@ class GateModels(SortboxTask):
             "feedback": EvaluateFeedback(**self.same_run()),
         }
 
-    def significant_config(self) -> dict:
-        require_holdout_rows()
-        return {"publish_root": str(Path(publish().root).resolve()), "margin": publish().margin}
+    def config_extras(self) -> dict:
+        require_holdout_rows()  # while the DAG is scheduled: a night needs held-out rows
+        return {}
 
     def run(self):
         challenger = self.read_input("model", "model")
@@ -83,6 +84,7 @@ class PublishModels(SortboxTask):
     Output: publish.json (the release directory and what it holds; `published`, `held_because`).
     """
 
+    reads = ((publish, ("root",)), (drift, ("block_publish_on",)))
     artifacts = {"publish": Artifact("publish.json", read_json)}
 
     force = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks it.")

@@ -14,6 +14,7 @@ from tasks.train import TrainClassifiers
 class TrainingReport(SortboxTask):
     """Output: report.html and its PNG plots; a night's links to its drift report."""
 
+    reads = ((labelling, ("source",)), (lsi, ("num_topics",)), (training, ("folds", "threshold_policy")))
     artifacts = {"report": Artifact("report.html")}
 
     def drift_report(self):

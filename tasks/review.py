@@ -33,6 +33,7 @@ class ReviewSample(SortboxTask):
     An internal run artifact (it holds message texts by nature): it lives with the run's outputs,
     never under the publish root. Same parameters as ScoreMessages, whose scores it samples."""
 
+    reads = (review, cleaning)
     artifacts = {
         "csv": Artifact("review-{class_name}.csv"),
         "html": Artifact("review-{class_name}.html"),
@@ -51,9 +52,6 @@ class ReviewSample(SortboxTask):
                 **self.same_run(), model_json=self.model_json, since=self.since, until=self.until
             )
         }
-
-    def significant_config(self) -> dict:
-        return {"size": review().size, "seed": review().seed, "cleaning": cleaning().significant()}
 
     def content_fingerprint(self) -> str:
         return rules_fingerprint(labelling().rules_path())

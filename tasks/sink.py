@@ -41,8 +41,7 @@ class ExportScores(SortboxTask):
             )
         }
 
-    def significant_config(self) -> dict:
-        return {"table": sink().table}
+    reads = ((sink, ("table",)),)
 
     def output(self) -> SinkMarker:
         return SinkMarker(f"{self.get_task_family()}-{self.run_date.isoformat()}-{self.output_hash()}")

@@ -13,6 +13,7 @@ class TokenizeMessages(SortboxTask):
     """Output: tokens.parquet (id, terms), vocabulary.json (terms seen >= min_word_frequency times,
     with counts), surface_forms.json (word -> term, for the vocabulary), summary.json."""
 
+    reads = (tokenize,)
     artifacts = {
         "tokens": Artifact("tokens.parquet"),
         "vocabulary": Artifact("vocabulary.json", read_json),
@@ -26,14 +27,9 @@ class TokenizeMessages(SortboxTask):
     def check_before_run(self) -> None:
         tokenize().check_stemmer()
 
-    def significant_config(self) -> dict:
+    def config_extras(self) -> dict:
         config = tokenize()
-        return {
-            "language": config.language,
-            "stem": config.stem,
-            "min_word_frequency": config.min_word_frequency,
-            "stopwords": sorted(load_stopwords(config.stopwords_path(), config.language)),
-        }
+        return {"stopwords": sorted(load_stopwords(config.stopwords_path(), config.language))}
 
     def run(self):
         from sortbox.tokenizer import TOKENS_SCHEMA, TermTally, Tokenizer, tokenize_chunk  # nltk: only when tokenising

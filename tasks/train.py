@@ -40,9 +40,7 @@ class ClassTask(SortboxTask):
     """A task about one class; reads the LSI features and that class's labels."""
 
     class_name = luigi.Parameter(description="The class (label) this task is about.")
-
-    def significant_config(self) -> dict:
-        return {"training": training().significant()}
+    reads = (training,)
 
     def path_label(self) -> str:
         return self.class_name
@@ -181,6 +179,7 @@ class TrainClassifiers(SortboxTask):
     """Fans out one FitClassifier chain per class found by labelling (dynamic dependencies, so
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
+    reads = (training,)
     artifacts = {"classes": Artifact("classes.json", read_json)}
 
     def requires(self):
@@ -194,9 +193,6 @@ class TrainClassifiers(SortboxTask):
         config = training()
         grids = {"param_grid": config.grid(), "small_data_param_grid": config.grid(0)}
         check_training_grids(json.dumps(grids, sort_keys=True), config.scoring)
-
-    def significant_config(self) -> dict:
-        return {"training": training().significant()}
 
     def run(self):
         labels = self.read_input("labels", "summary")
