@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from sortbox import gating
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import NOT_COMPARED, compare_profiles, model_statistics, night_profile, sample_rows
 from sortbox.publish import PROFILE_FILE, current_release, gate, release_info, release_models
-from sortbox.select import holdout_mask
 from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import DRIFT_REPORT_OPTIONS, drift, publish, tokenize, training
@@ -24,23 +24,13 @@ from tasks.tokenize import TokenizeMessages
 logger = logging.getLogger("luigi-interface")
 
 
-def held_out_rows(labels_path: Path, messages_path: Path) -> tuple[list, list]:
-    """(texts, label lists) of the held-out ids ([training] holdout_fraction), in id order, from
-    LabelMessages' labels and ExtractMessages' messages."""
-    labels = pq.read_table(labels_path, columns=["id", "labels"])
-    held_out = holdout_mask(
-        labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed
-    )
-    label_of = {
-        i: cell
-        for i, cell, h in zip(labels.column("id").to_pylist(), labels.column("labels").to_pylist(), held_out)
-        if h
-    }
-    messages = pq.read_table(messages_path, columns=["id", "text"])
-    rows = [
-        (i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of
-    ]
-    return [t for _, t in rows], [label_of[i] for i, _ in rows]
+def held_out_rows(task: SortboxTask) -> tuple[list, list]:
+    """(texts, label lists) of the held-out rows of a task that requires "labels" and "messages"."""
+    config = training()
+    return gating.held_out_rows(
+        task.input_path("labels", "labels"), task.input_path("messages", "messages"),
+        fraction=config.holdout_fraction, seed=config.holdout_seed,
+    )  # fmt: skip
 
 
 class DriftReport(SortboxTask):
@@ -124,7 +114,7 @@ class DriftReport(SortboxTask):
             held_out = gate(
                 challenger,
                 live_models,
-                *held_out_rows(self.input_path("labels", "labels"), self.input_path("messages", "messages")),
+                *held_out_rows(self),
                 margin=publish().margin,
             )
             comparison = compare_profiles(

@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pyarrow as pa
 
-from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.select import holdout_mask, training_rows
+from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
 from tasks.base import Artifact, SortboxTask
 from tasks.config import dictionary, lsi, training
 from tasks.tokenize import TokenizeMessages
@@ -154,35 +152,21 @@ class EmbedMessages(SortboxTask):
     def run(self):
         from gensim.models import LsiModel
 
-        from sortbox.embed import has_known_term, lsi_basis, project, term_array, tfidf_arrow
+        from sortbox.embed import lsi_basis, term_array
+        from sortbox.training_sample import embed_training_sample
 
         config = training()
-        vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
+        _, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         basis = lsi_basis(LsiModel.load(str(self.input_path("lsi", "lsi"))))
-        tokens = self.input_path("tokens", "tokens")
-        known = term_array(token2id)
-        ids, has_terms = [], []
-        for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["id", "terms"]):
-            ids.extend(chunk.column("id").to_pylist())
-            has_terms.append(has_known_term(chunk.column("terms"), known))
-        has_terms = np.concatenate(has_terms) if has_terms else np.zeros(0, dtype=bool)
-        rows = training_rows(ids, has_terms, holdout_fraction=config.holdout_fraction, seed=config.holdout_seed, max_rows=config.max_rows)
-        held_out = holdout_mask(ids, fraction=config.holdout_fraction, seed=config.holdout_seed)
-        del ids
+
+        def progress(done: int, total: int) -> None:
+            self.report_progress(done, total, f"projected the sampled messages among the first {done:,} of {total:,}")
+
         with self.atomic_output() as out:
-            with NpyRowWriter(out / self.artifact("features"), rows=len(rows), columns=basis.shape[1]) as features:
-                start = 0
-                for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["terms"]):
-                    wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
-                    features.write(project(tfidf_arrow(chunk.column("terms").take(pa.array(wanted)), known, idf), basis))
-                    start += chunk.num_rows
-                    self.report_progress(start, len(has_terms), f"projected the sampled messages among the first {start:,} of {len(has_terms):,}")
+            rows, summary = embed_training_sample(
+                self.input_path("tokens", "tokens"), out / self.artifact("features"), known=term_array(token2id), idf=idf, basis=basis,
+                holdout_fraction=config.holdout_fraction, holdout_seed=config.holdout_seed, max_rows=config.max_rows,
+                chunk_rows=CHUNK_ROWS, progress=progress,
+            )
             np.save(out / self.artifact("rows"), rows)
-            write_json(out / self.artifact("summary"), {
-                "messages": int(len(has_terms)),
-                "held_out": int(held_out.sum()),
-                "without_known_terms": int((~has_terms).sum()),
-                "eligible": int((has_terms & ~held_out).sum()),
-                "trained_on": int(len(rows)),
-                "max_rows": config.max_rows,
-            })
+            write_json(out / self.artifact("summary"), summary)

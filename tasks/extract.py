@@ -6,16 +6,12 @@ import logging
 import luigi
 import sqlalchemy as sa
 
-from sortbox.checkpoint import read_json, write_json, write_parquet_chunks
+from sortbox.checkpoint import read_json, write_json
 from sortbox.extract import (
-    MESSAGE_SCHEMA,
-    SourceError,
-    count_null_timestamps,
-    count_source_rows,
     describe_url,
     explain_database_error,
+    extract_to_parquet,
     fingerprint_url,
-    iter_message_chunks,
     make_engine,
     night_window,
     snapshot_connection,
@@ -80,20 +76,10 @@ class ExtractMessages(SortboxTask):
         engine = make_engine(url)
         try:
             with snapshot_connection(engine, statement_timeout_seconds=database().statement_timeout_seconds) as conn, self.atomic_output() as out:
-                total = count_source_rows(conn, spec)
-                if total == 0:
-                    raise SourceError(f"no rows to extract from table {spec.table!r} with {config.significant()}")
-                done = 0
-
-                def chunks():
-                    nonlocal done
-                    for chunk in iter_message_chunks(conn, spec):
-                        done += chunk.num_rows
-                        self.report_progress(done, total, f"extracted {done:,} of {total:,} rows")
-                        yield chunk
-
-                rows = write_parquet_chunks(out / self.artifact("messages"), MESSAGE_SCHEMA, chunks())
-                no_time = count_null_timestamps(conn, spec)  # in no window: counted, not silently gone
+                rows, no_time = extract_to_parquet(
+                    conn, spec, out / self.artifact("messages"), described=config.significant(),
+                    progress=lambda done, total: self.report_progress(done, total, f"extracted {done:,} of {total:,} rows"),
+                )
                 if no_time:
                     logger.warning("%d rows of table %r have no %s and belong to no since/until window: not extracted", no_time, spec.table, spec.timestamp_column)
                 write_json(out / self.artifact("summary"), {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})

@@ -9,11 +9,10 @@ import luigi
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import release_profile
-from sortbox.feedback import feedback_gate
+from sortbox.gating import gate_decisions
 from sortbox.publish import (
     PROFILE_FILE,
     current_release,
-    gate,
     hold_reason,
     publish_release,
     release_files,
@@ -57,21 +56,20 @@ class GateModels(SortboxTask):
         return {}
 
     def run(self):
-        challenger = self.read_input("model", "model")
         champion_dir = current_release(Path(publish().root))
-        champions = release_models(champion_dir) if champion_dir else {}
-        texts, labels = held_out_rows(self.input_path("labels", "labels"), self.input_path("messages", "messages"))
+        texts, labels = held_out_rows(self)
         self.report_progress(0, 1, f"comparing with {champion_dir or 'no published model'} on {len(texts):,} held-out rows")
-        decisions = gate(challenger, champions, texts, labels, margin=publish().margin)
-        evaluated = self.read_input("feedback", "feedback")["classes"]
-        refused = feedback_gate(evaluated, decisions, min_precision=feedback().min_precision, min_recall=feedback().min_recall)
-        decisions.update({name: {**decisions[name], "decision": "keep", "reason": why} for name, why in refused.items() if decisions[name]["decision"] == "publish"})
+        decisions = gate_decisions(
+            self.read_input("model", "model"), release_models(champion_dir) if champion_dir else {}, texts, labels,
+            margin=publish().margin, evaluated=self.read_input("feedback", "feedback")["classes"],
+            min_precision=feedback().min_precision, min_recall=feedback().min_recall,
+        )
         for name, decision in decisions.items():
             logger.info("gate %s: %s (%s)", name, decision["decision"], decision["reason"])
-        report = self.read_input("drift", "drift")
-        drift_entry = {"status": report["status"], "report_html": str(self.input_path("drift", "html"))}
+        drift_entry = {"status": self.read_input("drift", "drift")["status"], "report_html": str(self.input_path("drift", "html"))}
+        gated = {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry}
         with self.atomic_output() as out:
-            write_json(out / self.artifact("gate"), {"champion_release": str(champion_dir) if champion_dir else None, "held_out_rows": len(texts), "classes": decisions, "drift": drift_entry})
+            write_json(out / self.artifact("gate"), gated)
         self.report_progress(1, 1, "gated")
 
 

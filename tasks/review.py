@@ -21,8 +21,8 @@ from sortbox.scoring import ModelSet
 from sortbox.textnorm import TextCleaner, rule_view
 from tasks.base import Artifact, SortboxTask
 from tasks.config import cleaning, labelling, review
-from tasks.export import ScoreMessages, load_models
 from tasks.feedback import ReadFeedback
+from tasks.score import ScoreMessages, load_models
 
 logger = logging.getLogger("luigi-interface")
 

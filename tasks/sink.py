@@ -7,7 +7,7 @@ import luigi
 from sortbox.sink import export_done, export_scores, iter_score_rows, make_sink_engine
 from tasks.base import SortboxTask
 from tasks.config import sink, sink_url
-from tasks.export import ScoreMessages, load_models
+from tasks.score import ScoreMessages, load_models
 
 
 class SinkMarker(luigi.Target):

@@ -18,8 +18,8 @@ from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
 from tasks.base import Artifact, SortboxTask
 from tasks.drift import DriftReport
-from tasks.export import ScoreMessages
 from tasks.publish import PublishModels
+from tasks.score import ScoreMessages
 from tasks.sink import ExportScores
 from workflows.train import TrainPipeline
 

@@ -19,8 +19,8 @@ from sortbox.manifest import relative_artifacts
 from sortbox.publish import RELEASE_FILE
 from tasks.base import Artifact, SortboxTask
 from tasks.config import source
-from tasks.export import ScoreMessages
 from tasks.review import EvaluateFeedback, ReviewSample
+from tasks.score import ScoreMessages
 from tasks.sink import ExportScores
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from sortbox.checkpoint import read_json
 from tasks.clean import CleanMessages
-from tasks.export import ExportModelJson, ScoreMessages
+from tasks.export import ExportModelJson
+from tasks.score import ScoreMessages
 from tasks.train import GridSearch
 from tests.conftest import TINY_CORPUS, make_messages_db, run_luigi
 from tests.unit.test_export_scoring import tiny_model

@@ -9,11 +9,12 @@ from tasks.clean import CleanMessages
 from tasks.config import cleaning, significant_values
 from tasks.drift import DriftReport
 from tasks.embed import BuildDictionary, EmbedMessages, FitLsi
-from tasks.export import ExportModelJson, ScoreMessages
+from tasks.export import ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
 from tasks.publish import GateModels, PublishModels
 from tasks.review import ReviewSample
+from tasks.score import ScoreMessages
 from tasks.tokenize import TokenizeMessages
 from tasks.train import GridSearch
 

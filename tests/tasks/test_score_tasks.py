@@ -17,7 +17,8 @@ from sortbox.model_file import ModelFileError, read_model_file
 from sortbox.portable_scorer import csv_unescape
 from sortbox.scoring import ModelSet
 from tasks.config import cleaning
-from tasks.export import ExportModelJson, ScoreMessages, load_models
+from tasks.export import ExportModelJson
+from tasks.score import ScoreMessages, load_models
 from workflows.score import ScoreBatch
 from tests.conftest import REPO_ROOT, run_luigi
 from tests.model_fuzz import KINDS, mutations
