@@ -14,15 +14,20 @@ back as feedback (sortbox.feedback) as it is.
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import zlib
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from sortbox.html_page import page_head
-from sortbox.portable_scorer import CsvWriter, csv_safe
+from sortbox.label import hits_to_csr
+from sortbox.portable_scorer import CsvWriter, csv_safe, csv_unescape
+from sortbox.rule_engines import best_matcher
+from sortbox.textnorm import TextCleaner, rule_view
 
 KINDS = ("highest", "threshold", "random_positive", "random_negative", "disagreement")
 COLUMNS = ("id", "text", "class", "score", "decision", "rules", "sample", "verdict", "reviewer", "reviewed_at")
@@ -130,3 +135,57 @@ def render_review_html(class_name: str, rows: list[dict], csv_name: str) -> str:
         "<th>why sampled</th></tr>"
         f"{body}</table></body></html>\n"
     )
+
+
+def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
+    """Ids and the score matrix (messages x classes) of a scores.csv."""
+    ids, values = [], []
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for row in reader:
+            ids.append(csv_unescape(row[0]))
+            values.append([float(row[1 + 2 * k]) for k in range(classes)])
+    return ids, np.array(values, dtype=np.float64).reshape(len(ids), classes)
+
+
+def message_texts(path, ids: list[str]) -> list[str]:
+    """The raw text of each id (what the reviewer reads), from the extracted messages (id, text)."""
+    table = pq.read_table(path, columns=["id", "text"])
+    text_of = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+    return [text_of.get(i) or "" for i in ids]
+
+
+def review_samples(
+    class_names: Sequence[str],
+    thresholds: Sequence[float],
+    *,
+    ids: list[str],
+    scores: np.ndarray,
+    texts: list[str],
+    rules: list,
+    cleaning_spec: dict,
+    size: int,
+    seed: int,
+) -> Iterator[tuple[str, list[dict], dict]]:
+    """Per class: (class, the review rows to show, its summary entry). The rules are matched on
+    the texts cleaned by `cleaning_spec`, so a reviewer sees which rules fired and where the model
+    and the rules disagree; `scores` is messages x classes, in `class_names` order."""
+    cleaner = TextCleaner(cleaning_spec)
+    indptr, indices = hits_to_csr(best_matcher(rules).match_many([rule_view(cleaner.map(t)) for t in texts]))
+    spans = list(zip(indptr[:-1].tolist(), indptr[1:].tolist()))
+    fired = [[rules[j].rule_id for j in indices[a:b]] for a, b in spans]
+    fired_classes = [{rules[j].label for j in indices[a:b]} for a, b in spans]
+    for k, name in enumerate(class_names):
+        rule_says = np.array([name in labels for labels in fired_classes], dtype=bool)
+        decisions = scores[:, k] >= thresholds[k]
+        picks = pick_review_rows(scores[:, k], float(thresholds[k]), rule_says, size=size, seed=seed, class_name=name)
+        rows = review_rows(
+            name, picks, ids=ids, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
+        )
+        entry = {
+            "rows": len(rows),
+            "threshold": float(thresholds[k]),
+            "disagreements": int((decisions != rule_says).sum()),
+        }
+        yield name, rows, entry

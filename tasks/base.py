@@ -5,6 +5,7 @@ covers the task's significant parameters, the configuration that shapes its resu
 of files it reads (rule files) and the hashes of its upstream tasks. Changing any of those gives
 a new directory, so exactly the tasks that depend on the change run again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,7 +59,8 @@ class SortboxTask(luigi.Task):
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
     nightly = luigi.BoolParameter(
         default=False,
-        description="Part of the night run_date (NightlyRetrain): extraction reads rows before run_date + 1 day ([nightly] window_days back).",
+        description="Part of the night run_date (NightlyRetrain): extraction reads rows before run_date + 1 day "
+        "([nightly] window_days back).",
     )
 
     def same_run(self) -> dict:
@@ -104,7 +106,11 @@ class SortboxTask(luigi.Task):
         upstream = sorted(task.output_hash(known) for task in flatten(self.requires()) if isinstance(task, SortboxTask))
         payload = {
             "task": self.get_task_family(),
-            "params": {name: value for name, value in self.to_str_params(only_significant=True).items() if (name, value) != ("nightly", "False")},
+            "params": {
+                name: value
+                for name, value in self.to_str_params(only_significant=True).items()
+                if (name, value) != ("nightly", "False")
+            },
             "config": self.significant_config(),
             "content": self.content_fingerprint(),
             "upstream": upstream,
@@ -120,7 +126,11 @@ class SortboxTask(luigi.Task):
     def output_dir(self) -> Path:
         """Where this task's output directory lives once complete."""
         label = f"{self.path_label()}-" if self.path_label() else ""
-        return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{label}{self.output_hash()}"
+        return (
+            Path(paths().output_root)
+            / self.run_date.isoformat()
+            / f"{self.get_task_family()}-{label}{self.output_hash()}"
+        )
 
     def complete(self) -> bool:
         """luigi asks this first of the task it is given, while it schedules the DAG: a bad
@@ -166,7 +176,9 @@ class SortboxTask(luigi.Task):
         try:
             declared = cls.artifacts[key]
         except KeyError:
-            raise KeyError(f"{cls.__name__} declares no artifact {key!r} (it declares {', '.join(sorted(cls.artifacts))})") from None
+            raise KeyError(
+                f"{cls.__name__} declares no artifact {key!r} (it declares {', '.join(sorted(cls.artifacts))})"
+            ) from None
         return declared.file.format(**fields) if fields else declared.file
 
     def output_path(self, key: str, **fields: str) -> Path:
@@ -206,7 +218,9 @@ class SortboxTask(luigi.Task):
                 directory.mkdir(parents=True, exist_ok=True)
                 os.chmod(directory, 0o755)  # created here: not group/world-writable whatever the umask
         for leftover in output.parent.glob(f"{glob.escape(output.name)}{TEMPORARY_MARK}*"):
-            logger.warning("%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover)
+            logger.warning(
+                "%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover
+            )
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

@@ -1,4 +1,5 @@
 """CleanMessages: normalise texts, quarantine unusable rows with a reason."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,7 +16,8 @@ class NoUsableRows(ValueError):
 
 
 class CleanMessages(SortboxTask):
-    """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason, raw text, ...), summary.json."""
+    """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason,
+    raw text, ...), summary.json."""
 
     reads = (cleaning,)
     artifacts = {
@@ -33,7 +35,10 @@ class CleanMessages(SortboxTask):
         chunks = iter_parquet_chunks(messages, batch_size=source().chunk_size)
         reasons: Counter = Counter()
         with self.atomic_output() as out:
-            with ParquetSink(out / self.artifact("clean"), CLEAN_SCHEMA) as clean, ParquetSink(out / self.artifact("quarantine"), QUARANTINE_SCHEMA) as quarantine:
+            with (
+                ParquetSink(out / self.artifact("clean"), CLEAN_SCHEMA) as clean,
+                ParquetSink(out / self.artifact("quarantine"), QUARANTINE_SCHEMA) as quarantine,
+            ):
                 for result in iter_clean_chunks(chunks, cleaning().options()):
                     clean.write(result.clean)
                     quarantine.write(result.quarantine)
@@ -41,8 +46,15 @@ class CleanMessages(SortboxTask):
                     done = clean.rows + quarantine.rows
                     self.report_progress(done, total, f"cleaned {done:,} of {total:,} rows")
             if clean.rows + quarantine.rows != total:
-                raise RuntimeError(f"cleaning lost rows: {total} in, {clean.rows} clean + {quarantine.rows} quarantined out")
+                raise RuntimeError(
+                    f"cleaning lost rows: {total} in, {clean.rows} clean + {quarantine.rows} quarantined out"
+                )
             if clean.rows == 0:
                 raise NoUsableRows(f"all {total:,} extracted rows were quarantined: {dict(sorted(reasons.items()))}")
-            summary = {"extracted": total, "clean": clean.rows, "quarantined": quarantine.rows, "reasons": dict(sorted(reasons.items()))}
+            summary = {
+                "extracted": total,
+                "clean": clean.rows,
+                "quarantined": quarantine.rows,
+                "reasons": dict(sorted(reasons.items())),
+            }
             write_json(out / self.artifact("summary"), summary)

@@ -6,6 +6,7 @@ no-op rerun of the whole DAG (every task already complete) should not pay.
 gensim's save() writes side files next to the main one (large arrays as .npy), so every model is
 saved into the task's temporary directory, which is renamed into place once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,14 +105,23 @@ class FitLsi(SortboxTask):
     artifacts = {"lsi": Artifact("lsi.gensim"), "summary": Artifact("summary.json", read_json)}
 
     def requires(self):
-        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run())}
+        return {
+            "tokens": TokenizeMessages(**self.same_run()),
+            "dictionary": BuildDictionary(**self.same_run()),
+            "tfidf": FitTfidf(**self.same_run()),
+        }
 
     def run(self):
         from sortbox.embed import fit_lsi, lsi_basis, term_array, tfidf_arrow
 
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         if lsi().num_topics > len(vocabulary):
-            logger.warning("[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics", lsi().num_topics, len(vocabulary), len(vocabulary))
+            logger.warning(
+                "[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics",
+                lsi().num_topics,
+                len(vocabulary),
+                len(vocabulary),
+            )
         total = parquet_row_count(self.input_path("tokens", "tokens"))
         done = 0
         # Half for the pass over the messages, half for the decomposition, which used to run at 100%.
@@ -120,16 +130,27 @@ class FitLsi(SortboxTask):
         def chunks():
             nonlocal done
             known = term_array(token2id)
-            for chunk in iter_parquet_chunks(self.input_path("tokens", "tokens"), batch_size=lsi().chunk_size, columns=["terms"]):
+            for chunk in iter_parquet_chunks(
+                self.input_path("tokens", "tokens"), batch_size=lsi().chunk_size, columns=["terms"]
+            ):
                 yield tfidf_arrow(chunk.column("terms"), known, idf)
                 done += chunk.num_rows
                 merged(done, total)
 
         decomposed = self.progress_between(50, 99, "LSI: decomposition steps done")
-        model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed, progress=decomposed)
+        model = fit_lsi(
+            chunks(),
+            vocabulary,
+            num_topics=lsi().num_topics,
+            power_iters=lsi().power_iters,
+            random_seed=lsi().seed,
+            progress=decomposed,
+        )
         with self.atomic_output() as out:
             save_gensim(model, out / self.artifact("lsi"))
-            write_json(out / self.artifact("summary"), {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)})
+            write_json(
+                out / self.artifact("summary"), {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)}
+            )
         self.report_progress(1, 1, f"LSI: {lsi_basis(model).shape[1]} topics saved")
 
 
@@ -144,10 +165,19 @@ class EmbedMessages(SortboxTask):
     """
 
     reads = ((training, ("holdout_fraction", "holdout_seed", "max_rows")),)
-    artifacts = {"features": Artifact("features.npy"), "rows": Artifact("rows.npy"), "summary": Artifact("summary.json", read_json)}
+    artifacts = {
+        "features": Artifact("features.npy"),
+        "rows": Artifact("rows.npy"),
+        "summary": Artifact("summary.json", read_json),
+    }
 
     def requires(self):
-        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run()), "lsi": FitLsi(**self.same_run())}
+        return {
+            "tokens": TokenizeMessages(**self.same_run()),
+            "dictionary": BuildDictionary(**self.same_run()),
+            "tfidf": FitTfidf(**self.same_run()),
+            "lsi": FitLsi(**self.same_run()),
+        }
 
     def run(self):
         from gensim.models import LsiModel
@@ -164,9 +194,16 @@ class EmbedMessages(SortboxTask):
 
         with self.atomic_output() as out:
             rows, summary = embed_training_sample(
-                self.input_path("tokens", "tokens"), out / self.artifact("features"), known=term_array(token2id), idf=idf, basis=basis,
-                holdout_fraction=config.holdout_fraction, holdout_seed=config.holdout_seed, max_rows=config.max_rows,
-                chunk_rows=CHUNK_ROWS, progress=progress,
+                self.input_path("tokens", "tokens"),
+                out / self.artifact("features"),
+                known=term_array(token2id),
+                idf=idf,
+                basis=basis,
+                holdout_fraction=config.holdout_fraction,
+                holdout_seed=config.holdout_seed,
+                max_rows=config.max_rows,
+                chunk_rows=CHUNK_ROWS,
+                progress=progress,
             )
             np.save(out / self.artifact("rows"), rows)
             write_json(out / self.artifact("summary"), summary)

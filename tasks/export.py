@@ -1,4 +1,5 @@
 """ExportModelJson: the published model (scoring with it: tasks/score.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,9 +39,14 @@ class ExportModelJson(SortboxTask):
         self.report_progress(0, 4, "model JSON: loading the dictionary, TF-IDF and classifiers")
         vocabulary, _, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         classes = self.read_input("classes", "classes")
-        classifiers = {name: read_json(Path(entry["classifier_dir"]) / FitClassifier.artifact("classifier")) for name, entry in classes.items()}
+        classifiers = {
+            name: read_json(Path(entry["classifier_dir"]) / FitClassifier.artifact("classifier"))
+            for name, entry in classes.items()
+        }
         options = cleaning().options()
-        self.report_progress(1, 4, f"model JSON: folding {len(classifiers)} classifiers into {len(vocabulary):,} term weights")
+        self.report_progress(
+            1, 4, f"model JSON: folding {len(classifiers)} classifiers into {len(vocabulary):,} term weights"
+        )
         model = build_model(
             run_date=self.run_date.isoformat(),
             cleaning_spec=options.spec,

@@ -1,4 +1,5 @@
 """ExtractMessages: stream the configured table into a Parquet checkpoint."""
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,12 @@ class ExtractMessages(SortboxTask):
     them, a night's extraction (`nightly`) reads the rows of `night_window(run_date)`.
     """
 
-    since = luigi.OptionalParameter(default=None, description="Rows with timestamp >= since (ISO); overrides [source] since.")
-    until = luigi.OptionalParameter(default=None, description="Rows with timestamp < until (ISO); overrides [source] until.")
+    since = luigi.OptionalParameter(
+        default=None, description="Rows with timestamp >= since (ISO); overrides [source] since."
+    )
+    until = luigi.OptionalParameter(
+        default=None, description="Rows with timestamp < until (ISO); overrides [source] until."
+    )
     artifacts = {"messages": Artifact("messages.parquet"), "summary": Artifact("summary.json", read_json)}
 
     def source_config(self) -> source:
@@ -40,7 +45,9 @@ class ExtractMessages(SortboxTask):
         if self.nightly and not overrides:
             # A night means its date: rows before run_date + 1 day, whenever the night is run.
             configured = source().spec()
-            since, until = night_window(self.run_date, window_days=nightly().window_days, since=configured.since, until=configured.until)
+            since, until = night_window(
+                self.run_date, window_days=nightly().window_days, since=configured.since, until=configured.until
+            )
             overrides = {"since": since.isoformat() if since else None, "until": until.isoformat()}
         return source(**overrides)
 
@@ -56,33 +63,66 @@ class ExtractMessages(SortboxTask):
         settings = database()
 
         def retrying(error, attempt, attempts):
-            logger.warning("%s; a transient error: retrying in %g s (attempt %d of %d, [database] retries)",
-                           self.explain(error, spec), settings.retry_delay_seconds, attempt + 1, attempts)
+            logger.warning(
+                "%s; a transient error: retrying in %g s (attempt %d of %d, [database] retries)",
+                self.explain(error, spec),
+                settings.retry_delay_seconds,
+                attempt + 1,
+                attempts,
+            )
 
         try:
             # Only transient errors (a dropped connection, a timeout) are tried again, here in the
             # task, the same way on any scheduler; luigi itself retries no task.
-            with_retries(lambda: self.extract(config, spec, url), retries=settings.retries, delay_seconds=settings.retry_delay_seconds, on_retry=retrying)
+            with_retries(
+                lambda: self.extract(config, spec, url),
+                retries=settings.retries,
+                delay_seconds=settings.retry_delay_seconds,
+                on_retry=retrying,
+            )
         except sa.exc.DBAPIError as exc:
             raise DatabaseError(self.explain(exc, spec)) from None
 
     def explain(self, exc: Exception, spec) -> str:
         """One clear line for a database error: no URL, no bound values."""
-        return explain_database_error(exc, url=database_url(), table=spec.table, statement_timeout_seconds=database().statement_timeout_seconds)
+        return explain_database_error(
+            exc, url=database_url(), table=spec.table, statement_timeout_seconds=database().statement_timeout_seconds
+        )
 
     def extract(self, config: source, spec, url: str) -> None:
         """One attempt: the whole table into a fresh temporary output, renamed once complete."""
         logger.info("Extracting table %r from %s", spec.table, describe_url(url))
         engine = make_engine(url)
         try:
-            with snapshot_connection(engine, statement_timeout_seconds=database().statement_timeout_seconds) as conn, self.atomic_output() as out:
+            with (
+                snapshot_connection(engine, statement_timeout_seconds=database().statement_timeout_seconds) as conn,
+                self.atomic_output() as out,
+            ):
                 rows, no_time = extract_to_parquet(
-                    conn, spec, out / self.artifact("messages"), described=config.significant(),
-                    progress=lambda done, total: self.report_progress(done, total, f"extracted {done:,} of {total:,} rows"),
+                    conn,
+                    spec,
+                    out / self.artifact("messages"),
+                    described=config.significant(),
+                    progress=lambda done, total: self.report_progress(
+                        done, total, f"extracted {done:,} of {total:,} rows"
+                    ),
                 )
                 if no_time:
-                    logger.warning("%d rows of table %r have no %s and belong to no since/until window: not extracted", no_time, spec.table, spec.timestamp_column)
-                write_json(out / self.artifact("summary"), {"rows": rows, "source": config.significant(), "database": describe_url(url), "null_timestamps_outside_window": no_time})
+                    logger.warning(
+                        "%d rows of table %r have no %s and belong to no since/until window: not extracted",
+                        no_time,
+                        spec.table,
+                        spec.timestamp_column,
+                    )
+                write_json(
+                    out / self.artifact("summary"),
+                    {
+                        "rows": rows,
+                        "source": config.significant(),
+                        "database": describe_url(url),
+                        "null_timestamps_outside_window": no_time,
+                    },
+                )
         finally:
             engine.dispose()
 

@@ -1,4 +1,5 @@
 """LabelMessages (rule hits and training labels) and RuleReport (how each rule earns its keep)."""
+
 from __future__ import annotations
 
 import functools
@@ -66,26 +67,45 @@ class LabelMessages(SortboxTask):
         total = parquet_row_count(clean)
         with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
             stats = label_messages(
-                iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]), sink.write,
-                rules=files.rules, matcher=matcher, source=config.source, separator=source().label_separator, has_truth=has_truth,
-                overrides=overrides, on_chunk=lambda done: self.report_progress(done, total, f"labelled {done:,} of {total:,} messages"),
+                iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]),
+                sink.write,
+                rules=files.rules,
+                matcher=matcher,
+                source=config.source,
+                separator=source().label_separator,
+                has_truth=has_truth,
+                overrides=overrides,
+                on_chunk=lambda done: self.report_progress(done, total, f"labelled {done:,} of {total:,} messages"),
             )
             write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
             write_json(out / self.artifact("rule_stats"), rule_stats_file(stats, files, has_truth=has_truth))
-            summary = label_summary(stats, files, matcher, messages=sink.rows, source=config.source, overrides=overrides)
+            summary = label_summary(
+                stats, files, matcher, messages=sink.rows, source=config.source, overrides=overrides
+            )
             for problem, origins in summary.get("feedback", {}).get("examples", {}).items():
-                logger.warning("feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins))
+                logger.warning(
+                    "feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins)
+                )
             write_json(out / self.artifact("summary"), summary)
 
 
 def warn_about_rules(files, matcher) -> None:
     """Log what the rules directory holds besides usable rules, and rules matched by Python re."""
     if files.ignored:
-        logger.warning("%s: not rule files (<class>.txt), ignored: %s", labelling().rules_path(), ", ".join(map(repr, files.ignored)))
+        logger.warning(
+            "%s: not rule files (<class>.txt), ignored: %s",
+            labelling().rules_path(),
+            ", ".join(map(repr, files.ignored)),
+        )
     for name, reason in files.empty_classes.items():
         logger.warning("class %r has no rules (%s)", name, reason)
     if matcher.fallback_rule_ids:
-        logger.warning("%d rules use Python re instead of %s (slower): %s", len(matcher.fallback_rule_ids), type(matcher).__name__, ", ".join(matcher.fallback_rule_ids))
+        logger.warning(
+            "%d rules use Python re instead of %s (slower): %s",
+            len(matcher.fallback_rule_ids),
+            type(matcher).__name__,
+            ", ".join(matcher.fallback_rule_ids),
+        )
 
 
 class RuleReport(SortboxTask):

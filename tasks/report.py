@@ -1,4 +1,5 @@
 """TrainingReport: one HTML page per run with label distribution, per-class curves and grid tables."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,13 @@ class TrainingReport(SortboxTask):
         return DriftReport(**self.same_run()).output_path("html")
 
     def requires(self):
-        return {"classes": TrainClassifiers(**self.same_run()), "labels": LabelMessages(**self.same_run()), "rule_report": RuleReport(**self.same_run()), "features": EmbedMessages(**self.same_run()), "feedback": EvaluateFeedback(**self.same_run())}
+        return {
+            "classes": TrainClassifiers(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+            "rule_report": RuleReport(**self.same_run()),
+            "features": EmbedMessages(**self.same_run()),
+            "feedback": EvaluateFeedback(**self.same_run()),
+        }
 
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn

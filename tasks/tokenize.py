@@ -1,6 +1,6 @@
 """TokenizeMessages: cleaned texts -> terms (stopwords dropped, Snowball stems), streamed by chunk."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.wordlists import load_stopwords
@@ -35,7 +35,12 @@ class TokenizeMessages(SortboxTask):
         from sortbox.tokenizer import TOKENS_SCHEMA, TermTally, Tokenizer, tokenize_chunk  # nltk: only when tokenising
 
         config = tokenize()
-        tokenizer, tally = Tokenizer(load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem), TermTally()
+        tokenizer, tally = (
+            Tokenizer(
+                load_stopwords(config.stopwords_path(), config.language), language=config.language, stem=config.stem
+            ),
+            TermTally(),
+        )
         clean = self.input_path("clean", "clean")
         total = parquet_row_count(clean)
         with self.atomic_output() as out:
@@ -46,4 +51,12 @@ class TokenizeMessages(SortboxTask):
             vocabulary = tally.vocabulary(config.min_word_frequency)
             write_json(out / self.artifact("vocabulary"), vocabulary)
             write_json(out / self.artifact("surface_forms"), tally.surface_forms(vocabulary))
-            write_json(out / self.artifact("summary"), {"messages": sink.rows, "distinct_terms": len(tally.term_counts), "vocabulary": len(vocabulary), "pattern": tokenizer.pattern})
+            write_json(
+                out / self.artifact("summary"),
+                {
+                    "messages": sink.rows,
+                    "distinct_terms": len(tally.term_counts),
+                    "vocabulary": len(vocabulary),
+                    "pattern": tokenizer.pattern,
+                },
+            )

@@ -3,6 +3,7 @@
 A class that cannot be cross-validated (fewer positives or negatives than folds) is skipped with
 its reason at every step; the other classes go on and the run still succeeds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,17 +18,14 @@ import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.select import (
-    choose_threshold,
     class_target,
-    curves,
-    evaluate_scores,
     fit_final,
-    fold_spread,
     grid_search,
     linear_form,
     untrainable_reason,
 )
 from sortbox.settings import check_param_grid, check_scoring
+from sortbox.validation import validation_figures
 from tasks.base import Artifact, SortboxTask
 from tasks.config import labelling, source, training
 from tasks.embed import EmbedMessages
@@ -78,7 +76,9 @@ class GridSearch(ClassTask):
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
         without_rules = self.read_input("labels", "summary").get("classes_without_rules", {})
         reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
-        self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
+        self.set_status_message(
+            f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}"
+        )
         with self.atomic_output() as out:
             if reason:
                 logger.warning("class %r skipped: %s", self.class_name, reason)
@@ -86,11 +86,23 @@ class GridSearch(ClassTask):
                 return
             grid = config.grid(len(y))
             progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
-            search, out_of_fold = grid_search(self.features(), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
+            search, out_of_fold = grid_search(
+                self.features(),
+                y,
+                param_grid=grid,
+                folds=config.folds,
+                scoring=config.scoring,
+                n_jobs=config.n_jobs,
+                random_state=config.seed,
+                progress=progress,
+            )
             if search["edge_warning"]:
                 logger.warning("class %r: %s", self.class_name, search["edge_warning"])
             np.save(out / self.artifact("oof_scores"), out_of_fold)
-            write_json(out / self.artifact("grid"), {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search})
+            write_json(
+                out / self.artifact("grid"),
+                {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search},
+            )
         self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
@@ -99,10 +111,15 @@ class CrossValidate(ClassTask):
     is one) and oof_scores.npy, for the best parameters of the grid search: judged on the
     out-of-fold scores of the search's own fold models (no model is fitted again)."""
 
+    reads = (training, (labelling, ("source",)), (source, ("label_column",)))
     artifacts = {"cv": Artifact("cv.json", read_json), "oof_scores": Artifact("oof_scores.npy", np.load)}
 
     def requires(self):
-        return {"grid": GridSearch(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
+        return {
+            "grid": GridSearch(**self.same_run(), class_name=self.class_name),
+            "features": EmbedMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+        }
 
     def run(self):
         config = training()
@@ -112,27 +129,17 @@ class CrossValidate(ClassTask):
                 write_json(out / self.artifact("cv"), grid)
                 return
             y, truth = self.class_targets()
-            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
+            self.report_progress(
+                0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores"
+            )
             scores = self.read_input("grid", "oof_scores")
-            result = {
-                "status": "validated",
-                "best_params": grid["best_params"],
-                "measured_against": "rule labels" if labelling().source == "rules" else f"label column {source().label_column}",
-                "positives": int(y.sum()),
-                "messages": int(len(y)),
-                **evaluate_scores(y, scores),
-                "roc_auc_folds": fold_spread(y, scores, folds=config.folds, random_state=config.seed),
-                "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
-                "curves": curves(y, scores),
-            }
-            if truth is not None and 0 < truth.sum() < len(truth):
-                # Trained on rule labels, judged against the ground truth (when the truth knows the class).
-                result["against_truth"] = {
-                    "measured_against": f"label column {source().label_column}",
-                    "positives": int(truth.sum()),
-                    **evaluate_scores(truth, scores),
-                    "roc_auc_folds": fold_spread(truth, scores, folds=config.folds, random_state=config.seed),
-                }
+            column = source().label_column
+            result = validation_figures(
+                y, scores, truth=truth, best_params=grid["best_params"], folds=config.folds, seed=config.seed,
+                threshold_policy=config.threshold_policy, threshold_target=config.threshold_target,
+                measured_against="rule labels" if labelling().source == "rules" else f"label column {column}",
+                truth_column=column,
+            )  # fmt: skip
             np.save(out / self.artifact("oof_scores"), scores.astype(np.float64))
             write_json(out / self.artifact("cv"), result)
         self.report_progress(1, 1, f"{self.class_name}: validated")
@@ -145,7 +152,11 @@ class FitClassifier(ClassTask):
     artifacts = {"classifier": Artifact("classifier.json", read_json), "pipeline": Artifact("pipeline.joblib")}
 
     def requires(self):
-        return {"cv": CrossValidate(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
+        return {
+            "cv": CrossValidate(**self.same_run(), class_name=self.class_name),
+            "features": EmbedMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+        }
 
     def run(self):
         cv = self.read_input("cv", "cv")
@@ -163,7 +174,18 @@ class FitClassifier(ClassTask):
             summary = {key: cv[key] for key in ("best_params", "roc_auc", "pr_auc", "threshold") if key in cv}
             if "against_truth" in cv:
                 summary["against_truth"] = cv["against_truth"]
-            write_json(out / self.artifact("classifier"), {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
+            write_json(
+                out / self.artifact("classifier"),
+                {
+                    "class": self.class_name,
+                    "status": "trained",
+                    **summary,
+                    "coef": linear.coef_.tolist(),
+                    "intercept": linear.intercept_,
+                    "positives": int(y.sum()),
+                    "messages": int(len(y)),
+                },
+            )
         self.report_progress(1, 1, f"{self.class_name}: fitted")
 
 

@@ -1,7 +1,8 @@
 """TrainPipeline: the whole training DAG; its own output is the run manifest.
 
-    luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23] [--workers 2]
+luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23] [--workers 2]
 """
+
 from __future__ import annotations
 
 from sortbox.checkpoint import read_json, write_json
@@ -56,18 +57,23 @@ class TrainPipeline(SortboxTask):
             **({"drift_html": self.input_path("drift", "html")} if self.nightly else {}),
         }
         manifest = build_manifest(
-            run_date=self.run_date.isoformat(), code={"git_sha": git_sha(REPO_ROOT), "versions": library_versions()},
-            parameters=manifest_parameters(), clean=self.read_input("clean", "summary"), labels=self.read_input("labels", "summary"),
-            tokens=self.read_input("tokens", "summary"), classes=self.read_input("classes", "classes"),
-            scores=self.read_input("scores", "summary"), feedback=self.read_input("feedback", "feedback"),
-            artifacts=relative_artifacts(self.output_dir(), artifacts), drift=self.read_input("drift", "drift") if self.nightly else None,
+            run_date=self.run_date.isoformat(),
+            code={"git_sha": git_sha(REPO_ROOT), "versions": library_versions()},
+            parameters=manifest_parameters(),
+            clean=self.read_input("clean", "summary"),
+            labels=self.read_input("labels", "summary"),
+            tokens=self.read_input("tokens", "summary"),
+            classes=self.read_input("classes", "classes"),
+            scores=self.read_input("scores", "summary"),
+            feedback=self.read_input("feedback", "feedback"),
+            artifacts=relative_artifacts(self.output_dir(), artifacts),
+            drift=self.read_input("drift", "drift") if self.nightly else None,
         )
         with self.atomic_output() as out:
             write_json(out / self.artifact("manifest"), manifest)
 
     def manifest_path(self):
         return self.output_path("manifest")
-
 
 
 def manifest_parameters() -> dict:

@@ -1,6 +1,7 @@
 """The loops moved out of the tasks (issue #15), each on a few inline rows: scoring into the two
 CSV files, the training sample's features, a labelling run, the gate's held-out join and
-decisions, extraction into Parquet, the run manifest."""
+decisions, extraction into Parquet, the run manifest, a class's validation figures, the review
+sample and the decisions the feedback is judged against."""
 
 import io
 import json
@@ -20,17 +21,19 @@ from sortbox.extract import (
     make_engine,
     snapshot_connection,
 )
-from sortbox.feedback import Verdict
+from sortbox.feedback import Verdict, read_decisions
 from sortbox.gating import gate_decisions, held_out_rows
 from sortbox.labelling import FeedbackOverrides, label_messages, label_summary, rule_stats_file, rules_file
 from sortbox.manifest import build_manifest, class_entry
+from sortbox.review import review_samples
 from sortbox.rule_engines import RuleMatcher
 from sortbox.rules import Rule, read_rule_files
 from sortbox.score_files import NothingScorable, write_score_files
 from sortbox.scoring import ModelSet
-from sortbox.select import holdout_mask
+from sortbox.select import evaluate_scores, holdout_mask
 from sortbox.textnorm import default_cleaning_spec
 from sortbox.training_sample import embed_training_sample
+from sortbox.validation import validation_figures
 from tests.conftest import TINY_CORPUS
 from tests.unit.test_export_scoring import tiny_model
 
@@ -276,3 +279,40 @@ def test_the_manifest_is_assembled_from_the_summaries():
     }
     assert class_entry(classes["rare"])["threshold"] is None
     assert manifest["drift"] == {"status": "ok"} and json.dumps(manifest)
+
+
+def test_decisions_are_read_back_from_the_score_files(tmp_path):
+    header = "id,spam_score,spam_decision,ham_score,ham_decision\n"
+    (tmp_path / "scores.csv").write_text(header + "1,0.9,1,0.1,0\n2,0.2,0,0.7,1\n")
+    (tmp_path / "unscorable.csv").write_text("id,reason\n3,no_known_term\n")
+    decisions, known, classes = read_decisions(tmp_path / "scores.csv", tmp_path / "unscorable.csv", {"2", "3", "9"})
+    assert classes == ["spam", "ham"] and known == {"1", "2", "3"}
+    assert decisions == {"2": {"spam": False, "ham": True}}
+
+
+def test_review_samples_show_where_model_and_rules_disagree():
+    texts = ["WIN now", "win big", "hello", "hi there", "win", "lunch?"]
+    scores = np.array([[0.9], [0.2], [0.8], [0.1], [0.7], [0.3]])
+    rules = [Rule("spam.txt:1", "spam", r"\bwin\b")]
+    samples = list(
+        review_samples(["spam"], [0.5], ids=[str(i) for i in range(6)], scores=scores, texts=texts, rules=rules,
+                       cleaning_spec=default_cleaning_spec(), size=5, seed=0)
+    )  # fmt: skip
+    [(name, rows, entry)] = samples
+    assert name == "spam" and entry["threshold"] == 0.5 and entry["rows"] == len(rows) > 0
+    assert entry["disagreements"] == 2  # "win big" scored low, "hello" scored high
+    assert {row["id"] for row in rows} <= {str(i) for i in range(6)}
+
+
+def test_validation_figures_judge_against_the_truth_only_when_it_knows_the_class():
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1, 0])
+    scores = np.array([0.9, 0.1, 0.8, 0.3, 0.7, 0.2, 0.6, 0.4, 0.35, 0.05])
+    options = dict(best_params={"C": 1.0}, folds=2, seed=0, threshold_policy="max_f1", threshold_target=None,
+                   measured_against="rule labels", truth_column="truth")  # fmt: skip
+    plain = validation_figures(y, scores, truth=None, **options)
+    assert plain["status"] == "validated" and plain["positives"] == 5 and plain["messages"] == 10
+    assert plain["roc_auc"] == pytest.approx(evaluate_scores(y, scores)["roc_auc"]) and "against_truth" not in plain
+    judged = validation_figures(y, scores, truth=np.array([1, 0, 1, 0, 0, 0, 1, 0, 0, 0]), **options)
+    assert judged["against_truth"]["positives"] == 3
+    assert judged["against_truth"]["measured_against"] == "label column truth"
+    assert "against_truth" not in validation_figures(y, scores, truth=np.zeros(10, dtype=int), **options)
