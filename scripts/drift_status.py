@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
             night = parser.get_task_obj()
             from tasks.drift import DriftReport
 
-            path = DriftReport(run_date=night.date, nightly=True).output_dir() / "drift.json"
+            path = DriftReport(run_date=night.date, nightly=True).output_path("drift")
         status = json.loads(path.read_text(encoding="utf-8"))["status"] if path.is_file() else "none"
     except Exception as exc:  # a broken config must not hide the night's own exit code
         print(f"drift_status: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sortbox.checkpoint import write_parquet_chunks
 from sortbox.sampling import HASH_HEX_DIGITS, sample_cutoff
 from sortbox.timestamps import as_utc, parse_timestamp, utc_text
 
@@ -516,3 +517,27 @@ def iter_message_chunks(conn: Connection, spec: SourceSpec) -> Iterator[pa.Table
     result = conn.execute(stmt, execution_options={"yield_per": spec.chunk_size})
     for rows in result.partitions(spec.chunk_size):
         yield rows_to_chunk(rows, has_timestamp=bool(spec.timestamp_column), has_label=bool(spec.label_column))
+
+
+def extract_to_parquet(
+    conn: Connection, spec: SourceSpec, path, *, described: dict, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    """Every row `spec` selects into the Parquet file `path` (MESSAGE_SCHEMA, one row group per
+    chunk); return (rows written, rows left out for want of a timestamp: in no window, counted
+    rather than silently gone). SourceError, naming the table and `described` (the options that
+    select the rows), when there is no row; `progress(rows done, rows)` after each chunk."""
+    total = count_source_rows(conn, spec)
+    if total == 0:
+        raise SourceError(f"no rows to extract from table {spec.table!r} with {described}")
+    done = 0
+
+    def chunks() -> Iterator[pa.Table]:
+        nonlocal done
+        for chunk in iter_message_chunks(conn, spec):
+            done += chunk.num_rows
+            if progress:
+                progress(done, total)
+            yield chunk
+
+    rows = write_parquet_chunks(path, MESSAGE_SCHEMA, chunks())
+    return rows, count_null_timestamps(conn, spec)

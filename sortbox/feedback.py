@@ -302,3 +302,23 @@ def feedback_columns_sql(conn, table: str):
             f"[feedback] table {table!r} has no column {', '.join(missing)} (it needs {', '.join(columns)})"
         )
     return sa.select(*(reflected.c[c] for c in columns)).order_by(reflected.c.reviewed_at.asc().nulls_first())
+
+
+def read_decisions(
+    scores_path: Path, unscorable_path: Path, wanted: set[str]
+) -> tuple[dict[str, dict[str, bool]], set[str], list[str]]:
+    """From ScoreMessages' two CSV files: the decisions (id -> class -> 1/0 as a bool) of the
+    `wanted` ids, every id scored or unscorable, and the classes in the order of scores.csv."""
+    decisions, known_ids = {}, set()
+    with open(scores_path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        classes = [csv_unescape(c)[: -len("_score")] for c in header[1::2]]
+        for row in reader:
+            message_id = csv_unescape(row[0])
+            known_ids.add(message_id)
+            if message_id in wanted:
+                decisions[message_id] = {name: row[2 + 2 * k] == "1" for k, name in enumerate(classes)}
+    with open(unscorable_path, encoding="utf-8", newline="") as handle:
+        known_ids.update(csv_unescape(row[0]) for row in list(csv.reader(handle))[1:])
+    return decisions, known_ids, classes

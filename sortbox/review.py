@@ -17,12 +17,15 @@ from __future__ import annotations
 import html
 import io
 import zlib
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
 from sortbox.html_page import page_head
+from sortbox.label import hits_to_csr
 from sortbox.portable_scorer import CsvWriter, csv_safe, csv_unescape
+from sortbox.rule_engines import best_matcher
+from sortbox.textnorm import TextCleaner, rule_view
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,6 +77,65 @@ def _disagreements(scores: np.ndarray, decision: np.ndarray, rule_says: np.ndarr
     shorter = min(len(model_only), len(rules_only))
     merged += list(model_only[shorter:]) + list(rules_only[shorter:])
     return np.array(merged[:count], dtype=np.int64)
+
+
+def review_rows(
+    class_name: str,
+    picks: list[tuple[int, list[str]]],
+    *,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    scores: np.ndarray,
+    decisions: np.ndarray,
+    rules_fired: Sequence[Sequence[str]],
+) -> list[dict]:
+    """The review rows of one class (plain values, not escaped)."""
+    return [
+        {
+            "id": ids[i],
+            "text": texts[i],
+            "class": class_name,
+            "score": f"{float(scores[i]):.6f}",
+            "decision": "yes" if decisions[i] else "no",
+            "rules": " ".join(rules_fired[i]),
+            "sample": "+".join(kinds),
+            "verdict": "",
+            "reviewer": "",
+            "reviewed_at": "",
+        }
+        for i, kinds in picks
+    ]
+
+
+def render_review_csv(rows: list[dict]) -> str:
+    """The CSV to fill in: every data cell spreadsheet-escaped (csv_safe), rows written by CsvWriter."""
+    buffer = io.StringIO(newline="")
+    writer = CsvWriter(buffer)
+    writer.writerow(COLUMNS)
+    writer.writerows([[csv_safe(str(row[column])) for column in COLUMNS] for row in rows])
+    return buffer.getvalue()
+
+
+def render_review_html(class_name: str, rows: list[dict], csv_name: str) -> str:
+    """A read-only view of the same rows (text escaped), pointing at the CSV to fill in."""
+    esc = html.escape
+    body = "".join(
+        f"<tr class='{'yes' if row['decision'] == 'yes' else 'no'}'><td>{esc(row['id'])}</td>"
+        f"<td>{esc(row['text'])}</td><td class='num'>{row['score']}</td><td>{row['decision']}</td>"
+        f"<td><code>{esc(row['rules'])}</code></td><td>{esc(row['sample'])}</td></tr>"
+        for row in rows
+    )
+    css = "tr.yes td:nth-child(4) { color: #2e7d32; font-weight: bold; } td:nth-child(2) { max-width: 50em; }"
+    return (
+        page_head(f"sortbox review sample: {class_name}", css)
+        + f"<h1>Review sample: {esc(class_name)}</h1><p>{len(rows)} messages. "
+        f"Judge each: is it a <b>{esc(class_name)}</b> message? Write yes or no in the <code>verdict</code> column "
+        f"of <a href='{esc(csv_name, quote=True)}'>{esc(csv_name)}</a> "
+        "and give the filled-in file to <code>[feedback] path</code>.</p>"
+        "<table><tr><th>id</th><th>text</th><th>score</th><th>decision</th><th>rules that fired</th>"
+        "<th>why sampled</th></tr>"
+        f"{body}</table></body></html>\n"
+    )
 
 
 def rule_hits_in_order(
@@ -142,60 +204,43 @@ def message_texts(path, ids: list[str]) -> list[str]:
     return [text_of.get(i) or "" for i in ids]
 
 
-def review_rows(
-    class_name: str,
-    picks: list[tuple[int, list[str]]],
+def match_rules(texts: Sequence[str], rules: list, cleaning_spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, rule indices) of the rules that fire on each raw text cleaned by `cleaning_spec`
+    (for messages no labelling of this run has matched: a published model's scoring)."""
+    cleaner = TextCleaner(cleaning_spec)
+    return hits_to_csr(best_matcher(rules).match_many([rule_view(cleaner.map(t)) for t in texts]))
+
+
+def review_samples(
+    class_names: Sequence[str],
+    thresholds: Sequence[float],
     *,
-    ids: Sequence[str],
-    texts: Sequence[str],
+    ids: list[str],
     scores: np.ndarray,
-    decisions: np.ndarray,
-    rules_fired: Sequence[Sequence[str]],
-) -> list[dict]:
-    """The review rows of one class (plain values, not escaped)."""
-    return [
-        {
-            "id": ids[i],
-            "text": texts[i],
-            "class": class_name,
-            "score": f"{float(scores[i]):.6f}",
-            "decision": "yes" if decisions[i] else "no",
-            "rules": " ".join(rules_fired[i]),
-            "sample": "+".join(kinds),
-            "verdict": "",
-            "reviewer": "",
-            "reviewed_at": "",
-        }
-        for i, kinds in picks
-    ]
-
-
-def render_review_csv(rows: list[dict]) -> str:
-    """The CSV to fill in: every data cell spreadsheet-escaped (csv_safe), rows written by CsvWriter."""
-    buffer = io.StringIO(newline="")
-    writer = CsvWriter(buffer)
-    writer.writerow(COLUMNS)
-    writer.writerows([[csv_safe(str(row[column])) for column in COLUMNS] for row in rows])
-    return buffer.getvalue()
-
-
-def render_review_html(class_name: str, rows: list[dict], csv_name: str) -> str:
-    """A read-only view of the same rows (text escaped), pointing at the CSV to fill in."""
-    esc = html.escape
-    body = "".join(
-        f"<tr class='{'yes' if row['decision'] == 'yes' else 'no'}'><td>{esc(row['id'])}</td>"
-        f"<td>{esc(row['text'])}</td><td class='num'>{row['score']}</td><td>{row['decision']}</td>"
-        f"<td><code>{esc(row['rules'])}</code></td><td>{esc(row['sample'])}</td></tr>"
-        for row in rows
-    )
-    css = "tr.yes td:nth-child(4) { color: #2e7d32; font-weight: bold; } td:nth-child(2) { max-width: 50em; }"
-    return (
-        page_head(f"sortbox review sample: {class_name}", css)
-        + f"<h1>Review sample: {esc(class_name)}</h1><p>{len(rows)} messages. "
-        f"Judge each: is it a <b>{esc(class_name)}</b> message? Write yes or no in the <code>verdict</code> column "
-        f"of <a href='{esc(csv_name, quote=True)}'>{esc(csv_name)}</a> "
-        "and give the filled-in file to <code>[feedback] path</code>.</p>"
-        "<table><tr><th>id</th><th>text</th><th>score</th><th>decision</th><th>rules that fired</th>"
-        "<th>why sampled</th></tr>"
-        f"{body}</table></body></html>\n"
-    )
+    rule_hits: tuple[np.ndarray, np.ndarray],
+    rules: list,
+    texts_of: Callable[[list[str]], list[str]],
+    size: int,
+    seed: int,
+) -> Iterator[tuple[str, list[dict], dict]]:
+    """Per class: (class, the review rows to show, its summary entry). `scores` is messages x
+    classes, in `class_names` order; `rule_hits` the (offsets, rule indices) of the rules that fired
+    on each message (rule_hits_in_order or match_rules), so a reviewer sees which rules fired and
+    where the model and the rules disagree; `texts_of` gives the texts of a list of ids, asked once
+    for the picked messages only (at 1M messages reading every text cost more than the rest)."""
+    indptr, indices = rule_hits
+    rule_classes = [rule.label for rule in rules]
+    picked = []
+    for k, name in enumerate(class_names):
+        says = rule_says(indptr, indices, rule_classes, name)
+        decisions = scores[:, k] >= thresholds[k]
+        picks = pick_review_rows(scores[:, k], float(thresholds[k]), says, size=size, seed=seed, class_name=name)
+        picked.append((k, name, picks, decisions, int((decisions != says).sum())))
+    wanted = sorted({i for _, _, picks, _, _ in picked for i, _ in picks})
+    texts = dict(zip(wanted, texts_of([ids[i] for i in wanted])))
+    fired = {i: [rules[j].rule_id for j in indices[indptr[i] : indptr[i + 1]]] for i in wanted}
+    for k, name, picks, decisions, disagreements in picked:
+        rows = review_rows(
+            name, picks, ids=ids, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
+        )
+        yield name, rows, {"rows": len(rows), "threshold": float(thresholds[k]), "disagreements": disagreements}

@@ -42,8 +42,9 @@ def render_training_report(
     drift_report_href: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     feedback: dict | None = None,
+    page_name: str = "report.html",
 ) -> Path:
-    """Write report.html and PNG plots into out_dir (exists, empty); return the HTML path.
+    """Write the page (`page_name`) and PNG plots into out_dir (exists, empty); return the page's path.
 
     classes is the content of classes.json: class name -> {status "trained" | "skipped", reason, grid, cv}.
     label_counts maps a class to its number of training messages; messages is the total number of messages.
@@ -80,7 +81,7 @@ def render_training_report(
         rule_report_href=rule_report_href,
         drift_report_href=drift_report_href,
     )
-    path = out_dir / "report.html"
+    path = out_dir / page_name
     path.write_text(page, encoding="utf-8")
     return path
 

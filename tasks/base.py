@@ -5,6 +5,7 @@ covers the task's significant parameters, the configuration that shapes its resu
 of files it reads (rule files) and the hashes of its upstream tasks. Changing any of those gives
 a new directory, so exactly the tasks that depend on the change run again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,27 +16,51 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import luigi
 from luigi.task import flatten
 
 from sortbox.sweep import TEMPORARY_MARK
-from tasks.config import check_settings, paths
+from tasks.config import check_settings, paths, significant_values
 
 logger = logging.getLogger("luigi-interface")
 
 HASH_LENGTH = 12
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """One file a task writes into its output directory: its name, said once, by the task that
+    writes it, and how a consumer reads it (`read`, e.g. `read_json`; None for files read in
+    streams or by path, such as Parquet). `file` may be a template (`review-{class_name}.csv`)."""
+
+    file: str
+    read: Callable[[Path], Any] | None = None
+
+
 class SortboxTask(luigi.Task):
-    """A task whose output is one directory, renamed into place once everything is written."""
+    """A task whose output is one directory, renamed into place once everything is written.
+
+    `artifacts` declares the files in that directory (key -> Artifact): the file names live there
+    and nowhere else. The task writes `out / self.artifact("summary")`; a downstream task reads
+    `self.input_path("clean", "clean")` or `self.read_input("clean", "summary")`, by key, and
+    code outside the DAG asks the producing class (`ExportModelJson.artifact("model")`).
+    tests/test_layout.py checks that no file name of a declaration is spelled anywhere else.
+    """
+
+    artifacts: ClassVar[dict[str, Artifact]] = {}
+    #: The configuration this task's output depends on: each entry a section class (all of its
+    #: significant options) or (section class, option names). Their values make part of the hash.
+    reads: ClassVar[tuple] = ()
 
     run_date = luigi.DateParameter(default=dt.date.today(), description="Date of the run (part of every output path).")
     nightly = luigi.BoolParameter(
         default=False,
-        description="Part of the night run_date (NightlyRetrain): extraction reads rows before run_date + 1 day ([nightly] window_days back).",
+        description="Part of the night run_date (NightlyRetrain): extraction reads rows before run_date + 1 day "
+        "([nightly] window_days back).",
     )
 
     def same_run(self) -> dict:
@@ -52,7 +77,17 @@ class SortboxTask(luigi.Task):
         return scheduler().retry_count
 
     def significant_config(self) -> dict:
-        """Configuration values (not parameters) that change this task's result."""
+        """Configuration values (not parameters) that change this task's result: the options
+        declared in `reads`, by section name, and `config_extras()`."""
+        values: dict[str, dict] = {}
+        for entry in self.reads:
+            section, names = entry if isinstance(entry, tuple) else (entry, None)
+            values.setdefault(section.get_task_family(), {}).update(significant_values(section(), names))
+        return {**values, **self.config_extras()}
+
+    def config_extras(self) -> dict:
+        """Values that change this task's result besides its configuration options (the content
+        of a word list, a digest of the database URL). Rule files: `content_fingerprint`."""
         return {}
 
     def content_fingerprint(self) -> str:
@@ -71,7 +106,11 @@ class SortboxTask(luigi.Task):
         upstream = sorted(task.output_hash(known) for task in flatten(self.requires()) if isinstance(task, SortboxTask))
         payload = {
             "task": self.get_task_family(),
-            "params": {name: value for name, value in self.to_str_params(only_significant=True).items() if (name, value) != ("nightly", "False")},
+            "params": {
+                name: value
+                for name, value in self.to_str_params(only_significant=True).items()
+                if (name, value) != ("nightly", "False")
+            },
             "config": self.significant_config(),
             "content": self.content_fingerprint(),
             "upstream": upstream,
@@ -87,7 +126,11 @@ class SortboxTask(luigi.Task):
     def output_dir(self) -> Path:
         """Where this task's output directory lives once complete."""
         label = f"{self.path_label()}-" if self.path_label() else ""
-        return Path(paths().output_root) / self.run_date.isoformat() / f"{self.get_task_family()}-{label}{self.output_hash()}"
+        return (
+            Path(paths().output_root)
+            / self.run_date.isoformat()
+            / f"{self.get_task_family()}-{label}{self.output_hash()}"
+        )
 
     def complete(self) -> bool:
         """luigi asks this first of the task it is given, while it schedules the DAG: a bad
@@ -127,6 +170,34 @@ class SortboxTask(luigi.Task):
         """The output directory of the upstream task called `name` in `requires()`."""
         return Path(self.input()[name].path)
 
+    @classmethod
+    def artifact(cls, key: str, **fields: str) -> str:
+        """The file name of this task's artifact `key` (a template filled with `fields`)."""
+        try:
+            declared = cls.artifacts[key]
+        except KeyError:
+            raise KeyError(
+                f"{cls.__name__} declares no artifact {key!r} (it declares {', '.join(sorted(cls.artifacts))})"
+            ) from None
+        return declared.file.format(**fields) if fields else declared.file
+
+    def output_path(self, key: str, **fields: str) -> Path:
+        """Where this task's artifact `key` lives once the task is complete."""
+        return self.output_dir() / self.artifact(key, **fields)
+
+    def input_path(self, name: str, key: str, **fields: str) -> Path:
+        """The artifact `key` of the upstream task called `name` in `requires()`."""
+        return self.input_dir(name) / self.requires()[name].artifact(key, **fields)
+
+    def read_input(self, name: str, key: str) -> Any:
+        """The artifact `key` of the upstream task `name`, read by its declared reader."""
+        path = self.input_path(name, key)
+        upstream = type(self.requires()[name])
+        reader = upstream.artifacts[key].read
+        if reader is None:
+            raise TypeError(f"{upstream.__name__} artifact {key!r} declares no reader: use input_path()")
+        return reader(path)
+
     @contextlib.contextmanager
     def atomic_output(self) -> Iterator[Path]:
         """A fresh temporary directory that becomes the output directory in one rename.
@@ -147,7 +218,9 @@ class SortboxTask(luigi.Task):
                 directory.mkdir(parents=True, exist_ok=True)
                 os.chmod(directory, 0o755)  # created here: not group/world-writable whatever the umask
         for leftover in output.parent.glob(f"{glob.escape(output.name)}{TEMPORARY_MARK}*"):
-            logger.warning("%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover)
+            logger.warning(
+                "%s: removing the temporary output %s left by an interrupted earlier attempt", self.task_id, leftover
+            )
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

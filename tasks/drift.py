@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from sortbox import gating
 from sortbox.checkpoint import read_json, write_json
 from sortbox.drift import NOT_COMPARED, compare_profiles, model_statistics, night_profile, sample_rows
 from sortbox.publish import PROFILE_FILE, current_release, gate, release_info, release_models
-from sortbox.sampling import holdout_mask
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
-from tasks.config import drift, publish, tokenize, training
-from tasks.export import MODEL_FILE, ExportModelJson
+from tasks.config import DRIFT_REPORT_OPTIONS, drift, publish, tokenize, training
+from tasks.export import ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages
 from tasks.tokenize import TokenizeMessages
@@ -24,28 +24,31 @@ from tasks.tokenize import TokenizeMessages
 logger = logging.getLogger("luigi-interface")
 
 
-def held_out_rows(labels_dir: Path, messages_dir: Path) -> tuple[list, list]:
-    """(texts, label lists) of the held-out ids ([training] holdout_fraction), in id order."""
-    labels = pq.read_table(labels_dir / "labels.parquet", columns=["id", "labels"])
-    held_out = holdout_mask(
-        labels.column("id").to_pylist(), fraction=training().holdout_fraction, seed=training().holdout_seed
-    )
-    label_of = {
-        i: cell
-        for i, cell, h in zip(labels.column("id").to_pylist(), labels.column("labels").to_pylist(), held_out)
-        if h
-    }
-    messages = pq.read_table(messages_dir / "messages.parquet", columns=["id", "text"])
-    rows = [
-        (i, t) for i, t in zip(messages.column("id").to_pylist(), messages.column("text").to_pylist()) if i in label_of
-    ]
-    return [t for _, t in rows], [label_of[i] for i, _ in rows]
+def held_out_rows(task: SortboxTask) -> tuple[list, list]:
+    """(texts, label lists) of the held-out rows of a task that requires "labels" and "messages"."""
+    config = training()
+    return gating.held_out_rows(
+        task.input_path("labels", "labels"), task.input_path("messages", "messages"),
+        fraction=config.holdout_fraction, seed=config.holdout_seed,
+    )  # fmt: skip
 
 
 class DriftReport(SortboxTask):
     """Output: drift.json (every measure, its status, the worst status), drift.html (page with
     plots) and profile.json (tonight's profile under the challenger's and the live models: the
     profile the release carries is made from it). No message text and no id in any of them."""
+
+    reads = (
+        publish,
+        (drift, DRIFT_REPORT_OPTIONS),
+        (tokenize, ("min_word_frequency",)),
+        (training, ("holdout_fraction", "holdout_seed")),
+    )
+    artifacts = {
+        "drift": Artifact("drift.json", read_json),
+        "html": Artifact("drift.html"),
+        "profile": Artifact("profile.json", read_json),
+    }
 
     def requires(self):
         return {
@@ -56,19 +59,12 @@ class DriftReport(SortboxTask):
             "tokens": TokenizeMessages(**self.same_run()),
         }
 
-    def significant_config(self) -> dict:
-        return {
-            "publish_root": str(Path(publish().root).resolve()),
-            "drift": drift().significant(),
-            "holdout": [training().holdout_fraction, training().holdout_seed],
-        }
-
     def run(self):
         config = drift()
         live_dir = current_release(Path(publish().root))
         live_models = release_models(live_dir) if live_dir else {}
-        challenger = json.loads((self.input_dir("model") / MODEL_FILE).read_text(encoding="utf-8"))
-        messages = pq.read_table(self.input_dir("messages") / "messages.parquet", columns=["id", "text"])
+        challenger = json.loads(self.input_path("model", "model").read_text(encoding="utf-8"))
+        messages = pq.read_table(self.input_path("messages", "messages"), columns=["id", "text"])
         texts = (
             messages.column("text")
             .take(sample_rows(messages.column("id").to_pylist(), max_rows=config.max_rows))
@@ -82,7 +78,7 @@ class DriftReport(SortboxTask):
             )
 
         # The challenger was trained on these rows: its unknown words are counted leave-one-out.
-        counts = read_json(self.input_dir("tokens") / "vocabulary.json")
+        counts = self.read_input("tokens", "vocabulary")
         term_counts = [counts[term] for term in challenger["vocabulary"]]
         challenger_stats, _ = model_statistics(
             challenger,
@@ -95,9 +91,9 @@ class DriftReport(SortboxTask):
         for number, (name, model) in enumerate(sorted(live_models.items()), start=1):
             stats, scores = model_statistics(model, texts, progress=progress(number, f"live {name}"))
             live_stats[name], live_scores[name] = stats[name], scores[name]
-        clean = read_json(self.input_dir("clean") / "summary.json")
-        labels = read_json(self.input_dir("labels") / "summary.json")
-        rules = read_json(self.input_dir("labels") / "rule_stats.json")["rules"]
+        clean = self.read_input("clean", "summary")
+        labels = self.read_input("labels", "summary")
+        rules = self.read_input("labels", "rule_stats")["rules"]
         common = night_profile(
             extracted=clean["extracted"],
             quarantine_reasons=clean["reasons"],
@@ -118,7 +114,7 @@ class DriftReport(SortboxTask):
             held_out = gate(
                 challenger,
                 live_models,
-                *held_out_rows(self.input_dir("labels"), self.input_dir("messages")),
+                *held_out_rows(self),
                 margin=publish().margin,
             )
             comparison = compare_profiles(
@@ -148,12 +144,11 @@ class DriftReport(SortboxTask):
         from sortbox.drift_report import render_drift_report  # matplotlib: only when the page is drawn
         from tasks.report import TrainingReport  # here: TrainingReport links to this task's page
 
-        training_report = os.path.relpath(
-            TrainingReport(**self.same_run()).output_dir() / "report.html", self.output_dir()
-        )
+        training_report = os.path.relpath(TrainingReport(**self.same_run()).output_path("report"), self.output_dir())
         with self.atomic_output() as out:
-            write_json(out / "drift.json", report)
-            write_json(out / "profile.json", {**common, "models": {"challenger": challenger_stats, "live": live_stats}})
-            (out / "drift.html").write_text(
+            write_json(out / self.artifact("drift"), report)
+            profile = {**common, "models": {"challenger": challenger_stats, "live": live_stats}}
+            write_json(out / self.artifact("profile"), profile)
+            (out / self.artifact("html")).write_text(
                 render_drift_report(report, training_report_href=training_report), encoding="utf-8"
             )

@@ -6,22 +6,18 @@ no-op rerun of the whole DAG (every task already complete) should not pay.
 gensim's save() writes side files next to the main one (large arrays as .npy), so every model is
 saved into the task's temporary directory, which is renamed into place once.
 """
+
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-import pyarrow as pa
 
-from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.sampling import holdout_mask, training_rows
-from tasks.base import SortboxTask
+from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
+from tasks.base import Artifact, SortboxTask
 from tasks.config import dictionary, lsi, training
 from tasks.tokenize import TokenizeMessages
 
-DICTIONARY_FILE = "dictionary.gensim"
-TFIDF_FILE = "tfidf.gensim"
-LSI_FILE = "lsi.gensim"
 CHUNK_ROWS = 100_000
 logger = logging.getLogger("luigi-interface")
 
@@ -39,17 +35,17 @@ def save_gensim(model, path) -> None:
 class BuildDictionary(SortboxTask):
     """Output: dictionary.gensim (term ids and document frequencies of the vocabulary's terms)."""
 
+    reads = (dictionary,)
+    artifacts = {"dictionary": Artifact("dictionary.gensim"), "summary": Artifact("summary.json", read_json)}
+
     def requires(self):
         return {"tokens": TokenizeMessages(**self.same_run())}
-
-    def significant_config(self) -> dict:
-        return {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n}
 
     def run(self):
         from sortbox.embed import build_dictionary
 
-        vocabulary = read_json(self.input_dir("tokens") / "vocabulary.json")
-        tokens = self.input_dir("tokens") / "tokens.parquet"
+        vocabulary = self.read_input("tokens", "vocabulary")
+        tokens = self.input_path("tokens", "tokens")
         counted = self.progress_between(0, 90, "dictionary: counted messages")
         total, done = parquet_row_count(tokens), 0
 
@@ -62,13 +58,15 @@ class BuildDictionary(SortboxTask):
 
         result = build_dictionary(chunks(), vocabulary, no_above=dictionary().no_above, keep_n=dictionary().keep_n)
         with self.atomic_output() as out:
-            save_gensim(result, out / DICTIONARY_FILE)
-            write_json(out / "summary.json", {"terms": len(result), "messages": result.num_docs})
+            save_gensim(result, out / self.artifact("dictionary"))
+            write_json(out / self.artifact("summary"), {"terms": len(result), "messages": result.num_docs})
         self.report_progress(1, 1, f"dictionary: {len(result):,} terms saved")
 
 
 class FitTfidf(SortboxTask):
     """Output: tfidf.gensim (gensim TfidfModel from the dictionary's document frequencies)."""
+
+    artifacts = {"tfidf": Artifact("tfidf.gensim")}
 
     def requires(self):
         return {"dictionary": BuildDictionary(**self.same_run())}
@@ -79,12 +77,12 @@ class FitTfidf(SortboxTask):
         from sortbox.embed import fit_tfidf
 
         self.report_progress(0, 3, "TF-IDF: loading the dictionary")
-        terms = Dictionary.load(str(self.input_dir("dictionary") / DICTIONARY_FILE))
+        terms = Dictionary.load(str(self.input_path("dictionary", "dictionary")))
         self.report_progress(1, 3, f"TF-IDF: weighting {len(terms):,} terms")
         model = fit_tfidf(terms)
         self.report_progress(2, 3, "TF-IDF: saving")
         with self.atomic_output() as out:
-            save_gensim(model, out / TFIDF_FILE)
+            save_gensim(model, out / self.artifact("tfidf"))
         self.report_progress(3, 3, "TF-IDF: saved")
 
 
@@ -95,27 +93,36 @@ def load_tfidf_inputs(dictionary_dir, tfidf_dir):
 
     from sortbox.embed import idf_vector
 
-    vocabulary = Dictionary.load(str(dictionary_dir / DICTIONARY_FILE))
-    idf = idf_vector(TfidfModel.load(str(tfidf_dir / TFIDF_FILE)), len(vocabulary))
+    vocabulary = Dictionary.load(str(dictionary_dir / BuildDictionary.artifact("dictionary")))
+    idf = idf_vector(TfidfModel.load(str(tfidf_dir / FitTfidf.artifact("tfidf"))), len(vocabulary))
     return vocabulary, vocabulary.token2id, idf
 
 
 class FitLsi(SortboxTask):
     """Output: lsi.gensim (+ side files): gensim LsiModel fitted on the TF-IDF corpus, streamed in sparse chunks."""
 
-    def requires(self):
-        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run())}
+    reads = (lsi,)
+    artifacts = {"lsi": Artifact("lsi.gensim"), "summary": Artifact("summary.json", read_json)}
 
-    def significant_config(self) -> dict:
-        return {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed}
+    def requires(self):
+        return {
+            "tokens": TokenizeMessages(**self.same_run()),
+            "dictionary": BuildDictionary(**self.same_run()),
+            "tfidf": FitTfidf(**self.same_run()),
+        }
 
     def run(self):
         from sortbox.embed import fit_lsi, lsi_basis, term_array, tfidf_arrow
 
         vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
         if lsi().num_topics > len(vocabulary):
-            logger.warning("[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics", lsi().num_topics, len(vocabulary), len(vocabulary))
-        total = parquet_row_count(self.input_dir("tokens") / "tokens.parquet")
+            logger.warning(
+                "[lsi] num_topics = %d is more than the %d terms of the vocabulary: the LSI has at most %d topics",
+                lsi().num_topics,
+                len(vocabulary),
+                len(vocabulary),
+            )
+        total = parquet_row_count(self.input_path("tokens", "tokens"))
         done = 0
         # Half for the pass over the messages, half for the decomposition, which used to run at 100%.
         merged = self.progress_between(0, 50, "LSI: merged messages")
@@ -123,16 +130,27 @@ class FitLsi(SortboxTask):
         def chunks():
             nonlocal done
             known = term_array(token2id)
-            for chunk in iter_parquet_chunks(self.input_dir("tokens") / "tokens.parquet", batch_size=lsi().chunk_size, columns=["terms"]):
+            for chunk in iter_parquet_chunks(
+                self.input_path("tokens", "tokens"), batch_size=lsi().chunk_size, columns=["terms"]
+            ):
                 yield tfidf_arrow(chunk.column("terms"), known, idf)
                 done += chunk.num_rows
                 merged(done, total)
 
         decomposed = self.progress_between(50, 99, "LSI: decomposition steps done")
-        model = fit_lsi(chunks(), vocabulary, num_topics=lsi().num_topics, power_iters=lsi().power_iters, random_seed=lsi().seed, progress=decomposed)
+        model = fit_lsi(
+            chunks(),
+            vocabulary,
+            num_topics=lsi().num_topics,
+            power_iters=lsi().power_iters,
+            random_seed=lsi().seed,
+            progress=decomposed,
+        )
         with self.atomic_output() as out:
-            save_gensim(model, out / LSI_FILE)
-            write_json(out / "summary.json", {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)})
+            save_gensim(model, out / self.artifact("lsi"))
+            write_json(
+                out / self.artifact("summary"), {"num_topics": int(lsi_basis(model).shape[1]), "terms": len(vocabulary)}
+            )
         self.report_progress(1, 1, f"LSI: {lsi_basis(model).shape[1]} topics saved")
 
 
@@ -146,45 +164,46 @@ class EmbedMessages(SortboxTask):
     rows, one to project them; memory stays flat however large the table is.
     """
 
-    def requires(self):
-        return {"tokens": TokenizeMessages(**self.same_run()), "dictionary": BuildDictionary(**self.same_run()), "tfidf": FitTfidf(**self.same_run()), "lsi": FitLsi(**self.same_run())}
+    reads = ((training, ("holdout_fraction", "holdout_seed", "max_rows")),)
+    artifacts = {
+        "features": Artifact("features.npy"),
+        "rows": Artifact("rows.npy"),
+        "summary": Artifact("summary.json", read_json),
+    }
 
-    def significant_config(self) -> dict:
-        config = training()
-        return {"holdout_fraction": config.holdout_fraction, "holdout_seed": config.holdout_seed, "max_rows": config.max_rows}
+    def requires(self):
+        return {
+            "tokens": TokenizeMessages(**self.same_run()),
+            "dictionary": BuildDictionary(**self.same_run()),
+            "tfidf": FitTfidf(**self.same_run()),
+            "lsi": FitLsi(**self.same_run()),
+        }
 
     def run(self):
         from gensim.models import LsiModel
 
-        from sortbox.embed import has_known_term, lsi_basis, project, term_array, tfidf_arrow
+        from sortbox.embed import lsi_basis, term_array
+        from sortbox.training_sample import embed_training_sample
 
         config = training()
-        vocabulary, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
-        basis = lsi_basis(LsiModel.load(str(self.input_dir("lsi") / LSI_FILE)))
-        tokens = self.input_dir("tokens") / "tokens.parquet"
-        known = term_array(token2id)
-        ids, has_terms = [], []
-        for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["id", "terms"]):
-            ids.extend(chunk.column("id").to_pylist())
-            has_terms.append(has_known_term(chunk.column("terms"), known))
-        has_terms = np.concatenate(has_terms) if has_terms else np.zeros(0, dtype=bool)
-        rows = training_rows(ids, has_terms, holdout_fraction=config.holdout_fraction, seed=config.holdout_seed, max_rows=config.max_rows)
-        held_out = holdout_mask(ids, fraction=config.holdout_fraction, seed=config.holdout_seed)
-        del ids
+        _, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
+        basis = lsi_basis(LsiModel.load(str(self.input_path("lsi", "lsi"))))
+
+        def progress(done: int, total: int) -> None:
+            self.report_progress(done, total, f"projected the sampled messages among the first {done:,} of {total:,}")
+
         with self.atomic_output() as out:
-            with NpyRowWriter(out / "features.npy", rows=len(rows), columns=basis.shape[1]) as features:
-                start = 0
-                for chunk in iter_parquet_chunks(tokens, batch_size=CHUNK_ROWS, columns=["terms"]):
-                    wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
-                    features.write(project(tfidf_arrow(chunk.column("terms").take(pa.array(wanted)), known, idf), basis))
-                    start += chunk.num_rows
-                    self.report_progress(start, len(has_terms), f"projected the sampled messages among the first {start:,} of {len(has_terms):,}")
-            np.save(out / "rows.npy", rows)
-            write_json(out / "summary.json", {
-                "messages": int(len(has_terms)),
-                "held_out": int(held_out.sum()),
-                "without_known_terms": int((~has_terms).sum()),
-                "eligible": int((has_terms & ~held_out).sum()),
-                "trained_on": int(len(rows)),
-                "max_rows": config.max_rows,
-            })
+            rows, summary = embed_training_sample(
+                self.input_path("tokens", "tokens"),
+                out / self.artifact("features"),
+                known=term_array(token2id),
+                idf=idf,
+                basis=basis,
+                holdout_fraction=config.holdout_fraction,
+                holdout_seed=config.holdout_seed,
+                max_rows=config.max_rows,
+                chunk_rows=CHUNK_ROWS,
+                progress=progress,
+            )
+            np.save(out / self.artifact("rows"), rows)
+            write_json(out / self.artifact("summary"), summary)

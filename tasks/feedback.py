@@ -14,8 +14,15 @@ from sortbox.feedback import (
     read_feedback_files,
     verdicts_from_rows,
 )
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import database_url, feedback
+
+
+def load_verdicts(path: Path) -> tuple[dict, dict]:
+    """(id, class) -> Verdict of ReadFeedback's verdicts file, and its summary."""
+    data = read_json(path)
+    verdicts = {(i, c): Verdict(i, c, v, origin) for i, c, v, origin in data.pop("verdicts")}
+    return verdicts, data
 
 
 class ReadFeedback(SortboxTask):
@@ -25,13 +32,12 @@ class ReadFeedback(SortboxTask):
     feedback table is read once per run date, like the messages. A broken CSV or a verdict that is
     not yes/no fails the task naming file:line."""
 
-    def significant_config(self) -> dict:
-        config = feedback()
-        return {
-            "path": config.path,
-            "table": config.table,
-            "database": fingerprint_url(database_url()) if config.table else None,
-        }
+    artifacts = {"verdicts": Artifact("verdicts.json", load_verdicts)}
+
+    reads = ((feedback, ("path", "table")),)
+
+    def config_extras(self) -> dict:
+        return {"database": fingerprint_url(database_url()) if feedback().table else None}
 
     def content_fingerprint(self) -> str:
         path = feedback().csv_path()
@@ -57,7 +63,7 @@ class ReadFeedback(SortboxTask):
         latest = latest_verdicts(verdicts)
         with self.atomic_output() as out:
             write_json(
-                out / "verdicts.json",
+                out / self.artifact("verdicts"),
                 {
                     **read,
                     "verdicts_read": len(verdicts),
@@ -66,9 +72,3 @@ class ReadFeedback(SortboxTask):
                 },
             )
 
-
-def load_verdicts(directory: Path) -> tuple[dict, dict]:
-    """(id, class) -> Verdict of ReadFeedback's output, and its summary."""
-    data = read_json(directory / "verdicts.json")
-    verdicts = {(i, c): Verdict(i, c, v, origin) for i, c, v, origin in data.pop("verdicts")}
-    return verdicts, data

@@ -1,22 +1,20 @@
 """LabelMessages (rule hits and training labels) and RuleReport (how each rule earns its keep)."""
+
 from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter
-
-import pyarrow as pa
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.feedback import check_verdicts, override_labels
-from sortbox.label import LABELS_SCHEMA, RuleStats, label_chunk
+from sortbox.label import LABELS_SCHEMA
+from sortbox.labelling import FeedbackOverrides, label_messages, label_summary, rule_stats_file, rules_file
 from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
 from tasks.config import labelling, source
-from tasks.feedback import ReadFeedback, load_verdicts
+from tasks.feedback import ReadFeedback
 
 logger = logging.getLogger("luigi-interface")
 #: [labelling] source that trains on the rules with the reviewed verdicts overriding them.
@@ -39,14 +37,19 @@ class LabelMessages(SortboxTask):
     so an invalid regex stops the run before the database is touched.
     """
 
+    reads = (labelling, (source, ("label_column", "label_separator")))
+    artifacts = {
+        "labels": Artifact("labels.parquet"),
+        "rules": Artifact("rules.json", read_json),
+        "rule_stats": Artifact("rule_stats.json", read_json),
+        "summary": Artifact("summary.json", read_json),
+    }
+
     def requires(self):
         inputs = {"clean": CleanMessages(**self.same_run())}
         if labelling().source == FEEDBACK_SOURCE:
             inputs["feedback"] = ReadFeedback(**self.same_run())
         return inputs
-
-    def significant_config(self) -> dict:
-        return {"source": labelling().source, "label_separator": source().label_separator}
 
     def content_fingerprint(self) -> str:
         rules_dir = labelling().rules_path()
@@ -55,95 +58,69 @@ class LabelMessages(SortboxTask):
         return fingerprint
 
     def run(self):
-        rules_dir = labelling().rules_path()
-        files = read_rule_files(rules_dir)
-        rules = files.rules
-        if files.ignored:
-            logger.warning("%s: not rule files (<class>.txt), ignored: %s", rules_dir, ", ".join(map(repr, files.ignored)))
-        for name, reason in files.empty_classes.items():
-            logger.warning("class %r has no rules (%s)", name, reason)
-        # A class with no rules cannot be trained from the rules: it is reported as skipped.
-        without_rules = files.empty_classes if labelling().source == "rules" else {}
-        matcher = best_matcher(rules)
-        if matcher.fallback_rule_ids:
-            logger.warning("%d rules use Python re instead of %s (slower): %s", len(matcher.fallback_rule_ids), type(matcher).__name__, ", ".join(matcher.fallback_rule_ids))
-        clean = self.input_dir("clean") / "clean.parquet"
+        files = read_rule_files(labelling().rules_path())
+        matcher = best_matcher(files.rules)
+        warn_about_rules(files, matcher)
+        verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.input() else None
+        overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
+        clean, has_truth, config = self.input_path("clean", "clean"), bool(source().label_column), labelling()
         total = parquet_row_count(clean)
-        has_label_column = bool(source().label_column)
-        stats = RuleStats(rules)
-        overrides = FeedbackOverrides(self.input_dir("feedback"), {r.label for r in rules}) if "feedback" in self.input() else None
-        with self.atomic_output() as out, ParquetSink(out / "labels.parquet", LABELS_SCHEMA) as sink:
-            for chunk in iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]):
-                ids = chunk.column("id").to_pylist()
-                texts = chunk.column("rule_text").combine_chunks()  # the engines read Arrow directly
-                cells = chunk.column("label").to_pylist() if has_label_column else None
-                label_source = "rules" if overrides else labelling().source
-                labelled = label_chunk(ids, texts, cells, matcher=matcher, source=label_source, separator=source().label_separator)
-                if overrides:
-                    labelled = overrides.apply(labelled)
-                sink.write(labelled)
-                truth = labelled.column("truth") if has_label_column else None
-                stats.update(ids, texts, labelled.column("rule_hits"), truth)
-                self.report_progress(sink.rows, total, f"labelled {sink.rows:,} of {total:,} messages")
-            write_json(out / "rules.json", [{"rule_id": r.rule_id, "class": r.label, "pattern": r.pattern, "engine": "re" if r.rule_id in matcher.fallback_rule_ids else type(matcher).__name__} for r in rules])
-            write_json(out / "rule_stats.json", {"messages": stats.messages, "rules": stats.rule_rows(), "classes": stats.class_rows(), "has_truth": has_label_column,
-                                                 "classes_without_rules": files.empty_classes, "ignored_files": files.ignored})
-            counts = overrides.counts() if overrides else class_counts(stats, labelling().source)
-            summary = {"messages": sink.rows, "source": labelling().source, "classes": counts, "fallback_rules": matcher.fallback_rule_ids,
-                       "classes_without_rules": without_rules, "ignored_rule_files": files.ignored}
-            if overrides:
-                summary["feedback"] = overrides.summary()
-                for problem, origins in summary["feedback"]["examples"].items():
-                    logger.warning("feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins))
-            write_json(out / "summary.json", summary)
+        with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
+            stats = label_messages(
+                iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]),
+                sink.write,
+                rules=files.rules,
+                matcher=matcher,
+                source=config.source,
+                separator=source().label_separator,
+                has_truth=has_truth,
+                overrides=overrides,
+                on_chunk=lambda done: self.report_progress(done, total, f"labelled {done:,} of {total:,} messages"),
+            )
+            write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
+            write_json(out / self.artifact("rule_stats"), rule_stats_file(stats, files, has_truth=has_truth))
+            summary = label_summary(
+                stats, files, matcher, messages=sink.rows, source=config.source, overrides=overrides
+            )
+            for problem, origins in summary.get("feedback", {}).get("examples", {}).items():
+                logger.warning(
+                    "feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins)
+                )
+            write_json(out / self.artifact("summary"), summary)
 
 
-class FeedbackOverrides:
-    """Reviewed verdicts in place of the rules' labels for the reviewed (id, class) pairs, chunk by
-    chunk; verdicts about an id no chunk holds or a class no rule file names are counted."""
-
-    def __init__(self, feedback_dir, classes: set[str]):
-        verdicts, _ = load_verdicts(feedback_dir)
-        self.classes = classes
-        self.latest = verdicts
-        self.verdicts = {key: v.verdict for key, v in verdicts.items() if key[1] in classes}
-        self.reviewed_ids = {message_id for message_id, _ in self.verdicts}
-        self.seen: set[str] = set()
-        self.class_counts: Counter = Counter()
-
-    def apply(self, labelled: pa.Table) -> pa.Table:
-        ids = labelled.column("id").to_pylist()
-        self.seen.update(i for i in ids if i in self.reviewed_ids)
-        labels = list(override_labels(ids, labelled.column("labels").to_pylist(), self.verdicts))
-        self.class_counts.update(name for row in labels for name in row)
-        return labelled.set_column(1, "labels", pa.array(labels, pa.list_(pa.string())))
-
-    def counts(self) -> dict[str, int]:
-        """Messages per training class after the overrides (every class of the rules, 0 included)."""
-        return {name: self.class_counts.get(name, 0) for name in sorted(self.classes)}
-
-    def summary(self) -> dict:
-        checked = check_verdicts(self.latest, self.seen, self.classes)
-        return {"applied": len(checked.verdicts), **{k: v for k, v in checked.summary().items() if k != "verdicts"}}
-
-
-def class_counts(stats: RuleStats, label_source: str) -> dict[str, int]:
-    """Messages per training class: labelled by the rules, or carrying the class in the label column."""
-    key = "labelled" if label_source == "rules" else "truth_positives"
-    return {row["class"]: row[key] for row in stats.class_rows() if row[key] is not None and (label_source == "column" or row["rules"])}
+def warn_about_rules(files, matcher) -> None:
+    """Log what the rules directory holds besides usable rules, and rules matched by Python re."""
+    if files.ignored:
+        logger.warning(
+            "%s: not rule files (<class>.txt), ignored: %s",
+            labelling().rules_path(),
+            ", ".join(map(repr, files.ignored)),
+        )
+    for name, reason in files.empty_classes.items():
+        logger.warning("class %r has no rules (%s)", name, reason)
+    if matcher.fallback_rule_ids:
+        logger.warning(
+            "%d rules use Python re instead of %s (slower): %s",
+            len(matcher.fallback_rule_ids),
+            type(matcher).__name__,
+            ", ".join(matcher.fallback_rule_ids),
+        )
 
 
 class RuleReport(SortboxTask):
     """Output: rule_report.html and rule_report.csv: per rule coverage, overlap, conflict, precision, examples."""
 
+    artifacts = {"html": Artifact("rule_report.html"), "csv": Artifact("rule_report.csv")}
+
     def requires(self):
         return {"labels": LabelMessages(**self.same_run())}
 
     def run(self):
-        stats = read_json(self.input_dir("labels") / "rule_stats.json")
+        stats = self.read_input("labels", "rule_stats")
         with self.atomic_output() as out:
             self.report_progress(0, 2, f"rule report: {len(stats['rules'])} rules, HTML")
-            (out / "rule_report.html").write_text(render_rule_report_html(stats), encoding="utf-8")
+            (out / self.artifact("html")).write_text(render_rule_report_html(stats), encoding="utf-8")
             self.report_progress(1, 2, "rule report: CSV")
-            (out / "rule_report.csv").write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")
+            (out / self.artifact("csv")).write_text(render_rule_report_csv(stats), encoding="utf-8", newline="")
         self.report_progress(2, 2, "rule report written")

@@ -7,7 +7,7 @@ import luigi
 from sortbox.sink import export_done, export_scores, iter_score_rows, make_sink_engine
 from tasks.base import SortboxTask
 from tasks.config import sink, sink_url
-from tasks.export import ScoreMessages, load_models
+from tasks.score import ScoreMessages, load_models
 
 
 class SinkMarker(luigi.Target):
@@ -41,8 +41,7 @@ class ExportScores(SortboxTask):
             )
         }
 
-    def significant_config(self) -> dict:
-        return {"table": sink().table}
+    reads = ((sink, ("table",)),)
 
     def output(self) -> SinkMarker:
         return SinkMarker(f"{self.get_task_family()}-{self.run_date.isoformat()}-{self.output_hash()}")
@@ -52,7 +51,7 @@ class ExportScores(SortboxTask):
         scores = self.requires()["scores"]
         model_ids = {name: model["model_id"] for model in load_models(scores.model_path()) for name in model["classes"]}
         chunks = iter_score_rows(
-            self.input_dir("scores") / "scores.csv", model_ids, self.run_date, chunk_rows=spec.chunk_rows
+            self.input_path("scores", "scores"), model_ids, self.run_date, chunk_rows=spec.chunk_rows
         )
         engine = make_sink_engine(sink_url())
         try:

@@ -3,11 +3,13 @@
 A class that cannot be cross-validated (fewer positives or negatives than folds) is skipped with
 its reason at every step; the other classes go on and the run still succeeds.
 """
+
 from __future__ import annotations
 
 import functools
 import json
 import logging
+from pathlib import Path
 
 import luigi
 import numpy as np
@@ -15,19 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
-from sortbox.model_selection import (
-    choose_threshold,
-    class_target,
-    curves,
-    evaluate_scores,
-    fit_final,
-    fold_spread,
-    grid_search,
-    linear_form,
-    untrainable_reason,
-)
+from sortbox.model_selection import class_target, fit_final, grid_search, linear_form, untrainable_reason
 from sortbox.settings import check_param_grid, check_scoring
-from tasks.base import SortboxTask
+from sortbox.validation import validation_figures
+from tasks.base import Artifact, SortboxTask
 from tasks.config import labelling, source, training
 from tasks.embed import EmbedMessages
 from tasks.label import LabelMessages
@@ -39,26 +32,23 @@ class ClassTask(SortboxTask):
     """A task about one class; reads the LSI features and that class's labels."""
 
     class_name = luigi.Parameter(description="The class (label) this task is about.")
-
-    def significant_config(self) -> dict:
-        return {"training": training().significant()}
+    reads = (training,)
 
     def path_label(self) -> str:
         return self.class_name
 
-    def class_targets(self, features_dir, labels_dir) -> tuple[np.ndarray, np.ndarray | None]:
+    def class_targets(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(y, truth y or None) over the training sample chosen by EmbedMessages."""
-        rows = np.load(features_dir / "rows.npy")
-        labels = pq.read_table(labels_dir / "labels.parquet", columns=["labels", "truth"]).take(pa.array(rows))
+        rows = np.load(self.input_path("features", "rows"))
+        labels = pq.read_table(self.input_path("labels", "labels"), columns=["labels", "truth"]).take(pa.array(rows))
         y = class_target(labels.column("labels").to_pylist(), self.class_name)
         truth_cells = labels.column("truth").to_pylist()
         truth = None if not truth_cells or truth_cells[0] is None else class_target(truth_cells, self.class_name)
         return y, truth
 
-    @staticmethod
-    def features(features_dir) -> np.ndarray:
+    def features(self) -> np.ndarray:
         """The training sample's LSI features (at most [training] max_rows rows)."""
-        return np.load(features_dir / "features.npy")
+        return np.load(self.input_path("features", "features"))
 
     def skipped(self, upstream: dict) -> bool:
         return upstream.get("status") == "skipped"
@@ -69,28 +59,44 @@ class GridSearch(ClassTask):
     candidate's out-of-fold probabilities, from the fold models the search fitted), or the reason
     the class is skipped."""
 
+    artifacts = {"grid": Artifact("grid.json", read_json), "oof_scores": Artifact("oof_scores.npy", np.load)}
+
     def requires(self):
         return {"features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def run(self):
         config = training()
-        y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
+        y, _ = self.class_targets()
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
-        without_rules = read_json(self.input_dir("labels") / "summary.json").get("classes_without_rules", {})
+        without_rules = self.read_input("labels", "summary").get("classes_without_rules", {})
         reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
-        self.set_status_message(f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}")
+        self.set_status_message(
+            f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}"
+        )
         with self.atomic_output() as out:
             if reason:
                 logger.warning("class %r skipped: %s", self.class_name, reason)
-                write_json(out / "grid.json", {"status": "skipped", "reason": reason, **counts})
+                write_json(out / self.artifact("grid"), {"status": "skipped", "reason": reason, **counts})
                 return
             grid = config.grid(len(y))
             progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
-            search, out_of_fold = grid_search(self.features(self.input_dir("features")), y, param_grid=grid, folds=config.folds, scoring=config.scoring, n_jobs=config.n_jobs, random_state=config.seed, progress=progress)
+            search, out_of_fold = grid_search(
+                self.features(),
+                y,
+                param_grid=grid,
+                folds=config.folds,
+                scoring=config.scoring,
+                n_jobs=config.n_jobs,
+                random_state=config.seed,
+                progress=progress,
+            )
             if search["edge_warning"]:
                 logger.warning("class %r: %s", self.class_name, search["edge_warning"])
-            np.save(out / "oof_scores.npy", out_of_fold)
-            write_json(out / "grid.json", {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search})
+            np.save(out / self.artifact("oof_scores"), out_of_fold)
+            write_json(
+                out / self.artifact("grid"),
+                {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search},
+            )
         self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 
 
@@ -99,40 +105,37 @@ class CrossValidate(ClassTask):
     is one) and oof_scores.npy, for the best parameters of the grid search: judged on the
     out-of-fold scores of the search's own fold models (no model is fitted again)."""
 
+    reads = (training, (labelling, ("source",)), (source, ("label_column",)))
+    artifacts = {"cv": Artifact("cv.json", read_json), "oof_scores": Artifact("oof_scores.npy", np.load)}
+
     def requires(self):
-        return {"grid": GridSearch(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
+        return {
+            "grid": GridSearch(**self.same_run(), class_name=self.class_name),
+            "features": EmbedMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+        }
 
     def run(self):
         config = training()
-        grid = read_json(self.input_dir("grid") / "grid.json")
+        grid = self.read_input("grid", "grid")
         with self.atomic_output() as out:
             if self.skipped(grid):
-                write_json(out / "cv.json", grid)
+                write_json(out / self.artifact("cv"), grid)
                 return
-            y, truth = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
-            self.report_progress(0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores")
-            scores = np.load(self.input_dir("grid") / "oof_scores.npy")
-            result = {
-                "status": "validated",
-                "best_params": grid["best_params"],
-                "measured_against": "rule labels" if labelling().source == "rules" else f"label column {source().label_column}",
-                "positives": int(y.sum()),
-                "messages": int(len(y)),
-                **evaluate_scores(y, scores),
-                "roc_auc_folds": fold_spread(y, scores, folds=config.folds, random_state=config.seed),
-                "threshold": choose_threshold(y, scores, policy=config.threshold_policy, target=config.threshold_target),
-                "curves": curves(y, scores),
-            }
-            if truth is not None and 0 < truth.sum() < len(truth):
-                # Trained on rule labels, judged against the ground truth (when the truth knows the class).
-                result["against_truth"] = {
-                    "measured_against": f"label column {source().label_column}",
-                    "positives": int(truth.sum()),
-                    **evaluate_scores(truth, scores),
-                    "roc_auc_folds": fold_spread(truth, scores, folds=config.folds, random_state=config.seed),
-                }
-            np.save(out / "oof_scores.npy", scores.astype(np.float64))
-            write_json(out / "cv.json", result)
+            y, truth = self.class_targets()
+            self.report_progress(
+                0, 1, f"{self.class_name}: threshold and figures from {config.folds}-fold out-of-fold scores"
+            )
+            scores = self.read_input("grid", "oof_scores")
+            column = source().label_column
+            result = validation_figures(
+                y, scores, truth=truth, best_params=grid["best_params"], folds=config.folds, seed=config.seed,
+                threshold_policy=config.threshold_policy, threshold_target=config.threshold_target,
+                measured_against="rule labels" if labelling().source == "rules" else f"label column {column}",
+                truth_column=column,
+            )  # fmt: skip
+            np.save(out / self.artifact("oof_scores"), scores.astype(np.float64))
+            write_json(out / self.artifact("cv"), result)
         self.report_progress(1, 1, f"{self.class_name}: validated")
 
 
@@ -140,26 +143,43 @@ class FitClassifier(ClassTask):
     """Output: classifier.json (linear weights in LSI space, intercept, threshold, CV figures) and
     pipeline.joblib (the fitted scikit-learn pipeline: an internal checkpoint, never published)."""
 
+    artifacts = {"classifier": Artifact("classifier.json", read_json), "pipeline": Artifact("pipeline.joblib")}
+
     def requires(self):
-        return {"cv": CrossValidate(**self.same_run(), class_name=self.class_name), "features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
+        return {
+            "cv": CrossValidate(**self.same_run(), class_name=self.class_name),
+            "features": EmbedMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
+        }
 
     def run(self):
-        cv = read_json(self.input_dir("cv") / "cv.json")
+        cv = self.read_input("cv", "cv")
         with self.atomic_output() as out:
             if self.skipped(cv):
-                write_json(out / "classifier.json", {"class": self.class_name, **cv})
+                write_json(out / self.artifact("classifier"), {"class": self.class_name, **cv})
                 return
-            y, _ = self.class_targets(self.input_dir("features"), self.input_dir("labels"))
+            y, _ = self.class_targets()
             self.report_progress(0, 1, f"{self.class_name}: final fit on {len(y):,} messages")
-            pipeline = fit_final(self.features(self.input_dir("features")), y, params=cv["best_params"], random_state=training().seed)
+            pipeline = fit_final(self.features(), y, params=cv["best_params"], random_state=training().seed)
             linear = linear_form(pipeline)
             import joblib
 
-            joblib.dump(pipeline, out / "pipeline.joblib")
+            joblib.dump(pipeline, out / self.artifact("pipeline"))
             summary = {key: cv[key] for key in ("best_params", "roc_auc", "pr_auc", "threshold") if key in cv}
             if "against_truth" in cv:
                 summary["against_truth"] = cv["against_truth"]
-            write_json(out / "classifier.json", {"class": self.class_name, "status": "trained", **summary, "coef": linear.coef_.tolist(), "intercept": linear.intercept_, "positives": int(y.sum()), "messages": int(len(y))})
+            write_json(
+                out / self.artifact("classifier"),
+                {
+                    "class": self.class_name,
+                    "status": "trained",
+                    **summary,
+                    "coef": linear.coef_.tolist(),
+                    "intercept": linear.intercept_,
+                    "positives": int(y.sum()),
+                    "messages": int(len(y)),
+                },
+            )
         self.report_progress(1, 1, f"{self.class_name}: fitted")
 
 
@@ -175,6 +195,9 @@ class TrainClassifiers(SortboxTask):
     """Fans out one FitClassifier chain per class found by labelling (dynamic dependencies, so
     `--workers N` trains N classes at once). Output: classes.json, one entry per class."""
 
+    reads = (training,)
+    artifacts = {"classes": Artifact("classes.json", read_json)}
+
     def requires(self):
         # The features too: the per-class chains it yields depend on them, so its own hash must
         # change with them, or a changed [lsi] num_topics would reuse the old classifiers.
@@ -187,11 +210,8 @@ class TrainClassifiers(SortboxTask):
         grids = {"param_grid": config.grid(), "small_data_param_grid": config.grid(0)}
         check_training_grids(json.dumps(grids, sort_keys=True), config.scoring)
 
-    def significant_config(self) -> dict:
-        return {"training": training().significant()}
-
     def run(self):
-        labels = read_json(self.input_dir("labels") / "summary.json")
+        labels = self.read_input("labels", "summary")
         # A class whose rule file holds no rule gets its chain too, which records it as skipped.
         classes = sorted({*labels["classes"], *labels.get("classes_without_rules", {})})
         chains = yield {
@@ -204,13 +224,13 @@ class TrainClassifiers(SortboxTask):
         }
         summary = {}
         for name, outputs in chains.items():
-            classifier = read_json(f"{outputs['fit'].path}/classifier.json")
+            classifier = read_json(Path(outputs["fit"].path) / FitClassifier.artifact("classifier"))
             summary[name] = {
                 "status": classifier["status"],
                 "reason": classifier.get("reason"),
                 "classifier_dir": outputs["fit"].path,
-                "grid": read_json(f"{outputs['grid'].path}/grid.json"),
-                "cv": read_json(f"{outputs['cv'].path}/cv.json"),
+                "grid": read_json(Path(outputs["grid"].path) / GridSearch.artifact("grid")),
+                "cv": read_json(Path(outputs["cv"].path) / CrossValidate.artifact("cv")),
             }
         with self.atomic_output() as out:
-            write_json(out / "classes.json", summary)
+            write_json(out / self.artifact("classes"), summary)

@@ -1,6 +1,7 @@
 """Project-wide guards: sortbox never imports luigi; no task writes to a target's path directly; pickles are
 loaded only from the run's own outputs."""
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ GENSIM_LOADERS = {"Dictionary", "TfidfModel", "LsiModel"}
 @pytest.mark.parametrize("path", list(python_files("sortbox", "tasks", "workflows", "scripts")), ids=lambda p: p.name)
 def test_pickles_are_loaded_only_from_the_runs_own_outputs(path):
     """gensim's load() unpickles: only ever from an upstream task's output directory of the same
-    run tree (`self.input_dir(...)`, or load_tfidf_inputs, which is only given those); nothing
+    run tree (`self.input_dir(...)`, `self.input_path(...)`, or load_tfidf_inputs, which is only given those); nothing
     calls pickle/joblib load, and np.load never allows pickles."""
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source)
@@ -71,9 +72,9 @@ def test_pickles_are_loaded_only_from_the_runs_own_outputs(path):
             )
         if node.func.attr == "load" and owner in GENSIM_LOADERS:
             argument = ast.get_source_segment(source, node.args[0])
-            assert "input_dir(" in argument or argument.startswith(("str(dictionary_dir", "str(tfidf_dir")), (
-                f"{path}:{node.lineno}: {owner}.load({argument})"
-            )
+            assert "input_dir(" in argument or "input_path(" in argument or argument.startswith(
+                ("str(dictionary_dir", "str(tfidf_dir")
+            ), f"{path}:{node.lineno}: {owner}.load({argument})"
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_tfidf_inputs":
             assert all("input_dir(" in ast.get_source_segment(source, a) for a in node.args), (
@@ -122,3 +123,79 @@ def test_no_module_shadows_the_standard_library(folder):
     started in its folder and misleads a reader. tasks/ is not checked yet: tasks/tokenize.py."""
     shadowing = [str(p.relative_to(REPO_ROOT)) for p in python_files(folder) if p.stem in sys.stdlib_module_names]
     assert shadowing == []
+
+
+def declared_artifacts() -> dict[str, set[str]]:
+    """File name (or template) -> the tasks that declare it, over every task of tasks/ and workflows/."""
+    import importlib
+
+    from tasks.base import SortboxTask
+
+    for path in python_files("tasks", "workflows"):
+        importlib.import_module(".".join(path.relative_to(REPO_ROOT).with_suffix("").parts))
+    found, stack = {}, [SortboxTask]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        for artifact in vars(cls).get("artifacts", {}).values():
+            found.setdefault(artifact.file, set()).add(cls.__name__)
+    return found
+
+
+def knows_the_dag(path: Path) -> bool:
+    """tasks/, workflows/, and the scripts that import them (or luigi's command line, which loads
+    a workflow module). Scripts that run a workflow in a subprocess read its outputs as a user
+    does, through the run manifest's `artifacts`."""
+    if path.parent.name in ("tasks", "workflows"):
+        return True
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    imported += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    return any(m.split(".")[0] in ("tasks", "workflows") or m == "luigi.cmdline_parser" for m in imported)
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, kinds))]
+    return {
+        id(n.body[0].value)
+        for n in nodes
+        if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
+    }
+
+
+def test_artifact_file_names_are_declared_once():
+    """The file names of task outputs are spelled only in the producing task's `artifacts`
+    declaration: consumers, workflows and the scripts that know the DAG ask for them by key
+    (`input_path`, `read_input`, `Task.artifact(key)`). The grep, in Python: every string literal
+    (f-string parts included, docstrings excepted) of those files that is a declared name, ends
+    with "/<name>", or spells a declared template."""
+    declared = declared_artifacts()
+    assert {"model.json", "scores.csv", "tokens.parquet", "summary.json", "review-{class_name}.csv"} <= set(declared)
+    templates = {
+        re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\{[^}]*\\}", re.escape(name))): name for name in declared if "{" in name
+    }
+    found = []
+    for path in filter(knows_the_dag, python_files("tasks", "workflows", "scripts")):
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        skip = docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Artifact" and node.args:
+                skip.add(id(node.args[0]))
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                hits = [name for name in declared if node.value == name or node.value.endswith("/" + name)]
+            elif isinstance(node, ast.JoinedStr):
+                segment = ast.get_source_segment(source, node) or ""
+                hits = [name for pattern, name in templates.items() if pattern.search(segment)]
+            else:
+                continue
+            found += [
+                f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {name!r} "
+                f"(declared by {', '.join(sorted(declared[name]))})"
+                for name in hits
+            ]
+    assert not found, "artifact file names outside their declarations:\n" + "\n".join(found)

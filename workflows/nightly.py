@@ -7,6 +7,7 @@ trains the same model; a night older than the live release's night is trained an
 made current unless --force-publish. DriftReport compares the night with the live release's night.
 The day's rows [date, date + 1 day) are then scored with the release now current.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,10 +17,10 @@ import luigi
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.drift import DriftReport
-from tasks.export import ScoreMessages
 from tasks.publish import PublishModels
+from tasks.score import ScoreMessages
 from tasks.sink import ExportScores
 from workflows.train import TrainPipeline
 
@@ -27,8 +28,16 @@ from workflows.train import TrainPipeline
 class NightlyRetrain(SortboxTask):
     """Output: nightly.json: the training manifest, the gate's decisions, the release, the day's scores."""
 
-    date = luigi.DateParameter(default=dt.date.today(), description="The night: run date of training and the day whose rows are scored.")
-    force_publish = luigi.BoolParameter(default=False, description="Make the night's release current even when it is older than the live one or its drift blocks publishing.")
+    artifacts = {"nightly": Artifact("nightly.json", read_json)}
+
+    date = luigi.DateParameter(
+        default=dt.date.today(), description="The night: run date of training and the day whose rows are scored."
+    )
+    force_publish = luigi.BoolParameter(
+        default=False,
+        description="Make the night's release current even when it is older than the live one "
+        "or its drift blocks publishing.",
+    )
 
     @property
     def run_date(self) -> dt.date:
@@ -37,30 +46,47 @@ class NightlyRetrain(SortboxTask):
 
     def requires(self):
         night = {"run_date": self.date, "nightly": True}
-        return {"train": TrainPipeline(**night), "publish": PublishModels(**night, force=self.force_publish), "drift": DriftReport(**night)}
+        return {
+            "train": TrainPipeline(**night),
+            "publish": PublishModels(**night, force=self.force_publish),
+            "drift": DriftReport(**night),
+        }
 
     def run(self):
-        published = read_json(self.input_dir("publish") / "publish.json")
+        published = self.read_input("publish", "publish")
         day = {"since": self.date.isoformat(), "until": (self.date + dt.timedelta(days=1)).isoformat()}
         # Dynamic: the release to score with exists only once PublishModels has run.
         scores = yield ScoreMessages(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)
-        yield ExportScores(run_date=self.date, nightly=True, model_json=published["release_dir"], **day)  # the day's scores into [sink] table
-        drift = read_json(self.input_dir("drift") / "drift.json")
-        summary = read_json(Path(scores.path) / "summary.json")
+        yield ExportScores(
+            run_date=self.date, nightly=True, model_json=published["release_dir"], **day
+        )  # the day's scores into [sink] table
+        drift = self.read_input("drift", "drift")
+        summary = read_json(Path(scores.path) / ScoreMessages.artifact("summary"))
         with self.atomic_output() as out:
-            write_json(out / "nightly.json", {
-                "date": self.date.isoformat(),
-                "release": published["release"],
-                "release_dir": published["release_dir"],
-                "published": published["published"],
-                "held_because": published["held_because"],
-                "classes": published["classes"],
-                "drift": {"status": drift["status"], "alerts": [f"{m['measure']} {m['subject']}" for m in drift["measures"] if m["status"] == "alert"]},
-                "day_scored": {"window": day, **{k: summary[k] for k in ("extracted", "scored", "unscorable")}},
-                "artifacts": relative_artifacts(self.output_dir(), {
-                    "manifest": TrainPipeline(run_date=self.date, nightly=True).manifest_path(),
-                    "drift_html": self.input_dir("drift") / "drift.html",
-                    "scores_csv": Path(scores.path) / "scores.csv",
-                    "unscorable_csv": Path(scores.path) / "unscorable.csv",
-                }),
-            })
+            write_json(
+                out / self.artifact("nightly"),
+                {
+                    "date": self.date.isoformat(),
+                    "release": published["release"],
+                    "release_dir": published["release_dir"],
+                    "published": published["published"],
+                    "held_because": published["held_because"],
+                    "classes": published["classes"],
+                    "drift": {
+                        "status": drift["status"],
+                        "alerts": [
+                            f"{m['measure']} {m['subject']}" for m in drift["measures"] if m["status"] == "alert"
+                        ],
+                    },
+                    "day_scored": {"window": day, **{k: summary[k] for k in ("extracted", "scored", "unscorable")}},
+                    "artifacts": relative_artifacts(
+                        self.output_dir(),
+                        {
+                            "manifest": TrainPipeline(run_date=self.date, nightly=True).manifest_path(),
+                            "drift_html": self.input_path("drift", "html"),
+                            "scores_csv": Path(scores.path) / ScoreMessages.artifact("scores"),
+                            "unscorable_csv": Path(scores.path) / ScoreMessages.artifact("unscorable"),
+                        },
+                    ),
+                },
+            )

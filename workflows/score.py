@@ -17,15 +17,17 @@ import luigi
 from sortbox.checkpoint import read_json, write_json
 from sortbox.manifest import relative_artifacts
 from sortbox.publish import RELEASE_FILE
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.config import source
-from tasks.export import ScoreMessages
 from tasks.review import EvaluateFeedback, ReviewSample
+from tasks.score import ScoreMessages
 from tasks.sink import ExportScores
 
 
 class ScoreBatch(SortboxTask):
     """Output: batch.json (model id, row counts, paths of scores.csv and unscorable.csv)."""
+
+    artifacts = {"batch": Artifact("batch.json", read_json)}
 
     model_json = luigi.Parameter(
         description="The model JSON, or a release directory (published/current), to score with."
@@ -51,10 +53,10 @@ class ScoreBatch(SortboxTask):
         }
 
     def run(self):
-        summary = read_json(self.input_dir("scores") / "summary.json")
+        summary = self.read_input("scores", "summary")
         with self.atomic_output() as out:
             write_json(
-                out / "batch.json",
+                out / self.artifact("batch"),
                 {
                     "run_date": self.run_date.isoformat(),
                     "model_json": str(Path(self.model_json).resolve()),
@@ -62,18 +64,18 @@ class ScoreBatch(SortboxTask):
                     "source": source().significant(),
                     "rows": {key: summary[key] for key in ("extracted", "scored", "unscorable")},
                     "unscorable_reasons": summary["unscorable_reasons"],
-                    "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
+                    "feedback": self.read_input("feedback", "feedback"),
                     "artifacts": relative_artifacts(
                         self.output_dir(),
                         {
-                            "scores_csv": self.input_dir("scores") / "scores.csv",
-                            "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
+                            "scores_csv": self.input_path("scores", "scores"),
+                            "unscorable_csv": self.input_path("scores", "unscorable"),
                             "review_dir": self.input_dir("review"),
                         },
                     ),
                 },
             )
         # What a user opens next, the batch record last (as demo.sh prints the run manifest last).
-        for name in ("scores.csv", "unscorable.csv"):
-            print(f"{name}: {(self.input_dir('scores') / name).resolve()}")
-        print(f"batch.json: {(self.output_dir() / 'batch.json').resolve()}")
+        for key in ("scores", "unscorable"):
+            print(f"{ScoreMessages.artifact(key)}: {self.input_path('scores', key).resolve()}")
+        print(f"{self.artifact('batch')}: {self.output_path('batch').resolve()}")

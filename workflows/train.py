@@ -1,27 +1,31 @@
 """TrainPipeline: the whole training DAG; its own output is the run manifest.
 
-    luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23] [--workers 2]
+luigi --module workflows.train TrainPipeline --local-scheduler [--run-date 2026-11-23] [--workers 2]
 """
+
 from __future__ import annotations
 
 from sortbox.checkpoint import read_json, write_json
-from sortbox.manifest import git_sha, library_versions, relative_artifacts
+from sortbox.manifest import build_manifest, git_sha, library_versions, relative_artifacts
 from tasks import REPO_ROOT
-from tasks.base import SortboxTask
+from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanMessages
-from tasks.config import cleaning, dictionary, labelling, lsi, source, tokenize, training
+from tasks.config import cleaning, dictionary, labelling, lsi, significant_values, source, tokenize, training
 from tasks.drift import DriftReport
-from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages
+from tasks.export import ExportModelJson
 from tasks.extract import ExtractMessages
 from tasks.label import LabelMessages, RuleReport
 from tasks.report import TrainingReport
 from tasks.review import EvaluateFeedback, ReviewSample
+from tasks.score import ScoreMessages
 from tasks.tokenize import TokenizeMessages
 from tasks.train import TrainClassifiers
 
 
 class TrainPipeline(SortboxTask):
     """Runs every stage for `run_date` and writes manifest.json describing the run."""
+
+    artifacts = {"manifest": Artifact("manifest.json", read_json)}
 
     def requires(self):
         night = {"drift": DriftReport(**self.same_run())} if self.nightly else {}
@@ -41,76 +45,45 @@ class TrainPipeline(SortboxTask):
         }
 
     def run(self):
-        clean = read_json(self.input_dir("clean") / "summary.json")
-        labels = read_json(self.input_dir("labels") / "summary.json")
-        tokens = read_json(self.input_dir("tokens") / "summary.json")
-        classes = read_json(self.input_dir("classes") / "classes.json")
-        scores = read_json(self.input_dir("scores") / "summary.json")
+        artifacts = {
+            "model_json": self.input_path("model", "model"),
+            "scores_csv": self.input_path("scores", "scores"),
+            "unscorable_csv": self.input_path("scores", "unscorable"),
+            "report_html": self.input_path("report", "report"),
+            "rule_report_html": self.input_path("rule_report", "html"),
+            "rule_report_csv": self.input_path("rule_report", "csv"),
+            "quarantine_parquet": self.input_path("clean", "quarantine"),
+            "review_dir": self.input_dir("review"),
+            **({"drift_html": self.input_path("drift", "html")} if self.nightly else {}),
+        }
+        manifest = build_manifest(
+            run_date=self.run_date.isoformat(),
+            code={"git_sha": git_sha(REPO_ROOT), "versions": library_versions()},
+            parameters=manifest_parameters(),
+            clean=self.read_input("clean", "summary"),
+            labels=self.read_input("labels", "summary"),
+            tokens=self.read_input("tokens", "summary"),
+            classes=self.read_input("classes", "classes"),
+            scores=self.read_input("scores", "summary"),
+            feedback=self.read_input("feedback", "feedback"),
+            artifacts=relative_artifacts(self.output_dir(), artifacts),
+            drift=self.read_input("drift", "drift") if self.nightly else None,
+        )
         with self.atomic_output() as out:
-            manifest = {
-                "run_date": self.run_date.isoformat(),
-                "git_sha": git_sha(REPO_ROOT),
-                "versions": library_versions(),
-                "model_id": scores["model_id"],
-                "parameters": {
-                    "source": source().significant(),
-                    "cleaning": cleaning().significant(),
-                    "labelling": {"source": labelling().source, "rules_dir": labelling().rules_dir},
-                    "tokenize": {"language": tokenize().language, "stem": tokenize().stem, "min_word_frequency": tokenize().min_word_frequency},
-                    "dictionary": {"no_above": dictionary().no_above, "keep_n": dictionary().keep_n},
-                    "lsi": {"num_topics": lsi().num_topics, "power_iters": lsi().power_iters, "seed": lsi().seed},
-                    "training": training().significant(),
-                },
-                "rows": {
-                    "extracted": clean["extracted"],
-                    "clean": clean["clean"],
-                    "quarantined": clean["quarantined"],
-                    "quarantine_reasons": clean["reasons"],
-                    "scored": scores["scored"],
-                    "unscorable": scores["unscorable"],
-                    "unscorable_reasons": scores["unscorable_reasons"],
-                },
-                "labels": {"source": labels["source"], "messages_per_class": labels["classes"], "fallback_rules": labels["fallback_rules"],
-                           "classes_without_rules": labels.get("classes_without_rules", {}), "ignored_rule_files": labels.get("ignored_rule_files", []),
-                           "feedback": labels.get("feedback")},
-                "vocabulary": {"distinct_terms": tokens["distinct_terms"], "kept": tokens["vocabulary"]},
-                "classes": {name: class_entry(entry) for name, entry in classes.items()},
-                "feedback": read_json(self.input_dir("feedback") / "feedback.json"),
-                "artifacts": relative_artifacts(
-                    self.output_dir(),
-                    {
-                        "model_json": self.input_dir("model") / MODEL_FILE,
-                        "scores_csv": self.input_dir("scores") / "scores.csv",
-                        "unscorable_csv": self.input_dir("scores") / "unscorable.csv",
-                        "report_html": self.input_dir("report") / "report.html",
-                        "rule_report_html": self.input_dir("rule_report") / "rule_report.html",
-                        "rule_report_csv": self.input_dir("rule_report") / "rule_report.csv",
-                        "quarantine_parquet": self.input_dir("clean") / "quarantine.parquet",
-                        "review_dir": self.input_dir("review"),
-                    },
-                ),
-            }
-            if self.nightly:
-                manifest["drift"] = {"status": read_json(self.input_dir("drift") / "drift.json")["status"]}
-                manifest["artifacts"].update(relative_artifacts(self.output_dir(), {"drift_html": self.input_dir("drift") / "drift.html"}))
-            write_json(out / "manifest.json", manifest)
+            write_json(out / self.artifact("manifest"), manifest)
 
     def manifest_path(self):
-        return self.output_dir() / "manifest.json"
+        return self.output_path("manifest")
 
 
-def class_entry(entry: dict) -> dict:
-    """The manifest's view of one class: status, reason, CV figures, threshold, parameters."""
-    cv = entry["cv"]
-    result = {
-        "status": entry["status"],
-        "reason": entry["reason"],
-        "cv_roc_auc": cv.get("roc_auc"),
-        "cv_pr_auc": cv.get("pr_auc"),
-        "threshold": cv["threshold"]["threshold"] if "threshold" in cv else None,
-        "best_params": cv.get("best_params"),
-        "positives": entry["grid"].get("positives"),
+def manifest_parameters() -> dict:
+    """The configuration the manifest records, section by section."""
+    return {
+        "source": source().significant(),
+        "cleaning": significant_values(cleaning()),
+        "labelling": {**significant_values(labelling()), "rules_dir": labelling().rules_dir},
+        "tokenize": significant_values(tokenize()),
+        "dictionary": significant_values(dictionary()),
+        "lsi": significant_values(lsi()),
+        "training": significant_values(training()),
     }
-    if "against_truth" in cv:
-        result["roc_auc_against_truth"] = cv["against_truth"]["roc_auc"]
-    return result

@@ -14,7 +14,8 @@ import pytest
 
 from sortbox.checkpoint import read_json
 from tasks.clean import CleanMessages
-from tasks.export import MODEL_FILE, ScoreMessages
+from tasks.export import ExportModelJson
+from tasks.score import ScoreMessages
 from tasks.train import GridSearch
 from tests.conftest import TINY_CORPUS, make_messages_db, run_luigi
 from tests.unit.test_export_scoring import tiny_model
@@ -96,7 +97,7 @@ def test_all_rows_unscorable_fails_the_scoring_with_the_reasons(tmp_path, pipeli
     url = f"sqlite:///{tmp_path / 'unscorable.sqlite'}"
     make_messages_db(url, [(1, "you a you", "ham"), (2, "nothing known here", "ham"), (3, "", "ham")])
     pipeline_env(url)
-    model = tmp_path / MODEL_FILE
+    model = tmp_path / ExportModelJson.artifact("model")
     model.write_text(json.dumps(tiny_model()))
     result = run_luigi([ScoreMessages(run_date=RUN_DATE, model_json=str(model))])
     assert not result.scheduling_succeeded

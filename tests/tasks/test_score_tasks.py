@@ -17,7 +17,8 @@ from sortbox.model_file import ModelFileError, read_model_file
 from sortbox.portable_scorer import csv_unescape
 from sortbox.scoring import ModelSet
 from tasks.config import cleaning
-from tasks.export import MODEL_FILE, ExportModelJson, ScoreMessages, load_models
+from tasks.export import ExportModelJson
+from tasks.score import ScoreMessages, load_models
 from tests.conftest import REPO_ROOT, run_luigi
 from tests.model_fuzz import KINDS, mutations
 from tests.unit.test_export_scoring import tiny_model
@@ -37,7 +38,7 @@ def test_the_runs_own_model_cleans_like_the_run_even_after_json(sample_sqlite, p
     luigi_config({"lsi": {"num_topics": "20"}})
     result = run_luigi([ScoreMessages(run_date=RUN_DATE)])
     assert result.scheduling_succeeded, result.summary_text
-    model_path = ExportModelJson(run_date=RUN_DATE).output_dir() / MODEL_FILE
+    model_path = ExportModelJson(run_date=RUN_DATE).output_path("model")
     # The model's cleaning spec has been through JSON (tuples became lists): still the same cleaning.
     assert same_cleaning(ModelSet(load_models(model_path)).cleaning_options(), cleaning().options())
     assert "clean" in ScoreMessages(run_date=RUN_DATE).requires()
