@@ -137,6 +137,8 @@ def check_section(section: str, values: Mapping[str, object]) -> None:
             grid = values.get(option)
             if grid is not None:
                 check_grid_shape(grid, option)
+        if values.get("class_thresholds") is not None:
+            check_class_thresholds(values["class_thresholds"])
 
 
 #: The [training] options that hold a grid (param_grid above small_data_rows messages).
@@ -153,6 +155,36 @@ def check_grid_shape(grid: object, option: str = "param_grid") -> None:
     for key, values in grid.items():
         if not isinstance(values, (list, tuple)) or not values:
             raise refuse("training", option, {key: values}, allowed)
+
+
+def check_class_thresholds(per_class: object) -> None:
+    """`[training] class_thresholds`: class name -> {"policy": max_f1|precision|recall, "target": t},
+    a target in (0, 1] for precision and recall, none for max_f1."""
+    allowed = (
+        'a JSON object of class -> {"policy": "max_f1" | "precision" | "recall", "target": a number in (0, 1]}, '
+        'e.g. {"notification": {"policy": "recall", "target": 0.9}}'
+    )
+    if not isinstance(per_class, Mapping):
+        raise refuse("training", "class_thresholds", _plain(per_class), allowed)
+    for name, spec in _plain(per_class).items():
+        if not isinstance(spec, Mapping) or set(spec) - {"policy", "target"} or "policy" not in spec:
+            raise refuse("training", "class_thresholds", {name: spec}, allowed)
+        policy, target = spec["policy"], spec.get("target")
+        needs_target = policy in ("precision", "recall")
+        target_ok = (
+            _is_number(target) and 0 < target <= 1 if needs_target else target is None
+        )
+        if policy not in ("max_f1", "precision", "recall") or not target_ok:
+            raise refuse("training", "class_thresholds", {name: spec}, allowed)
+
+
+def _plain(value: object) -> object:
+    """Mappings and sequences as dicts and lists (luigi hands over frozen ones), for the message."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 #: Grid keys sortbox sets itself.

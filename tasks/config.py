@@ -374,6 +374,11 @@ class training(CheckedConfig):
     threshold_target = UnsettableFloatParameter(
         default=None, description="Target precision or recall for those policies (- unsets it)."
     )
+    class_thresholds = luigi.DictParameter(
+        default={},
+        description='Per class, a threshold policy instead of threshold_policy/threshold_target (JSON), e.g. '
+        '{"notification": {"policy": "recall", "target": 0.9}}.',
+    )
     holdout_fraction = luigi.FloatParameter(
         default=0.1, description="Share of ids never trained on (the publish gate's held-out rows)."
     )
@@ -383,6 +388,19 @@ class training(CheckedConfig):
         description="At most this many messages are trained on (a deterministic id-hash sample); "
         "bounds training time and memory.",
     )
+
+    def threshold_for(self, class_name: str) -> tuple[str, float | None]:
+        """(policy, target) of the class's decision threshold: its class_thresholds entry, else the
+        section's threshold_policy and threshold_target."""
+        spec = self.class_thresholds.get(class_name)
+        if spec is None:
+            return self.threshold_policy, self.threshold_target
+        return spec["policy"], spec.get("target")
+
+    def unknown_threshold_classes(self, classes: list[str]) -> list[str]:
+        """The classes class_thresholds names that this run does not train (a misspelt name, or a
+        class of other rules: the shipped setting names the sample's notification class)."""
+        return sorted(set(self.class_thresholds) - set(classes))
 
     def grid(self, rows: int | None = None) -> dict:
         """The grid searched on `rows` training messages (param_grid when None), as plain JSON

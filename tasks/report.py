@@ -15,7 +15,11 @@ from tasks.train import TrainClassifiers
 class TrainingReport(SortboxTask):
     """Output: report.html and its PNG plots; a night's links to its drift report."""
 
-    reads = ((labelling, ("source",)), (lsi, ("num_topics",)), (training, ("folds", "threshold_policy")))
+    reads = (
+        (labelling, ("source",)),
+        (lsi, ("num_topics",)),
+        (training, ("folds", "threshold_policy", "class_thresholds")),
+    )
     artifacts = {"report": Artifact("report.html")}
 
     def drift_report(self):
@@ -57,7 +61,16 @@ class TrainingReport(SortboxTask):
                     "label source": labelling().source,
                     "LSI topics": lsi().num_topics,
                     "folds": training().folds,
-                    "threshold policy": training().threshold_policy,
+                    "threshold policy": threshold_policies(training()),
                 },
             )
         self.report_progress(1, 1, "training report written")
+
+
+def threshold_policies(config) -> str:
+    """The run's threshold policy, and the classes that have their own ("max_f1; notification: recall 0.9")."""
+    own = [
+        f"{name}: {spec['policy']}" + (f" {spec['target']}" if spec.get("target") is not None else "")
+        for name, spec in sorted(config.class_thresholds.items())
+    ]
+    return "; ".join([config.threshold_policy, *own])

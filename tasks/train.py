@@ -128,9 +128,10 @@ class CrossValidate(ClassTask):
             )
             scores = self.read_input("grid", "oof_scores")
             column = source().label_column
+            policy, target = config.threshold_for(self.class_name)
             result = validation_figures(
                 y, scores, truth=truth, best_params=grid["best_params"], folds=config.folds, seed=config.seed,
-                threshold_policy=config.threshold_policy, threshold_target=config.threshold_target,
+                threshold_policy=policy, threshold_target=target,
                 measured_against="rule labels" if labelling().source == "rules" else f"label column {column}",
                 truth_column=column,
             )  # fmt: skip
@@ -214,6 +215,12 @@ class TrainClassifiers(SortboxTask):
         labels = self.read_input("labels", "summary")
         # A class whose rule file holds no rule gets its chain too, which records it as skipped.
         classes = sorted({*labels["classes"], *labels.get("classes_without_rules", {})})
+        for name in training().unknown_threshold_classes(classes):
+            logger.warning(
+                "[training] class_thresholds names %r, not a class of this run (%s): it sets no threshold",
+                name,
+                ", ".join(classes),
+            )
         chains = yield {
             name: {
                 "grid": GridSearch(**self.same_run(), class_name=name),

@@ -61,6 +61,12 @@ BAD_SETTINGS = [
         "[training] threshold_target = None is not allowed: "
         "must be a number in (0, 1] when threshold_policy = precision",
     ),
+    (
+        "training",
+        "class_thresholds",
+        '{"notification": {"policy": "recall"}}',
+        "[training] class_thresholds = {'notification': {'policy': 'recall'}} is not allowed: must be a JSON object",
+    ),
     ("training", "n_jobs", "0", "[training] n_jobs = 0 is not allowed: must be a non-zero integer"),
     ("training", "max_rows", "0", "[training] max_rows = 0 is not allowed"),
     (

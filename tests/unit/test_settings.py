@@ -57,6 +57,41 @@ def test_a_precision_policy_needs_a_target():
     check_section("training", {"threshold_policy": "precision", "threshold_target": 0.9})
 
 
+
+@pytest.mark.parametrize(
+    "per_class",
+    [
+        ["notification"],
+        {"notification": "recall"},
+        {"notification": {"target": 0.9}},
+        {"notification": {"policy": "recall"}},
+        {"notification": {"policy": "recall", "target": 0}},
+        {"notification": {"policy": "recall", "target": 1.5}},
+        {"notification": {"policy": "recall", "target": True}},
+        {"notification": {"policy": "recall", "target": float("nan")}},
+        {"notification": {"policy": "max_f1", "target": 0.9}},
+        {"notification": {"policy": "best", "target": 0.9}},
+        {"notification": {"policy": "recall", "target": 0.9, "seed": 1}},
+    ],
+)
+def test_bad_class_thresholds_are_refused_naming_the_option(per_class):
+    refused = r"^\[training\] class_thresholds = .* is not allowed: must be a JSON object"
+    with pytest.raises(SettingsError, match=refused):
+        check_section("training", {"class_thresholds": per_class})
+
+
+def test_good_class_thresholds_pass():
+    check_section(
+        "training",
+        {
+            "class_thresholds": {
+                "notification": {"policy": "recall", "target": 0.9},
+                "spam": {"policy": "precision", "target": 1},
+                "personal": {"policy": "max_f1"},
+            }
+        },
+    )
+
 @pytest.mark.parametrize(
     "grid, message",
     [
