@@ -344,3 +344,86 @@ def release_profile(tonight_common: dict, models: Mapping[str, dict]) -> dict:
         **{k: v for k, v in tonight_common.items() if k != "models"},
         "models": {name: dict(entry) for name, entry in sorted(models.items())},
     }
+
+
+def profiled_texts(messages_path, *, max_rows: int) -> list[str]:
+    """The texts of the night's profiled rows: a deterministic id-hash sample of at most `max_rows`
+    of the extracted messages (a Parquet file with id and text)."""
+    import pyarrow.parquet as pq
+
+    messages = pq.read_table(messages_path, columns=["id", "text"])
+    rows = sample_rows(messages.column("id").to_pylist(), max_rows=max_rows)
+    return messages.column("text").take(rows).to_pylist()
+
+
+def night_drift(
+    *,
+    night: str,
+    challenger: dict,
+    texts: Sequence[str],
+    term_counts: Sequence[int],
+    min_count: int,
+    live_name: str | None,
+    live_night: str | None,
+    live_models: Mapping[str, dict],
+    live_profile: dict | None,
+    clean_summary: dict,
+    label_summary: dict,
+    rule_rows: list,
+    held_out: Callable[[], dict],
+    limits: dict,
+    top_movers: int,
+    progress: Callable[[int, int, str], None],
+) -> tuple[dict, dict]:
+    """(drift report, tonight's profile): tonight's rows under the challenger (trained on them, so
+    its unknown words are counted leave-one-out with `term_counts`) and under each live model,
+    compared with the live release's profile when it has one. `held_out()` gives the gate's
+    held-out comparison; it is asked only when there is a profile to compare with."""
+    passes = 1 + len(live_models)
+
+    def stage(done_pass: int, label: str):
+        return lambda done, total: progress(
+            done_pass * total + done, passes * total, f"{label}: {done:,} of {total:,} rows"
+        )
+
+    challenger_stats, _ = model_statistics(
+        challenger, texts, term_counts=list(term_counts), min_count=min_count, progress=stage(0, "challenger")
+    )
+    live_stats, live_scores = {}, {}
+    for number, (name, model) in enumerate(sorted(live_models.items()), start=1):
+        stats, scores = model_statistics(model, texts, progress=stage(number, f"live {name}"))
+        live_stats[name], live_scores[name] = stats[name], scores[name]
+    common = night_profile(
+        extracted=clean_summary["extracted"],
+        quarantine_reasons=clean_summary["reasons"],
+        label_messages=label_summary["messages"],
+        label_counts=label_summary["classes"],
+        rules=rule_rows,
+        models={},
+    )
+    report = {"night": night, "live_release": live_name, "live_night": live_night, "profiled_rows": len(texts)}
+    if live_profile is not None:
+        comparison = compare_profiles(
+            live_profile,
+            {**common, "models": live_stats},
+            live_scores,
+            held_out(),
+            limits=limits,
+            top_movers=top_movers,
+        )
+        report.update(comparison, note=None)
+    else:
+        note = (
+            "no release is live yet"
+            if live_name is None
+            else f"the live release {live_name} has no drift profile (published before drift reports)"
+        )
+        report.update(status=NOT_COMPARED, measures=[], details={}, note=f"Nothing to compare with: {note}.")
+    return report, {**common, "models": {"challenger": challenger_stats, "live": live_stats}}
+
+
+def status_line(report: dict) -> str:
+    """The report's status and every measure that is not ok, on one line (for the log)."""
+    return report["status"] + "".join(
+        f"; {m['measure']} {m['subject']} {m['status']}" for m in report["measures"] if m["status"] != "ok"
+    )
