@@ -21,7 +21,9 @@ def test_a_class_threshold_policy_overrides_the_sections(luigi_config):
     assert config.unknown_threshold_classes(["spam", "notification"]) == ["ham"]
 
 
-def test_the_shipped_setting_gives_notification_its_own_policy():
+def test_without_class_thresholds_every_class_follows_the_section(luigi_config):
+    luigi_config({"training": {"class_thresholds": "{}"}})
     config = training()
-    assert config.threshold_for("notification") == ("recall", 0.9)
-    assert config.threshold_for("spam") == (config.threshold_policy, config.threshold_target)
+    for name in ("notification", "personal", "spam"):
+        assert config.threshold_for(name) == (config.threshold_policy, config.threshold_target)
+    assert config.unknown_threshold_classes(["spam"]) == []
