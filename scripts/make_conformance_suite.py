@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sortbox.export import content_id, model_json_bytes  # noqa: E402
+from sortbox.export import case_entry, content_id, model_json_bytes  # noqa: E402
 from sortbox.model_file import SCHEMA_VERSION, TFIDF, TOKENIZER_FIELDS  # noqa: E402
 from sortbox.portable_scorer import PortableModel  # noqa: E402
 from sortbox.textnorm import default_cleaning_spec  # noqa: E402
@@ -374,27 +374,7 @@ def expected(model: dict, text) -> dict:
     """What the spec's steps give for `text` (run from the model's tables), checked against the
     same steps run with this Python's unicodedata and re: both must agree on every case."""
     raw = None if text is None else text if isinstance(text, str) else "".join(piece * times for piece, times in text)
-    results = []
-    for tables in (True, False):
-        scorer = PortableModel(model, tables=tables)
-        cleaned, reason = scorer.clean(raw)
-        if reason:
-            results.append({"unscorable": f"quarantined:{reason}"})
-            continue
-        entry = {
-            "cleaned": cleaned,
-            "words": scorer.words(cleaned),
-            "terms": [model["vocabulary"][i] for i in scorer.term_indices(cleaned)],
-        }
-        scores, reason = scorer.score(raw)
-        if reason:
-            entry["unscorable"] = reason
-        else:
-            entry["scores"] = dict(zip(scorer.class_names, scores))
-            entry["decisions"] = {
-                name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
-            }
-        results.append(entry)
+    results = [case_entry(PortableModel(model, tables=tables), model, raw) for tables in (True, False)]
     if results[0] != results[1]:
         raise AssertionError(f"the tables and this Python disagree on {text!r}: {results}")
     return results[0]

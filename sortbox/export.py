@@ -88,34 +88,32 @@ def build_model(
     return model
 
 
+def case_entry(scorer: PortableModel, model: dict, raw: str) -> dict:
+    """What the scorer makes of one raw text: `unscorable` "quarantined:<reason>", or the cleaned
+    text, its words and terms, then per class the score and decision (or the reason it has none)."""
+    cleaned, reason = scorer.clean(raw)
+    if reason:
+        return {"unscorable": f"quarantined:{reason}"}
+    entry: dict = {
+        "cleaned": cleaned,
+        "words": scorer.words(cleaned),
+        "terms": [model["vocabulary"][i] for i in scorer.term_indices(cleaned)],
+    }
+    scores, reason = scorer.score(raw)
+    if reason:
+        entry["unscorable"] = reason
+    else:
+        entry["scores"] = dict(zip(scorer.class_names, scores))
+        entry["decisions"] = {
+            name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
+        }
+    return entry
+
+
 def golden_vectors(model: dict, texts: Sequence[tuple[str, str]]) -> list[dict]:
     """Expected cleaning, words, terms and scores for `texts` (id, raw text), from the stdlib scorer."""
     scorer = PortableModel(model)
-    vocabulary = model["vocabulary"]
-    golden = []
-    for message_id, text in texts:
-        cleaned, reason = scorer.clean(text)
-        entry: dict = {"id": message_id, "text": text}
-        if reason:
-            golden.append({**entry, "unscorable": f"quarantined:{reason}"})
-            continue
-        scores, reason = scorer.score(text)
-        entry.update(
-            {
-                "cleaned": cleaned,
-                "words": scorer.words(cleaned),
-                "terms": [vocabulary[i] for i in scorer.term_indices(cleaned)],
-            }
-        )
-        if reason:
-            entry["unscorable"] = reason
-        else:
-            entry["scores"] = dict(zip(scorer.class_names, scores))
-            entry["decisions"] = {
-                name: int(s >= model["classes"][name]["threshold"]) for name, s in zip(scorer.class_names, scores)
-            }
-        golden.append(entry)
-    return golden
+    return [{"id": message_id, "text": text, **case_entry(scorer, model, text)} for message_id, text in texts]
 
 
 def synthetic_golden_texts(model: dict, *, count: int = 24, seed: int = 0) -> list[tuple[str, str]]:
