@@ -7,8 +7,10 @@ In one invocation, on the same table (report: var/bench/benchmark-<db>-<rows>.js
 1. the table: scripts/make_benchmark_data.py grows the SMS collection to --rows rows (skipped with
    --reuse-table when it exists with that many rows);
 2. sortbox's training DAG (`TrainPipeline`, the shipped config: 332 rules, 500 topics, 3 classes,
-   grid of [training] param_grid x folds) through scripts/luigi_timed.py with one worker: wall
-   seconds and peak RSS of the whole run, and per task seconds and peak RSS;
+   grid of [training] param_grid x folds) through scripts/luigi_timed.py with --workers (default one;
+   `--workers 1,2` runs it once per count, reports the speed-up and the files that differ between
+   the runs' outputs, which should be none) and [shards] count (`--shards`): wall seconds and peak
+   RSS of the whole run, and per task seconds and peak RSS;
 3. the same command again: a no-op rerun (nothing to do), timed;
 4. scripts/naive_baseline.py with the same rules, topics, grid and folds: seconds and peak RSS,
    per step, and the end-to-end speed-up; both models' spam ROC AUC against the table's ground
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import pyarrow as pa  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count  # noqa: E402
+from sortbox.checkpoint import comparable_output, iter_parquet_chunks, parquet_row_count  # noqa: E402
 from sortbox.label import label_chunk  # noqa: E402
 from sortbox.model_file import read_model_file  # noqa: E402
 from sortbox.model_selection import SELECTION_KEYS  # noqa: E402
@@ -192,10 +194,15 @@ def _throughput(result: dict) -> int:
     )
 
 
-def training_config() -> dict:
-    """The grid, folds and topics of config/luigi.cfg: the naive baseline gets exactly these."""
+def read_config() -> configparser.ConfigParser:
     parser = configparser.ConfigParser()
     parser.read(ROOT / "config" / "luigi.cfg")
+    return parser
+
+
+def training_config() -> dict:
+    """The grid, folds and topics of config/luigi.cfg: the naive baseline gets exactly these."""
+    parser = read_config()
     return {
         # The naive script's GridSearchCV knows LogisticRegression parameters only (not sortbox's topics / scale).
         "param_grid": {
@@ -271,6 +278,13 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each stage benchmark (the best is reported)")
     parser.add_argument(
+        "--workers",
+        default="1",
+        help="luigi workers of the DAG run, or several comma-separated (e.g. 1,2): one run each, on the same "
+        "table, the speed-up and whether every output file is byte-identical between them",
+    )
+    parser.add_argument("--shards", type=int, default=None, help="[shards] count (default: the configuration's)")
+    parser.add_argument(
         "--out", type=Path, default=None, help="JSON report (default var/bench/benchmark-<db>-<rows>.json)"
     )
     args = parser.parse_args(argv)
@@ -301,26 +315,45 @@ def main(argv: list[str]) -> int:
     work = ROOT / "var" / "bench" / f"runs-{args.db}-{args.rows}"
     shutil.rmtree(work, ignore_errors=True)  # measure real work, not a no-op rerun
     work.mkdir(parents=True)
-    output_root = work / "sortbox"
-    luigi_args = [
-        "--module",
-        "workflows.train",
-        "TrainPipeline",
-        "--local-scheduler",
-        "--workers",
-        "1",
-        "--run-date",
-        "2026-01-01",
-        "--source-table",
-        TABLE,
-        "--paths-output-root",
-        str(output_root),
-    ]
+    worker_counts = [int(n) for n in args.workers.split(",")]
+    shard_args = ["--shards-count", str(args.shards)] if args.shards else []
+    report["shards"] = args.shards or int(read_config()["shards"].get("count", "1"))
+    runs: dict[int, dict] = {}
 
-    print(f"sortbox training DAG on {args.rows:,} rows ({args.db}) ...", flush=True)
-    report["sortbox"] = run_dag(luigi_args, env, work / "sortbox-tasks.jsonl")
-    print(json.dumps(report["sortbox"], indent=2), flush=True)
-    report["noop_rerun"] = run_dag(luigi_args, env, work / "noop-tasks.jsonl")
+    def dag_args(workers: int) -> list[str]:
+        return [
+            "--module",
+            "workflows.train",
+            "TrainPipeline",
+            "--local-scheduler",
+            "--workers",
+            str(workers),
+            "--run-date",
+            "2026-01-01",
+            "--source-table",
+            TABLE,
+            "--paths-output-root",
+            str(work / f"sortbox-w{workers}"),
+            *shard_args,
+        ]
+
+    for workers in worker_counts:
+        print(f"sortbox training DAG on {args.rows:,} rows ({args.db}), {workers} worker(s) ...", flush=True)
+        runs[workers] = run_dag(dag_args(workers), env, work / f"sortbox-w{workers}-tasks.jsonl")
+        print(json.dumps(runs[workers], indent=2), flush=True)
+    output_root = work / f"sortbox-w{worker_counts[0]}"
+    report["sortbox"] = runs[worker_counts[0]]
+    if len(worker_counts) > 1:
+        report["sortbox_by_workers"] = {str(n): run for n, run in runs.items()}
+        first, last = worker_counts[0], worker_counts[-1]
+        report["workers_speedup"] = round(runs[first]["seconds"] / runs[last]["seconds"], 2)
+        report["outputs_differ"] = differing_files(work / f"sortbox-w{first}", work / f"sortbox-w{last}")
+        print(
+            f"{last} workers: {report['workers_speedup']}x the speed of {first}; "
+            f"files that differ: {report['outputs_differ'] or 'none'}",
+            flush=True,
+        )
+    report["noop_rerun"] = run_dag(dag_args(worker_counts[0]), env, work / "noop-tasks.jsonl")
     print(
         f"no-op rerun: {report['noop_rerun']['seconds']} s, {report['noop_rerun']['tasks_run']} tasks run", flush=True
     )
@@ -401,6 +434,19 @@ def main(argv: list[str]) -> int:
     print(f"report written to {out}")
     mismatches = report.get("labelling", {}).get("mismatches", 0) + report.get("labelling_re2", {}).get("mismatches", 0)
     return 1 if mismatches else 0
+
+
+def differing_files(one: Path, other: Path) -> list[str]:
+    """Relative paths of the files that are not byte-identical in two output roots, or only in one
+    (less the fit timings and the output root: sortbox.checkpoint.comparable_output)."""
+    files = {p.relative_to(one) for p in one.rglob("*") if p.is_file()}
+    files |= {p.relative_to(other) for p in other.rglob("*") if p.is_file()}
+    return sorted(
+        str(name)
+        for name in files
+        if not ((one / name).is_file() and (other / name).is_file())
+        or comparable_output(one / name, one) != comparable_output(other / name, other)
+    )
 
 
 def naive_score_column(scores_csv: Path) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sortbox.checkpoint import write_parquet_chunks
 from sortbox.sampling import HASH_HEX_DIGITS, sample_cutoff
+from sortbox.shards import SHARD_SEED, shard_cutoffs
 from sortbox.timestamps import as_utc, parse_timestamp, utc_text
 
 #: Arrow schema of every extracted chunk (and of the ExtractMessages checkpoint).
@@ -62,6 +63,11 @@ class SourceSpec:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     chunk_size: int = 50_000
+    # One shard of `shard_count` (sortbox.shards), or every row (None); and the run's cut: only ids
+    # up to `id_bound` (an integer id column's maximum when the run was planned), or no bound.
+    shard_count: int = 1
+    shard: int | None = None
+    id_bound: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.sample_fraction <= 1.0:
@@ -72,6 +78,8 @@ class SourceSpec:
             raise SourceError("a since/until window needs [source] timestamp_column to be set")
         if self.since and self.until and self.since >= self.until:
             raise SourceError(f"empty window: since {self.since} is not before until {self.until}")
+        if self.shard is not None and not 0 <= self.shard < self.shard_count:
+            raise SourceError(f"shard {self.shard!r} is not one of the {self.shard_count} shards")
 
 
 def _sqlite_utc_key(ts: sa.ColumnElement) -> sa.ColumnElement:
@@ -333,20 +341,44 @@ def _configured_columns(spec: SourceSpec) -> list[tuple[str, str]]:
     return roles
 
 
+def _hash_key(conn: Connection, column: sa.Column, seed: object) -> sa.ColumnElement:
+    """The key of sortbox.sampling.sample_hash(seed, id), computed by the database (sqlite: a
+    registered md5); NULL for a NULL id."""
+    key = sa.func.substr(sa.func.md5(sa.literal(f"{seed}:") + sa.cast(column, sa.Text)), 1, HASH_HEX_DIGITS)
+    return key.collate("C") if conn.dialect.name == "postgresql" else key
+
+
+def _shard_clause(conn: Connection, column: sa.Column, shard: int, count: int) -> sa.ColumnElement:
+    """The rows of one shard (sortbox.shards.shard_of): its range of the shard key; a NULL id is in shard 0."""
+    cutoffs = shard_cutoffs(count)
+    key = _hash_key(conn, column, SHARD_SEED)
+    inside = sa.and_(
+        *([key >= sa.literal(cutoffs[shard - 1])] if shard > 0 else []),
+        *([key < sa.literal(cutoffs[shard])] if shard < count - 1 else []),
+    )
+    return sa.or_(inside, key.is_(None)) if shard == 0 else inside
+
+
+def _shard_bucket(conn: Connection, column: sa.Column, count: int) -> sa.ColumnElement:
+    """The shard of each row, as an SQL expression (one scan counts every shard)."""
+    if count == 1:
+        return sa.literal(0)
+    key = _hash_key(conn, column, SHARD_SEED)
+    whens = [(key.is_(None), 0)] + [(key < sa.literal(cutoff), s) for s, cutoff in enumerate(shard_cutoffs(count))]
+    return sa.case(*whens, else_=count - 1)
+
+
 def _where_clauses(conn: Connection, spec: SourceSpec, table: sa.Table) -> list[sa.ColumnElement]:
     clauses: list[sa.ColumnElement] = []
+    ids = table.c[spec.id_column]
     if spec.sample_fraction < 1.0:
-        # The key of sortbox.sampling.sample_hash, computed by the database (sqlite: a registered md5).
-        key = sa.func.substr(
-            sa.func.md5(sa.literal(f"{spec.sample_seed}:") + sa.cast(table.c[spec.id_column], sa.Text)),
-            1,
-            HASH_HEX_DIGITS,
-        )
-        if conn.dialect.name == "postgresql":
-            key = key.collate("C")
-        clauses.append(key < sa.literal(sample_cutoff(spec.sample_fraction)))
+        clauses.append(_hash_key(conn, ids, spec.sample_seed) < sa.literal(sample_cutoff(spec.sample_fraction)))
     if spec.timestamp_column and (spec.since or spec.until):
         clauses.append(_window_clause(conn, spec, table.c[spec.timestamp_column]))
+    if spec.id_bound is not None:
+        clauses.append(sa.or_(ids <= sa.literal(spec.id_bound, sa.BigInteger), ids.is_(None)))
+    if spec.shard is not None and spec.shard_count > 1:
+        clauses.append(_shard_clause(conn, ids, spec.shard, spec.shard_count))
     return clauses
 
 
@@ -410,15 +442,13 @@ def _select(conn: Connection, spec: SourceSpec, table: sa.Table) -> sa.Select:
     if spec.label_column:
         columns.append(read(spec.label_column).label("label"))
     stmt = sa.select(*columns).where(*_where_clauses(conn, spec, table))
-    # Ordered by id so that the output is deterministic and duplicate ids are adjacent. sqlite
-    # sorts integers before texts, so where the id column mixes storage types (1 and '1') it is
-    # ordered by the bytes read instead (a sort that cannot use the index: only then).
-    order = (
-        read(spec.id_column)
-        if conn.dialect.name == "sqlite" and _mixed_storage_types(conn, table.c[spec.id_column])
-        else table.c[spec.id_column]
-    )
-    return stmt.order_by(order)
+    # Ordered by the shard key, then the id: every shard's rows come in the order their part of
+    # the key range has in the whole table, so the shards, put one after the other, hold the rows
+    # in the same order whatever their number (and so does everything computed from them), and
+    # the copies of a duplicate id are adjacent. On sqlite the id is ordered by the bytes read,
+    # so that an id stored as the integer 1 and as the text '1' (the same id) are adjacent too.
+    ids = table.c[spec.id_column]
+    return stmt.order_by(_hash_key(conn, ids, SHARD_SEED), read(spec.id_column))
 
 
 class _PostgresTimestampText(sa.types.TypeDecorator):
@@ -442,12 +472,6 @@ class _PostgresTimestampText(sa.types.TypeDecorator):
             return (dt.date if self.date_only else dt.datetime).fromisoformat(value)
         except ValueError:
             return value
-
-
-def _mixed_storage_types(conn: Connection, column: sa.Column) -> bool:
-    """Whether a sqlite column holds values of more than one storage class (integer, real, text, blob)."""
-    types = sa.select(sa.func.count(sa.distinct(sa.func.typeof(column)))).where(column.is_not(None))
-    return int(conn.execute(types).scalar_one()) > 1
 
 
 def count_source_rows(conn: Connection, spec: SourceSpec) -> int:
@@ -505,7 +529,8 @@ def rows_to_chunk(rows: list, *, has_timestamp: bool, has_label: bool) -> pa.Tab
 
 
 def iter_message_chunks(conn: Connection, spec: SourceSpec) -> Iterator[pa.Table]:
-    """Stream the selected rows as Arrow tables of at most `spec.chunk_size` rows, ordered by id.
+    """Stream the selected rows as Arrow tables of at most `spec.chunk_size` rows, ordered by the
+    shard key, then the id (see `_select`).
 
     Uses a server-side cursor on Postgres (never the whole table in memory). Raises SourceError
     when the table or a column does not exist, or a window is asked of a Postgres column that is
@@ -519,15 +544,51 @@ def iter_message_chunks(conn: Connection, spec: SourceSpec) -> Iterator[pa.Table
         yield rows_to_chunk(rows, has_timestamp=bool(spec.timestamp_column), has_label=bool(spec.label_column))
 
 
+def plan_shards(conn: Connection, spec: SourceSpec, count: int) -> dict:
+    """What a run reads, pinned before its shards read it: the rows of each of `count` shards,
+    their total, the id bound (the largest id, when the id column holds integers: rows added
+    later, with larger ids, stay out of this run) and the rows left out of a window for want of a
+    timestamp. One snapshot, one scan for the counts. SourceError when there is no row."""
+    table = reflect_source(conn, spec)
+    ids = table.c[spec.id_column]
+    bound = None
+    if isinstance(ids.type, sa.Integer):
+        largest = conn.execute(sa.select(sa.func.max(ids)).where(*_where_clauses(conn, spec, table))).scalar_one()
+        bound = largest if isinstance(largest, int) and not isinstance(largest, bool) else None
+    pinned = SourceSpec(**{**spec.__dict__, "id_bound": bound, "shard": None, "shard_count": count})
+    bucket = _shard_bucket(conn, ids, count).label("shard")
+    stmt = sa.select(bucket, sa.func.count()).select_from(table).where(*_where_clauses(conn, pinned, table))
+    rows = [0] * count
+    for shard, n in conn.execute(stmt.group_by(bucket)).all():
+        rows[int(shard)] = int(n)
+    return {
+        "shards": count,
+        "rows": rows,
+        "total": sum(rows),
+        "id_bound": bound,
+        "null_timestamps_outside_window": count_null_timestamps(conn, pinned),
+    }
+
+
 def extract_to_parquet(
-    conn: Connection, spec: SourceSpec, path, *, described: dict, progress: Callable[[int, int], None] | None = None
+    conn: Connection,
+    spec: SourceSpec,
+    path,
+    *,
+    described: dict,
+    progress: Callable[[int, int], None] | None = None,
+    planned_rows: int | None = None,
 ) -> tuple[int, int]:
     """Every row `spec` selects into the Parquet file `path` (MESSAGE_SCHEMA, one row group per
     chunk); return (rows written, rows left out for want of a timestamp: in no window, counted
     rather than silently gone). SourceError, naming the table and `described` (the options that
-    select the rows), when there is no row; `progress(rows done, rows)` after each chunk."""
-    total = count_source_rows(conn, spec)
-    if total == 0:
+    select the rows), when there is no row; `progress(rows done, rows)` after each chunk.
+
+    With `planned_rows` (a shard of a planned run), a shard may be empty, the rows left out are
+    the plan's to count (0 here), and a shard that reads another number of rows than planned is
+    a SourceError: the table changed under the run."""
+    total = count_source_rows(conn, spec) if planned_rows is None else planned_rows
+    if total == 0 and planned_rows is None:
         raise SourceError(f"no rows to extract from table {spec.table!r} with {described}")
     done = 0
 
@@ -540,4 +601,12 @@ def extract_to_parquet(
             yield chunk
 
     rows = write_parquet_chunks(path, MESSAGE_SCHEMA, chunks())
+    if planned_rows is not None:
+        if rows != planned_rows:
+            raise SourceError(
+                f"shard {spec.shard} of table {spec.table!r} has {rows:,} rows, but the run's plan counted "
+                f"{planned_rows:,}: the table changed while the run read it (rows added below the plan's id "
+                "bound, or deleted); rerun to read a new cut"
+            )
+        return rows, 0
     return rows, count_null_timestamps(conn, spec)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
+from sortbox.shards import MAX_SHARDS
+
 #: The value that unsets an optional option on the command line, where luigi takes an empty
 #: value for "not given" and falls back to the configuration file (`--source-timestamp-column -`).
 UNSET = "-"
@@ -92,6 +94,7 @@ RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "no_above": number(0, 1, low_open=True),
         "keep_n": integer(1),
     },
+    "shards": {"count": integer(1, MAX_SHARDS)},
     "lsi": {
         "num_topics": integer(1),
         "power_iters": integer(0),

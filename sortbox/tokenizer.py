@@ -56,6 +56,24 @@ class TermTally:
         """Terms seen at least `min_word_frequency` times, with their counts (sorted by term)."""
         return {term: n for term, n in sorted(self.term_counts.items()) if n >= min_word_frequency}
 
+    def to_json(self) -> dict:
+        """The tally as plain JSON data (sorted), for a shard's checkpoint."""
+        return {"term_counts": dict(sorted(self.term_counts.items())), "forms": dict(sorted(self.forms.items()))}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TermTally":
+        return cls(term_counts=Counter(data["term_counts"]), forms=dict(data["forms"]))
+
+    @classmethod
+    def merged(cls, tallies: Iterable["TermTally"]) -> "TermTally":
+        """One tally of several shards': counts added; a word's term is the same in every shard
+        (tokenising is a transform), so the forms' union does not depend on the order."""
+        total = cls()
+        for tally in tallies:
+            total.term_counts.update(tally.term_counts)
+            total.forms.update(tally.forms)
+        return total
+
     def surface_forms(self, vocabulary: Sequence[str] | dict) -> dict[str, str]:
         """The surface-form -> term table restricted to terms of `vocabulary` (sorted by form)."""
         keep = set(vocabulary)

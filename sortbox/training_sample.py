@@ -1,5 +1,5 @@
 """The training sample's LSI features, in two streaming passes over the tokens: one to choose the
-rows (`select.training_rows`), one to project them; memory stays flat however large the table is."""
+rows (`sampling.TrainingRowPicker`), one to project them; memory stays flat however large the table is."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks
 from sortbox.embed import has_known_term, project, tfidf_arrow
-from sortbox.sampling import holdout_mask, training_rows
+from sortbox.sampling import TrainingRowPicker
 
 
 def embed_training_sample(
@@ -32,14 +32,10 @@ def embed_training_sample(
     (ascending) and a summary: messages, held out, without a known term, eligible, trained on.
     `known` and `idf` are the vocabulary's terms and idf weights, `basis` the LSI basis.
     `progress(rows read, messages)` during the second pass."""
-    ids, has_terms = [], []
+    picker = TrainingRowPicker(holdout_fraction=holdout_fraction, seed=holdout_seed, max_rows=max_rows)
     for chunk in iter_parquet_chunks(tokens, batch_size=chunk_rows, columns=["id", "terms"]):
-        ids.extend(chunk.column("id").to_pylist())
-        has_terms.append(has_known_term(chunk.column("terms"), known))
-    has_terms = np.concatenate(has_terms) if has_terms else np.zeros(0, dtype=bool)
-    rows = training_rows(ids, has_terms, holdout_fraction=holdout_fraction, seed=holdout_seed, max_rows=max_rows)
-    held_out = holdout_mask(ids, fraction=holdout_fraction, seed=holdout_seed)
-    del ids
+        picker.add(chunk.column("id").to_pylist(), has_known_term(chunk.column("terms"), known))
+    rows = picker.rows()
     with NpyRowWriter(features, rows=len(rows), columns=basis.shape[1]) as writer:
         start = 0
         for chunk in iter_parquet_chunks(tokens, batch_size=chunk_rows, columns=["terms"]):
@@ -47,12 +43,12 @@ def embed_training_sample(
             writer.write(project(tfidf_arrow(chunk.column("terms").take(pa.array(wanted)), known, idf), basis))
             start += chunk.num_rows
             if progress:
-                progress(start, len(has_terms))
+                progress(start, picker.messages)
     summary = {
-        "messages": int(len(has_terms)),
-        "held_out": int(held_out.sum()),
-        "without_known_terms": int((~has_terms).sum()),
-        "eligible": int((has_terms & ~held_out).sum()),
+        "messages": picker.messages,
+        "held_out": picker.held_out,
+        "without_known_terms": picker.without_known_terms,
+        "eligible": picker.eligible,
         "trained_on": int(len(rows)),
         "max_rows": max_rows,
     }

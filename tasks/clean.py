@@ -1,24 +1,28 @@
-"""CleanMessages: normalise texts, quarantine unusable rows with a reason."""
+"""CleanShard (one per shard) -> CleanMessages: normalise texts, quarantine unusable rows with a reason."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import luigi
+
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import CLEAN_SCHEMA, QUARANTINE_SCHEMA, iter_clean_chunks
+from sortbox.shards import concat_parquet, sum_counts
 from tasks.base import Artifact, SortboxTask
 from tasks.config import cleaning, source
-from tasks.extract import ExtractMessages
+from tasks.extract import ExtractShard, ShardedTask
 
 
 class NoUsableRows(ValueError):
     """Every extracted row was quarantined."""
 
 
-class CleanMessages(SortboxTask):
-    """Output: clean.parquet (id, text, rule_text, timestamp, label), quarantine.parquet (id, reason,
-    raw text, ...), summary.json."""
+class CleanShard(SortboxTask):
+    """One shard's rows cleaned. Output: clean.parquet (id, text, rule_text, timestamp, label),
+    quarantine.parquet (id, reason, raw text, ...), summary.json. A shard may have no clean row."""
 
+    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
     reads = (cleaning,)
     artifacts = {
         "clean": Artifact("clean.parquet"),
@@ -27,7 +31,10 @@ class CleanMessages(SortboxTask):
     }
 
     def requires(self):
-        return {"messages": ExtractMessages(**self.same_run())}
+        return {"messages": ExtractShard(**self.same_run(), shard=self.shard)}
+
+    def path_label(self) -> str:
+        return f"shard{self.shard}"
 
     def run(self):
         messages = self.input_path("messages", "messages")
@@ -44,17 +51,40 @@ class CleanMessages(SortboxTask):
                     quarantine.write(result.quarantine)
                     reasons.update(result.reasons)
                     done = clean.rows + quarantine.rows
-                    self.report_progress(done, total, f"cleaned {done:,} of {total:,} rows")
+                    self.report_progress(done, total, f"shard {self.shard}: cleaned {done:,} of {total:,} rows")
             if clean.rows + quarantine.rows != total:
                 raise RuntimeError(
                     f"cleaning lost rows: {total} in, {clean.rows} clean + {quarantine.rows} quarantined out"
                 )
-            if clean.rows == 0:
-                raise NoUsableRows(f"all {total:,} extracted rows were quarantined: {dict(sorted(reasons.items()))}")
             summary = {
                 "extracted": total,
                 "clean": clean.rows,
                 "quarantined": quarantine.rows,
                 "reasons": dict(sorted(reasons.items())),
             }
+            write_json(out / self.artifact("summary"), summary)
+
+
+class CleanMessages(ShardedTask):
+    """Every shard's clean and quarantined rows, shard after shard. Output: clean.parquet,
+    quarantine.parquet, summary.json (rows extracted, clean, quarantined, reasons)."""
+
+    artifacts = CleanShard.artifacts
+
+    def requires(self):
+        return {"shards": self.shard_tasks(CleanShard, **self.same_run())}
+
+    def run(self):
+        parts = self.shard_json("summary")
+        summary = {
+            "extracted": sum(part["extracted"] for part in parts),
+            "clean": sum(part["clean"] for part in parts),
+            "quarantined": sum(part["quarantined"] for part in parts),
+            "reasons": sum_counts(part["reasons"] for part in parts),
+        }
+        if summary["clean"] == 0:
+            raise NoUsableRows(f"all {summary['extracted']:,} extracted rows were quarantined: {summary['reasons']}")
+        with self.atomic_output() as out:
+            for key, schema in (("clean", CLEAN_SCHEMA), ("quarantine", QUARANTINE_SCHEMA)):
+                concat_parquet(self.shard_paths(key), out / self.artifact(key), schema)
             write_json(out / self.artifact("summary"), summary)

@@ -97,6 +97,7 @@ def check_settings() -> None:
     for section in (
         database,
         source,
+        shards,
         paths,
         cleaning,
         labelling,
@@ -209,6 +210,17 @@ class source(CheckedConfig):
         return significant_values(
             self, [name for name, param in self.get_params() if param.significant and name != "label_separator"]
         )
+
+
+class shards(CheckedConfig):
+    """[shards]: how many id-hash buckets the row-linear stages run in (sortbox.shards)."""
+
+    count = luigi.IntParameter(
+        default=1,
+        description="Shards of extract, clean, label and tokenise: each its own task, so that --workers N and "
+        "workers on other hosts run N at once. Part of every output hash: the rows of the combined "
+        "checkpoints come in shard order.",
+    )
 
 
 class paths(CheckedConfig):

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
+
+import luigi
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.label import LABELS_SCHEMA
-from sortbox.labelling import FeedbackOverrides, label_messages, label_summary, rule_stats_file, rules_file
+from sortbox.labelling import (
+    ColumnCursor,
+    FeedbackOverrides,
+    combine_labels,
+    label_shard,
+    label_summary,
+    rule_stats_file,
+    rules_file,
+)
 from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
 from tasks.base import Artifact, SortboxTask
-from tasks.clean import CleanMessages
+from tasks.clean import CleanShard
 from tasks.config import labelling, source
+from tasks.extract import ShardedTask
 from tasks.feedback import ReadFeedback
 
 logger = logging.getLogger("luigi-interface")
@@ -29,15 +41,63 @@ def check_rules(rules_dir: str, fingerprint: str) -> None:
     load_rules(rules_dir)
 
 
-class LabelMessages(SortboxTask):
-    """Output: labels.parquet (id, labels, truth, rule_hits), rules.json, rule_stats.json, summary.json.
-
-    The rule files' content is part of the output hash: editing one rule reruns this task and
-    what depends on it, nothing upstream. The rules are compiled while the DAG is scheduled,
-    so an invalid regex stops the run before the database is touched.
-    """
+class RulesTask(SortboxTask):
+    """A task whose output depends on the rule files: their content is part of the output hash,
+    so editing one rule reruns this task and what depends on it, nothing upstream. The rules are
+    compiled while the DAG is scheduled, so an invalid regex stops the run before the database
+    is touched."""
 
     reads = (labelling, (source, ("label_column", "label_separator")))
+
+    def content_fingerprint(self) -> str:
+        rules_dir = labelling().rules_path()
+        fingerprint = rules_fingerprint(rules_dir)
+        check_rules(str(rules_dir), fingerprint)  # raises RuleError "<file>:<line>: <error>" during scheduling
+        return fingerprint
+
+
+class LabelShard(RulesTask):
+    """One shard's messages labelled: rule hits, and labels from the rules or the label column
+    (the reviewed verdicts apply when the shards are combined). Output: labels.parquet (id,
+    labels, truth, rule_hits), summary.json."""
+
+    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
+    artifacts = {"labels": Artifact("labels.parquet"), "summary": Artifact("summary.json", read_json)}
+
+    def requires(self):
+        return {"clean": CleanShard(**self.same_run(), shard=self.shard)}
+
+    def path_label(self) -> str:
+        return f"shard{self.shard}"
+
+    def run(self):
+        files = read_rule_files(labelling().rules_path())
+        matcher = best_matcher(files.rules)
+        if self.shard == 0:
+            warn_about_rules(files, matcher)
+        clean, config = self.input_path("clean", "clean"), labelling()
+        total = parquet_row_count(clean)
+        with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
+            label_shard(
+                iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]),
+                sink.write,
+                matcher=matcher,
+                # With feedback, the rules label and the verdicts override them (LabelMessages).
+                source="rules" if config.source == FEEDBACK_SOURCE else config.source,
+                separator=source().label_separator,
+                has_truth=bool(source().label_column),
+                on_chunk=lambda done: self.report_progress(
+                    done, total, f"shard {self.shard}: labelled {done:,} of {total:,} messages"
+                ),
+            )
+            write_json(out / self.artifact("summary"), {"shard": self.shard, "messages": sink.rows})
+
+
+class LabelMessages(ShardedTask, RulesTask):
+    """The shards' labels, shard after shard, the reviewed verdicts applied, and the rule
+    statistics of them all. Output: labels.parquet (id, labels, truth, rule_hits), rules.json,
+    rule_stats.json, summary.json."""
+
     artifacts = {
         "labels": Artifact("labels.parquet"),
         "rules": Artifact("rules.json", read_json),
@@ -46,36 +106,40 @@ class LabelMessages(SortboxTask):
     }
 
     def requires(self):
-        inputs = {"clean": CleanMessages(**self.same_run())}
+        inputs = {
+            "shards": self.shard_tasks(LabelShard, **self.same_run()),
+            "clean": self.shard_tasks(CleanShard, **self.same_run()),
+        }
         if labelling().source == FEEDBACK_SOURCE:
             inputs["feedback"] = ReadFeedback(**self.same_run())
         return inputs
 
-    def content_fingerprint(self) -> str:
-        rules_dir = labelling().rules_path()
-        fingerprint = rules_fingerprint(rules_dir)
-        check_rules(str(rules_dir), fingerprint)  # raises RuleError "<file>:<line>: <error>" during scheduling
-        return fingerprint
-
     def run(self):
         files = read_rule_files(labelling().rules_path())
         matcher = best_matcher(files.rules)
-        warn_about_rules(files, matcher)
         verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.input() else None
         overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
-        clean, has_truth, config = self.input_path("clean", "clean"), bool(source().label_column), labelling()
-        total = parquet_row_count(clean)
+        has_truth, config, size = bool(source().label_column), labelling(), source().chunk_size
+        labels = self.shard_paths("labels")
+        texts = [Path(task.output().path) / task.artifact("clean") for task in self.requires()["clean"]]
+        total = sum(map(parquet_row_count, labels))
+
+        def labelled():
+            done = 0
+            for labels_path, clean_path in zip(labels, texts, strict=True):
+                rule_texts = ColumnCursor(
+                    chunk.column("rule_text").combine_chunks()
+                    for chunk in iter_parquet_chunks(clean_path, batch_size=size, columns=["rule_text"])
+                )
+                for chunk in iter_parquet_chunks(labels_path, batch_size=size):
+                    yield chunk, rule_texts.take(chunk.num_rows)
+                    done += chunk.num_rows
+                    self.report_progress(done, total, f"combined the labels of {done:,} of {total:,} messages")
+                rule_texts.check_exhausted()
+
         with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
-            stats = label_messages(
-                iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]),
-                sink.write,
-                rules=files.rules,
-                matcher=matcher,
-                source=config.source,
-                separator=source().label_separator,
-                has_truth=has_truth,
-                overrides=overrides,
-                on_chunk=lambda done: self.report_progress(done, total, f"labelled {done:,} of {total:,} messages"),
+            stats = combine_labels(
+                labelled(), sink.write, rules=files.rules, has_truth=has_truth, overrides=overrides
             )
             write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
             write_json(out / self.artifact("rule_stats"), rule_stats_file(stats, files, has_truth=has_truth))

@@ -25,10 +25,15 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 #: The task families of the training DAG (workflows.train.TrainPipeline and all it requires): what a
 #: clean run leaves outputs for and luigid lists, so that the task list cannot silently shrink.
 TRAINING_FAMILIES = {
+    "PlanShards",
+    "ExtractShard",
     "ExtractMessages",
+    "CleanShard",
     "CleanMessages",
+    "LabelShard",
     "LabelMessages",
     "RuleReport",
+    "TokenizeShard",
     "TokenizeMessages",
     "BuildDictionary",
     "FitTfidf",

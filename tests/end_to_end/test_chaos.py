@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sortbox.checkpoint import comparable_output
 from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
 
 RUN_DATE = "2026-11-24"
@@ -88,16 +88,7 @@ def killed_so_far(kill_log: Path) -> list[str]:
 
 def files_of(root: Path) -> dict[str, bytes]:
     """Every output file's bytes, with the fit timings masked (see the module docstring)."""
-    return {str(p.relative_to(root)): masked(p, root) for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def masked(path: Path, root: Path) -> bytes:
-    data = path.read_bytes().replace(str(root).encode(), b"<output root>")  # classes.json names its inputs' directories
-    if path.name in ("grid.json", "classes.json"):
-        return re.sub(rb'"fit_seconds": [0-9.e-]+', b'"fit_seconds": "masked"', data)
-    if path.name == "report.html":
-        return re.sub(rb"<td class='num seconds'>[^<]*</td>", b"<td class='num seconds'>masked</td>", data)
-    return data
+    return {str(p.relative_to(root)): comparable_output(p, root) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def assert_same_outputs_as(clean: Path, root: Path) -> None:

@@ -1,14 +1,25 @@
 """Extraction from the real Postgres of this machine: same ids and texts as sqlite, same samples."""
+
 import datetime as dt
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from sortbox.extract import SourceError, SourceSpec, iter_message_chunks, make_engine, snapshot_connection
+from sortbox.extract import (
+    SourceError,
+    SourceSpec,
+    iter_message_chunks,
+    make_engine,
+    plan_shards,
+    snapshot_connection,
+)
 from sortbox.sample_data import read_sms_collection, sample_rows, write_messages
+from sortbox.shards import shard_key, shard_of
 from tasks.clean import CleanMessages
+from tasks.extract import ExtractMessages
 from tests.conftest import SMS_TSV, run_luigi
 
 RUN_DATE = dt.date(2026, 11, 23)
@@ -29,7 +40,7 @@ def extracted(root):
 
 def run_extract_on(url, pipeline_env, root_name):
     root = pipeline_env(url)
-    result = run_luigi([CleanMessages(run_date=RUN_DATE)])
+    result = run_luigi([ExtractMessages(run_date=RUN_DATE), CleanMessages(run_date=RUN_DATE)])
     assert result.scheduling_succeeded, result.summary_text
     return root
 
@@ -46,6 +57,41 @@ def test_postgres_and_sqlite_extract_the_same_rows(
     assert pg.column("text").to_pylist() == lite.column("text").to_pylist()
     assert pg.column("label").to_pylist() == lite.column("label").to_pylist()
     assert pg.column("timestamp").to_pylist()[:3] == lite.column("timestamp").to_pylist()[:3]
+
+
+@pytest.mark.parametrize("count", [1, 3, 7])
+def test_both_databases_plan_and_read_the_same_shards(postgres_sample, sample_sqlite, count):
+    """Postgres computes the shard key natively, sqlite through the registered md5, Python in
+    sortbox.shards: every id is in the same shard on all three, the plan counts what the shards
+    read, and the shards together are the table, in the order of the shard key."""
+    pg_url, table = postgres_sample
+    by_database = {}
+    for url, table_name in ((pg_url, table), (sample_sqlite, "messages")):
+        spec = SourceSpec(table=table_name, id_column="id", text_column="body", chunk_size=1000)
+        engine = make_engine(url)
+        try:
+            with snapshot_connection(engine) as conn:
+                plan = plan_shards(conn, spec, count)
+                shards = [
+                    pa.concat_tables(
+                        list(
+                            iter_message_chunks(
+                                conn, replace(spec, shard=s, shard_count=count, id_bound=plan["id_bound"])
+                            )
+                        )
+                    )
+                    .column("id")
+                    .to_pylist()
+                    for s in range(count)
+                ]
+        finally:
+            engine.dispose()
+        assert plan["rows"] == [len(ids) for ids in shards] and plan["total"] == 5574 and plan["id_bound"] == 5574
+        assert all(shard_of(i, count) == s for s, ids in enumerate(shards) for i in ids)
+        whole = [i for ids in shards for i in ids]
+        assert whole == sorted(whole, key=lambda i: (shard_key(i), i)) and len(set(whole)) == 5574
+        by_database[url] = shards
+    assert by_database[pg_url] == by_database[sample_sqlite]
 
 
 @pytest.mark.parametrize("fraction, seed", [(0.1, 7), (0.5, 2026)])
@@ -76,8 +122,12 @@ def test_same_sample_on_both_databases(postgres_sample, sample_sqlite, fraction,
 def test_postgres_window_and_snapshot_options(postgres_sample):
     pg_url, table = postgres_sample
     spec = SourceSpec(
-        table=table, id_column="id", text_column="body", timestamp_column="received_at",
-        since=dt.datetime(2026, 1, 1, 8, 14), until=dt.datetime(2026, 1, 1, 8, 35),
+        table=table,
+        id_column="id",
+        text_column="body",
+        timestamp_column="received_at",
+        since=dt.datetime(2026, 1, 1, 8, 14),
+        until=dt.datetime(2026, 1, 1, 8, 35),
     )
     engine = make_engine(pg_url)
     try:
@@ -137,8 +187,14 @@ def test_postgres_windows_on_date_and_timestamptz_columns(
 
     monkeypatch.setenv("PGTZ", "America/New_York")  # the session time zone libpq asks for
     timestamp_table(postgres_engine, postgres_table, column_type, values)
-    spec = SourceSpec(table=postgres_table, id_column="id", text_column="body", timestamp_column="received_at",
-                      since=dt.datetime.fromisoformat(window[0]), until=dt.datetime.fromisoformat(window[1]))
+    spec = SourceSpec(
+        table=postgres_table,
+        id_column="id",
+        text_column="body",
+        timestamp_column="received_at",
+        since=dt.datetime.fromisoformat(window[0]),
+        until=dt.datetime.fromisoformat(window[1]),
+    )
     engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
     try:
         with snapshot_connection(engine) as conn:

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sortbox.checkpoint import read_json
+from sortbox.shards import shard_key
 from tasks.clean import CleanMessages
 from tasks.extract import ExtractMessages
 from tests.conftest import TINY_CORPUS, make_messages_db, run_luigi
@@ -74,29 +75,32 @@ def test_second_run_is_a_noop_and_a_parameter_change_reruns_dependents(tiny_sqli
     root = pipeline_env(tiny_sqlite)
     first = run_luigi([CleanMessages(run_date=RUN_DATE)])
     assert first.scheduling_succeeded
-    assert {t.get_task_family() for t in first.worker._scheduled_tasks.values()} == {"ExtractMessages", "CleanMessages"}
+    # One shard ([shards] count = 1): the plan, the shard's extraction and cleaning, the combination.
+    stages = ["CleanMessages", "CleanShard", "ExtractShard", "PlanShards"]
+    assert {t.get_task_family() for t in first.worker._scheduled_tasks.values()} == set(stages)
     again = run_luigi([CleanMessages(run_date=RUN_DATE)])
     assert "Did not run any tasks" in again.summary_text
-    assert sorted(p.name.split("-")[0] for p in (root / "2026-11-23").iterdir()) == ["CleanMessages", "ExtractMessages"]
+    assert sorted(p.name.split("-")[0] for p in (root / "2026-11-23").iterdir()) == stages
 
-    # A cleaning option changes CleanMessages only; a source option changes both.
+    # A cleaning option changes the cleaning tasks only; a source option changes them all.
     luigi_config({"cleaning": {"digits": "keep"}})
     assert run_luigi([CleanMessages(run_date=RUN_DATE)]).scheduling_succeeded
     names = sorted(p.name.split("-")[0] for p in (root / "2026-11-23").iterdir())
-    assert names == ["CleanMessages", "CleanMessages", "ExtractMessages"]
+    assert names == sorted(stages + ["CleanMessages", "CleanShard"])
     luigi_config({"source": {"sample_fraction": "0.5"}})
     assert run_luigi([CleanMessages(run_date=RUN_DATE)]).scheduling_succeeded
     names = sorted(p.name.split("-")[0] for p in (root / "2026-11-23").iterdir())
-    assert names == ["CleanMessages"] * 3 + ["ExtractMessages"] * 2
+    assert names == sorted(stages * 2 + ["CleanMessages", "CleanShard"])
 
 
 def test_clean_text_in_checkpoint(tiny_sqlite, pipeline_env):
     root = pipeline_env(tiny_sqlite)
     assert run_luigi([CleanMessages(run_date=RUN_DATE)]).scheduling_succeeded
     clean = pq.read_table(next((root / "2026-11-23").glob("CleanMessages-*")) / "clean.parquet").to_pylist()
-    assert [r["id"] for r in clean] == [str(i) for i, _, _ in TINY_CORPUS]
-    assert clean[0]["text"] == "winner!! you have won a £0000 prize. call 00000000000 now to claim"
-    assert clean[0]["rule_text"] == TINY_CORPUS[0][1]
+    assert [r["id"] for r in clean] == sorted((str(i) for i, _, _ in TINY_CORPUS), key=shard_key)
+    first = next(r for r in clean if r["id"] == "1")
+    assert first["text"] == "winner!! you have won a £0000 prize. call 00000000000 now to claim"
+    assert first["rule_text"] == TINY_CORPUS[0][1]
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,15 @@ from sortbox.extract import (
 )
 from sortbox.feedback import Verdict, read_decisions
 from sortbox.gating import gate_decisions, held_out_rows
-from sortbox.labelling import FeedbackOverrides, label_messages, label_summary, rule_stats_file, rules_file
+from sortbox.labelling import (
+    ColumnCursor,
+    FeedbackOverrides,
+    combine_labels,
+    label_shard,
+    label_summary,
+    rule_stats_file,
+    rules_file,
+)
 from sortbox.manifest import build_manifest, class_entry
 from sortbox.model_selection import evaluate_scores
 from sortbox.review import match_rules, review_samples
@@ -32,6 +40,7 @@ from sortbox.rules import Rule, read_rule_files
 from sortbox.sampling import holdout_mask
 from sortbox.score_files import NothingScorable, write_score_files
 from sortbox.scoring import ModelSet
+from sortbox.shards import shard_key
 from sortbox.textnorm import default_cleaning_spec
 from sortbox.training_sample import embed_training_sample
 from sortbox.validation import validation_figures
@@ -144,25 +153,33 @@ def chunk(ids, texts, labels):
     return pa.table({"id": ids, "rule_text": texts, "label": labels})
 
 
+def label_and_combine(shards, write, *, rules, matcher, source, has_truth, overrides=None, on_chunk=None):
+    """Each shard's chunks labelled (label_shard), then every shard combined in order
+    (combine_labels, the verdicts applied there), as LabelShard and LabelMessages do."""
+    pairs = []
+    for chunks in shards:
+        labelled = []
+        label_shard(
+            chunks, labelled.append, matcher=matcher, source=source, separator="|", has_truth=has_truth,
+            on_chunk=on_chunk,
+        )  # fmt: skip
+        pairs.extend(zip(labelled, (c.column("rule_text").combine_chunks() for c in chunks), strict=True))
+    return combine_labels(pairs, write, rules=rules, has_truth=has_truth, overrides=overrides)
+
+
 def test_a_labelling_run_writes_every_chunk_and_gathers_the_statistics(tmp_path):
     (tmp_path / "spam.txt").write_text("\\bwin\\b\n")
     (tmp_path / "promo.txt").write_text("# nothing yet\n")
     files = read_rule_files(tmp_path)
     matcher = RuleMatcher(files.rules)
     written, progress = [], []
-    chunks = [chunk(["1", "2"], ["win now", "hello"], ["spam", None]), chunk(["3"], ["win win"], [None])]
-    stats = label_messages(
-        chunks,
-        written.append,
-        rules=files.rules,
-        matcher=matcher,
-        source="rules",
-        separator="|",
-        has_truth=True,
+    shards = [[chunk(["1", "2"], ["win now", "hello"], ["spam", None])], [chunk(["3"], ["win win"], [None])]]
+    stats = label_and_combine(
+        shards, written.append, rules=files.rules, matcher=matcher, source="rules", has_truth=True,
         on_chunk=progress.append,
-    )
+    )  # fmt: skip
     assert [t.column("labels").to_pylist() for t in written] == [[["spam"], []], [["spam"]]]
-    assert progress == [2, 3] and stats.messages == 3
+    assert progress == [2, 1] and stats.messages == 3
     summary = label_summary(stats, files, matcher, messages=3, source="rules", overrides=None)
     assert summary["classes"] == {"spam": 2} and summary["classes_without_rules"] == {
         "promo": files.empty_classes["promo"]
@@ -185,19 +202,42 @@ def test_reviewed_verdicts_override_the_rules_labels():
     }
     overrides = FeedbackOverrides(verdicts, {"spam", "personal"})
     written = []
-    label_messages(
-        [chunk(["1", "2"], ["win now", "love"], [None, None])],
+    label_and_combine(
+        [[chunk(["1", "2"], ["win now", "love"], [None, None])]],
         written.append,
         rules=RULES,
         matcher=RuleMatcher(RULES),
-        source="rules+feedback",
-        separator="|",
+        source="rules",  # with feedback, the rules label the shards and the verdicts apply when combined
         has_truth=False,
         overrides=overrides,
     )
     assert written[0].column("labels").to_pylist() == [[], ["personal", "spam"]]
     assert overrides.counts() == {"personal": 1, "spam": 1}
     assert overrides.summary()["applied"] == 2
+
+
+@pytest.mark.parametrize(
+    "arrays, sizes, error",
+    [
+        ([["a", "b", "c"], ["d"]], [1, 2, 1], None),
+        ([["a"], [], ["b", "c", "d"]], [3, 1], None),
+        ([["a", "b"]], [1, 2], "ran out"),
+        ([["a", "b"], ["c"]], [2], "more values"),
+    ],
+)
+def test_a_column_cursor_aligns_a_column_with_other_chunks(arrays, sizes, error):
+    cursor = ColumnCursor(pa.array(a, pa.string()) for a in arrays)
+    flat = [v for a in arrays for v in a]
+    if error is None:
+        taken = [cursor.take(n).to_pylist() for n in sizes]
+        cursor.check_exhausted()
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        assert taken == [flat[start : start + n] for start, n in zip(starts, sizes)]
+    else:
+        with pytest.raises(ValueError, match=error):
+            for n in sizes:
+                cursor.take(n)
+            cursor.check_exhausted()
 
 
 def test_held_out_rows_join_labels_to_raw_texts(tmp_path):
@@ -238,7 +278,9 @@ def test_extraction_writes_every_row_and_refuses_an_empty_selection(tiny_sqlite,
             extract_to_parquet(conn, empty, tmp_path / "e.parquet", described={"x": 1})
     engine.dispose()
     assert (rows, no_time) == (len(TINY_CORPUS), 0) and seen == [(4, 6), (6, 6)]
-    assert pq.read_table(tmp_path / "m.parquet").column("id").to_pylist() == [str(i) for i, _, _ in TINY_CORPUS]
+    # In the order of the shard key (sortbox.shards): the same for any number of shards.
+    by_key = sorted((str(i) for i, _, _ in TINY_CORPUS), key=shard_key)
+    assert pq.read_table(tmp_path / "m.parquet").column("id").to_pylist() == by_key
 
 
 def test_the_manifest_is_assembled_from_the_summaries():
