@@ -344,8 +344,13 @@ def _configured_columns(spec: SourceSpec) -> list[tuple[str, str]]:
 def _hash_key(conn: Connection, column: sa.Column, seed: object) -> sa.ColumnElement:
     """The key of sortbox.sampling.sample_hash(seed, id), computed by the database (sqlite: a
     registered md5); NULL for a NULL id."""
-    key = sa.func.substr(sa.func.md5(sa.literal(f"{seed}:") + sa.cast(column, sa.Text)), 1, HASH_HEX_DIGITS)
-    return key.collate("C") if conn.dialect.name == "postgresql" else key
+    if conn.dialect.name == "postgresql":
+        text = sa.literal(f"{seed}:") + sa.cast(column, sa.Text)
+        return sa.func.substr(sa.func.md5(text), 1, HASH_HEX_DIGITS).collate("C")
+    # sqlite: the id's bytes (its text's UTF-8, or the digits of a number), so that an id that is
+    # not valid UTF-8 hashes too instead of failing the registered function.
+    prefixed = sa.cast(sa.literal(f"{seed}:") + sa.cast(column, sa.Text), sa.LargeBinary)
+    return sa.func.substr(sa.func.md5(prefixed), 1, HASH_HEX_DIGITS)
 
 
 def _shard_clause(conn: Connection, column: sa.Column, shard: int, count: int) -> sa.ColumnElement:

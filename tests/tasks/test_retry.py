@@ -68,7 +68,7 @@ def test_a_transient_error_is_retried_then_succeeds(quick_retries, monkeypatch, 
     monkeypatch.setattr(tasks.extract, "make_engine", flaky_engine([error], calls))
     result = run_luigi([ExtractMessages(run_date=RUN_DATE)])
     assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
-    assert len(calls) == 2  # one failure, one retry that worked
+    assert len(calls) == 3  # the plan: one failure, one retry that worked; then the one shard
 
 
 def test_retries_are_bounded(quick_retries, monkeypatch):
@@ -77,7 +77,8 @@ def test_retries_are_bounded(quick_retries, monkeypatch):
     result = run_luigi([ExtractMessages(run_date=RUN_DATE)])
     assert not result.scheduling_succeeded
     assert len(calls) == 3  # the first attempt and two retries, then the run fails
-    assert {t.get_task_family() for t in _summary_dict(result.worker)["failed"]} == {"ExtractMessages"}
+    # The first task to read the database: the plan. No shard reads anything without one.
+    assert {t.get_task_family() for t in _summary_dict(result.worker)["failed"]} == {"PlanShards"}
 
 
 @pytest.mark.parametrize("error", PERMANENT, ids=lambda e: type(e).__name__ + ":" + str(getattr(e, "orig", e))[:40])

@@ -32,6 +32,8 @@ BAD_VALUES = [
     ("publish", "margin", float("inf")),
     ("publish", "root", ""),
     ("paths", "output_root", ""),
+    ("shards", "count", 0),
+    ("shards", "count", 4097),
 ]
 
 
