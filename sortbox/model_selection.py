@@ -4,9 +4,11 @@ The estimator is a logistic regression on the leading LSI features (optionally s
 linear from the TF-IDF vector to the logit, so it can be folded into one weight per term (see
 `sortbox.linear.fold_into_terms`). Every random choice takes an explicit `random_state`.
 """
+
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
@@ -88,11 +90,13 @@ def make_estimator(params: dict, random_state: int) -> Pipeline:
     topics, scale, model_params = split_params(params)
     # The grid may set max_iter.
     model = LogisticRegression(**{"max_iter": MAX_ITER, **model_params}, random_state=random_state)
-    return Pipeline([
-        ("topics", FunctionTransformer(leading_columns, kw_args={"topics": topics})),
-        ("scale", StandardScaler() if scale else CommonScale()),
-        ("model", model),
-    ])
+    return Pipeline(
+        [
+            ("topics", FunctionTransformer(leading_columns, kw_args={"topics": topics})),
+            ("scale", StandardScaler() if scale else CommonScale()),
+            ("model", model),
+        ]
+    )
 
 
 def class_target(label_lists: Sequence[Sequence[str]], class_name: str) -> np.ndarray:
@@ -151,6 +155,26 @@ def selection_grid(param_grid: dict, small_data_param_grid: dict, rows: int, *, 
     return small_data_param_grid if rows <= small_data_rows else param_grid
 
 
+def selection_repeats(small_data_cv_repeats: int, rows: int, *, small_data_rows: int) -> int:
+    """How many times the folds are drawn (with different shuffles) on `rows` training messages:
+    `small_data_cv_repeats` up to `small_data_rows` messages, else once. On a few hundred messages
+    one split's scores of neighbouring values of C differ by less than their noise, so the choice
+    follows the split; the mean over several splits steadies it. Fits are cheap there; on many
+    messages one split decides as well and the fits are the training's cost (see README, Model
+    quality)."""
+    return small_data_cv_repeats if rows <= small_data_rows else 1
+
+
+def cv_splits(y: np.ndarray, *, folds: int, repeats: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified folds of `repeats` shuffles, repetition r seeded `random_state + r`: the
+    first repetition is the split `fold_spread` recomputes (the out-of-fold scores are its)."""
+    return [
+        split
+        for repetition in range(repeats)
+        for split in _folds(folds, random_state + repetition).split(np.zeros(len(y)), y)
+    ]
+
+
 def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     """Candidate indices grouped by everything but C, each group in increasing C."""
     groups: dict[str, list[int]] = {}
@@ -160,55 +184,72 @@ def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     return [sorted(group, key=lambda i: candidates[i].get("C", 1.0)) for group in groups.values()]
 
 
-def grid_search(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    param_grid: dict,
-    folds: int,
-    scoring: str,
-    n_jobs: int,
-    random_state: int,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict, np.ndarray]:
-    """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
-    stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
-    that differ only in C are fitted along the regularisation path (see `_fit_path`).
+@dataclass(frozen=True)
+class SearchPlan:
+    """What a grid search fits: the candidates, the (train, test) splits (`cv_splits`), the
+    candidates grouped into regularisation paths, and the folds and repeats that made the splits.
+    Computed from the labels alone, so a task that fits one split and the task that combines the
+    splits compute the same plan."""
 
-    Returns ({"best_params", "best_score", "scoring", "fold_scores" (the best candidate's score
-    on each fold), "edge_warning" (see `edge_warning`; None when the best C is inside the grid),
-    "table": one row per candidate}, the best candidate's out-of-fold probabilities): the
-    threshold and the cross-validated figures come from the models the search already fitted, so
-    no model is fitted twice. `progress(done, total)` is
-    called as each (regularisation path, fold) job finishes.
-    """
-    from joblib import Parallel, delayed
-    from scipy.stats import rankdata
-    from sklearn.metrics import get_scorer
+    candidates: list[dict]
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    paths: list[list[int]]
+    folds: int
+    repeats: int
+
+
+def search_plan(y: np.ndarray, *, param_grid: dict, folds: int, repeats: int, random_state: int) -> SearchPlan:
+    """The grid search of `param_grid` on the stratified folds of `y` (drawn `repeats` times)."""
     from sklearn.model_selection import ParameterGrid
 
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     candidates = list(ParameterGrid(param_grid))
-    splits = list(_folds(folds, random_state).split(np.zeros(len(y)), y))
+    splits = cv_splits(y, folds=folds, repeats=repeats, random_state=random_state)
+    return SearchPlan(candidates, splits, regularisation_paths(candidates), folds, repeats)
+
+
+#: One candidate on one split: its score, its probabilities on the split's test rows, its fit seconds.
+SplitResult = tuple[float, np.ndarray, float]
+
+
+def fit_split(
+    X: np.ndarray, y: np.ndarray, plan: SearchPlan, split: int, *, scoring: str, random_state: int, n_jobs: int = 1
+) -> list[SplitResult]:
+    """Every candidate of `plan` on its split number `split` (each regularisation path in turn,
+    see `_fit_path`; `n_jobs` paths at once), in candidate order: the work of one grid-search
+    task of one split."""
+    from joblib import Parallel, delayed
+    from sklearn.metrics import get_scorer
+
     scorer = get_scorer(scoring)
-    paths = regularisation_paths(candidates)
-    jobs = [(path, fold) for path in paths for fold in range(len(splits))]
-    done = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_path)(X, y, *splits[fold], [candidates[i] for i in path], scorer, random_state)
-        for path, fold in jobs
+    train, test = plan.splits[split]
+    done = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_path)(X, y, train, test, [plan.candidates[i] for i in path], scorer, random_state)
+        for path in plan.paths
     )
-    runs: dict[tuple[int, int], tuple[float, np.ndarray, float]] = {}
-    for number, ((path, fold), results) in enumerate(zip(jobs, done), start=1):
-        for index, result in zip(path, results):
-            runs[index, fold] = result
-        if progress is not None:
-            progress(number, len(jobs))
+    results: dict[int, SplitResult] = {}
+    for path, path_results in zip(plan.paths, done):
+        results.update(zip(path, path_results))
+    return [results[i] for i in range(len(plan.candidates))]
+
+
+def select_candidate(
+    plan: SearchPlan, y: np.ndarray, runs: dict[tuple[int, int], SplitResult], *, scoring: str
+) -> tuple[dict, np.ndarray]:
+    """The best candidate of `plan` from every (candidate, split) result: the highest mean score
+    over every split (the first of the best rank, as GridSearchCV picks), its out-of-fold
+    probabilities on the first repetition's folds, and the table of all candidates."""
+    from scipy.stats import rankdata
+
+    candidates, splits = plan.candidates, plan.splits
     scores = np.array([[runs[i, f][0] for f in range(len(splits))] for i in range(len(candidates))])
     seconds = np.array([[runs[i, f][2] for f in range(len(splits))] for i in range(len(candidates))])
     means, stds = scores.mean(axis=1), scores.std(axis=1)
     ranks = rankdata(-means, method="min").astype(int)
     best = int(np.argmin(ranks))  # the first candidate of the best rank, as GridSearchCV picks
     out_of_fold = np.empty(len(y), dtype=np.float64)
-    for fold, (_, test) in enumerate(splits):
+    for fold, (_, test) in enumerate(splits[: plan.folds]):  # the first repetition covers every row once
         out_of_fold[test] = runs[best, fold][1]
     table = [
         {
@@ -224,11 +265,60 @@ def grid_search(
         "best_params": dict(candidates[best]),
         "best_score": float(means[best]),
         "scoring": scoring,
+        "repeats": plan.repeats,
         "fold_scores": [float(s) for s in scores[best]],
         "edge_warning": edge_warning(candidates, best),
         "table": table,
     }
     return result, out_of_fold
+
+
+def grid_search(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    param_grid: dict,
+    folds: int,
+    scoring: str,
+    n_jobs: int,
+    random_state: int,
+    repeats: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict, np.ndarray]:
+    """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
+    stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
+    that differ only in C are fitted along the regularisation path (see `_fit_path`).
+
+    With `repeats` > 1 the folds are drawn that many times with different shuffles (see
+    `cv_splits`) and a candidate's score is its mean over every fold of every repetition (see
+    `selection_repeats`).
+
+    Returns ({"best_params", "best_score", "scoring", "repeats", "fold_scores" (the best
+    candidate's score on each fold, repetition after repetition), "edge_warning" (see
+    `edge_warning`; None when the best C is inside the grid), "table": one row per candidate},
+    the best candidate's out-of-fold probabilities on the first repetition's folds): the
+    threshold and the cross-validated figures come from the models the search already fitted, so
+    no model is fitted twice. `progress(done, total)` is called as each (regularisation path,
+    fold) job finishes. The same as `search_plan`, `fit_split` on every split and
+    `select_candidate`, which the training tasks run as one task per split.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.metrics import get_scorer
+
+    plan = search_plan(y, param_grid=param_grid, folds=folds, repeats=repeats, random_state=random_state)
+    scorer = get_scorer(scoring)
+    jobs = [(path, fold) for path in plan.paths for fold in range(len(plan.splits))]
+    done = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_path)(X, y, *plan.splits[fold], [plan.candidates[i] for i in path], scorer, random_state)
+        for path, fold in jobs
+    )
+    runs: dict[tuple[int, int], SplitResult] = {}
+    for number, ((path, fold), results) in enumerate(zip(jobs, done), start=1):
+        for index, result in zip(path, results):
+            runs[index, fold] = result
+        if progress is not None:
+            progress(number, len(jobs))
+    return select_candidate(plan, y, runs, scoring=scoring)
 
 
 def edge_warning(candidates: list[dict], best: int) -> str | None:

@@ -188,9 +188,10 @@ class ShardedTask(SortboxTask):
     def shard_tasks(self, stage: type[SortboxTask], **params) -> list[SortboxTask]:
         return [stage(**params, shard=s) for s in range(shards().count)]
 
-    def shard_paths(self, key: str) -> list[Path]:
-        """The artifact `key` of every shard in `requires()["shards"]`, in shard order."""
-        return [Path(task.output().path) / task.artifact(key) for task in self.requires()["shards"]]
+    def shard_paths(self, key: str, name: str = "shards") -> list[Path]:
+        """The artifact `key` of every shard task in `requires()[name]`, in shard order."""
+        targets, tasks = self.input()[name], self.requires()[name]
+        return [Path(target.path) / task.artifact(key) for target, task in zip(targets, tasks, strict=True)]
 
     def shard_json(self, key: str) -> list:
         return [read_json(path) for path in self.shard_paths(key)]

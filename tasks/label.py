@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import luigi
 
@@ -121,7 +120,7 @@ class LabelMessages(ShardedTask, RulesTask):
         overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
         has_truth, config, size = bool(source().label_column), labelling(), source().chunk_size
         labels = self.shard_paths("labels")
-        texts = [Path(task.output().path) / task.artifact("clean") for task in self.requires()["clean"]]
+        texts = self.shard_paths("clean", "clean")
         total = sum(map(parquet_row_count, labels))
 
         def labelled():

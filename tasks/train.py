@@ -17,7 +17,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
-from sortbox.model_selection import class_target, fit_final, grid_search, linear_form, untrainable_reason
+from sortbox.model_selection import (
+    SearchPlan,
+    class_target,
+    fit_final,
+    fit_split,
+    linear_form,
+    search_plan,
+    select_candidate,
+    untrainable_reason,
+)
 from sortbox.settings import check_param_grid, check_scoring
 from sortbox.validation import validation_figures
 from tasks.base import Artifact, SortboxTask
@@ -54,10 +63,55 @@ class ClassTask(SortboxTask):
         return upstream.get("status") == "skipped"
 
 
+def class_search_plan(y: np.ndarray) -> SearchPlan:
+    """The grid search of one class on its training sample's labels `y`, as [training] sets it
+    (the grid and the repeats depend on how many messages there are)."""
+    config = training()
+    return search_plan(
+        y, param_grid=config.grid(len(y)), folds=config.folds, repeats=SEARCH_REPEATS, random_state=config.seed
+    )
+
+
+#: How many times the folds are drawn.
+SEARCH_REPEATS = 1
+
+
+class GridSearchSplit(ClassTask):
+    """One split of one class's grid search (sortbox.model_selection.fit_split): every candidate
+    fitted on the split's training rows and scored on its test rows. Each split is its own task,
+    so `--workers N` and workers on other hosts fit N splits at once. Output: split.json (each
+    candidate's score and fit seconds), probabilities.npy (candidates x the split's test rows)."""
+
+    split = luigi.IntParameter(description="The split of the class's grid search (fold, repetition after repetition).")
+    artifacts = {"split": Artifact("split.json", read_json), "probabilities": Artifact("probabilities.npy", np.load)}
+
+    def requires(self):
+        return {"features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
+
+    def path_label(self) -> str:
+        return f"{self.class_name}-split{self.split}"
+
+    def run(self):
+        config = training()
+        y, _ = self.class_targets()
+        plan = class_search_plan(y)
+        self.set_status_message(f"{self.class_name}: {len(plan.candidates)} candidates on split {self.split}")
+        results = fit_split(
+            self.features(), y, plan, self.split, scoring=config.scoring, random_state=config.seed, n_jobs=config.n_jobs
+        )
+        with self.atomic_output() as out:
+            write_json(
+                out / self.artifact("split"),
+                {"candidates": [{"score": score, "fit_seconds": seconds} for score, _, seconds in results]},
+            )
+            np.save(out / self.artifact("probabilities"), np.stack([probabilities for _, probabilities, _ in results]))
+
+
 class GridSearch(ClassTask):
     """Output: grid.json (best parameters and the whole grid) and oof_scores.npy (the best
     candidate's out-of-fold probabilities, from the fold models the search fitted), or the reason
-    the class is skipped."""
+    the class is skipped. The fits are its splits' (GridSearchSplit, yielded as dynamic
+    dependencies); this task picks the best candidate from them."""
 
     artifacts = {"grid": Artifact("grid.json", read_json), "oof_scores": Artifact("oof_scores.npy", np.load)}
 
@@ -70,32 +124,35 @@ class GridSearch(ClassTask):
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
         without_rules = self.read_input("labels", "summary").get("classes_without_rules", {})
         reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
-        self.set_status_message(
-            f"{self.class_name}: grid search over {len(y):,} messages" if not reason else f"skipped: {reason}"
-        )
-        with self.atomic_output() as out:
-            if reason:
-                logger.warning("class %r skipped: %s", self.class_name, reason)
+        plan = None if reason else class_search_plan(y)
+        # Always exactly one yield (none to wait for when skipped), before anything is written:
+        # workflows.invalidate drives run() up to it to learn the splits.
+        splits = yield [
+            GridSearchSplit(**self.same_run(), class_name=self.class_name, split=split)
+            for split in range(len(plan.splits) if plan else 0)
+        ]
+        if reason:
+            self.set_status_message(f"skipped: {reason}")
+            logger.warning("class %r skipped: %s", self.class_name, reason)
+            with self.atomic_output() as out:
                 write_json(out / self.artifact("grid"), {"status": "skipped", "reason": reason, **counts})
-                return
-            grid = config.grid(len(y))
-            progress = self.progress_between(0, 99, f"{self.class_name}: grid search jobs (path x fold) done")
-            search, out_of_fold = grid_search(
-                self.features(),
-                y,
-                param_grid=grid,
-                folds=config.folds,
-                scoring=config.scoring,
-                n_jobs=config.n_jobs,
-                random_state=config.seed,
-                progress=progress,
-            )
-            if search["edge_warning"]:
-                logger.warning("class %r: %s", self.class_name, search["edge_warning"])
+            return
+        self.set_status_message(f"{self.class_name}: best of {len(plan.candidates)} candidates on {len(splits)} splits")
+        runs = {}
+        for number, target in enumerate(splits):
+            directory = Path(target.path)
+            scored = read_json(directory / GridSearchSplit.artifact("split"))["candidates"]
+            probabilities = np.load(directory / GridSearchSplit.artifact("probabilities"))
+            for index, candidate in enumerate(scored):
+                runs[index, number] = (candidate["score"], probabilities[index], candidate["fit_seconds"])
+        search, out_of_fold = select_candidate(plan, y, runs, scoring=config.scoring)
+        if search["edge_warning"]:
+            logger.warning("class %r: %s", self.class_name, search["edge_warning"])
+        with self.atomic_output() as out:
             np.save(out / self.artifact("oof_scores"), out_of_fold)
             write_json(
                 out / self.artifact("grid"),
-                {"status": "searched", **counts, "param_grid": grid, "folds": config.folds, **search},
+                {"status": "searched", **counts, "param_grid": config.grid(len(y)), "folds": config.folds, **search},
             )
         self.report_progress(1, 1, f"{self.class_name}: best {search['best_params']}")
 

@@ -39,6 +39,7 @@ TRAINING_FAMILIES = {
     "FitTfidf",
     "FitLsi",
     "EmbedMessages",
+    "GridSearchSplit",
     "GridSearch",
     "CrossValidate",
     "FitClassifier",

@@ -5,7 +5,7 @@ night's DAG, and nothing else, so that the next run of that night recomputes exa
 
 The DAG is luigi's own: the workflow's task for that date (NightlyRetrain, or TrainPipeline), its
 `requires()` walked with `luigi.task.flatten`, plus the dependencies that `run()` yields once its
-inputs exist (TrainClassifiers' per-class chains, NightlyRetrain's scoring of the day).
+inputs exist (TrainClassifiers' per-class chains, GridSearch's splits, NightlyRetrain's scoring of the day).
 sortbox.downstream picks TASK (every instance: all classes of a per-class task) and what requires
 it. Prints one line per task, dependents first: task name, output, what is (or would be) done.
 An output that is not a file (ExportScores' marker row) is kept: removing it would make the next
@@ -39,7 +39,7 @@ from sortbox.downstream import UnknownTask, downstream_of
 from sortbox.sweep import TEMPORARY_MARK
 from tasks import REPO_ROOT
 from tasks.config import paths
-from tasks.train import TrainClassifiers
+from tasks.train import GridSearch, TrainClassifiers
 from workflows.nightly import NightlyRetrain
 from workflows.train import TrainPipeline
 
@@ -47,7 +47,7 @@ WORKFLOWS = {"nightly": lambda date: NightlyRetrain(date=date), "train": lambda 
 #: How many times each task's run() yields dependencies. The code before each of those yields only
 #: reads upstream outputs, so the generator is driven that far to learn them, and never further
 #: (what follows the last one writes the output).
-DYNAMIC_YIELDS = {TrainClassifiers: 1, NightlyRetrain: 2}
+DYNAMIC_YIELDS = {TrainClassifiers: 1, GridSearch: 1, NightlyRetrain: 2}
 LOCKED_EXIT = 75
 
 
