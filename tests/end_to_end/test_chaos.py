@@ -38,6 +38,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,7 @@ def forked_chaos_luigi(database_url: str, root: Path, kill_log: Path) -> Iterato
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.chaos_luigi", "--serve"], cwd=REPO_ROOT,
         env=environment(database_url, kill_log, ""), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: a run that hangs goes with it
     )  # fmt: skip
     runs = 0
 
@@ -117,7 +119,7 @@ def forked_chaos_luigi(database_url: str, root: Path, kill_log: Path) -> Iterato
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
 
 
