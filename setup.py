@@ -27,6 +27,10 @@ setup(
         "psutil>=5.9",
     ],
     # ruff: the linter scripts/test.sh runs before the tests (configuration in pyproject.toml).
+    # pytest-xdist: scripts/test.sh runs the tests in one process per core (--dist loadscope).
     # quality: scripts/quality.py's multi-label data set is built from chatterbot-corpus's bundled dialogues.
-    extras_require={"test": ["pytest>=8", "ruff>=0.17,<0.18"], "quality": ["chatterbot-corpus==1.3.3", "PyYAML>=6"]},
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.17,<0.18"],
+        "quality": ["chatterbot-corpus==1.3.3", "PyYAML>=6"],
+    },
 )

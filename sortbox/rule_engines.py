@@ -131,30 +131,62 @@ class HyperscanMatcher:
             raise RuntimeError("the hyperscan package is not installed")
         self.rules = list(rules)
         modes = {"ascii": self._BASE_FLAGS, "utf8": self._BASE_FLAGS | hyperscan.HS_FLAG_UTF8}
-        expressions, ids = [], []
+        kinds = [
+            "alone" if has_non_ascii_letters(rule.pattern) else chunk_scannable(rule.pattern) for rule in self.rules
+        ]
+        scanned = [index for index, kind in enumerate(kinds) if kind != "alone"]
+        # A rule Hyperscan cannot compile in either mode is matched alone. Probing each rule
+        # costs as much again as the databases (about 2 s each way for the shipped rules), so
+        # the databases of all the rules are compiled first: when they compile, so does each of
+        # their rules alone with the same flags (Hyperscan refuses a database for any one
+        # expression it cannot compile). Only a non-ASCII rule, which the byte-mode database
+        # holds in UTF-8 mode, is still probed alone in byte mode.
+        databases = self._databases_of(scanned, modes, refuse=False)
+        if databases is None or not all(
+            self._compiles(self.rules[index].pattern, modes["ascii"])
+            for index in scanned
+            if not self.rules[index].pattern.isascii()
+        ):
+            scanned = [
+                index
+                for index in scanned
+                if all(self._compiles(self.rules[index].pattern, flags) for flags in modes.values())
+            ]
+            databases = self._databases_of(scanned, modes, refuse=True)
+        self._databases: dict[str, tuple] = databases
         self._alone: list[tuple[int, re.Pattern]] = []
         self._verify: dict[int, re.Pattern] = {}
         self._scanned: list[tuple[int, re.Pattern]] = []  # for the texts the engine would misread
+        accepted = set(scanned)
         for index, rule in enumerate(self.rules):
-            kind = "alone" if has_non_ascii_letters(rule.pattern) else chunk_scannable(rule.pattern)
-            if kind == "alone" or not all(self._compiles(rule.pattern, flags) for flags in modes.values()):
+            if index not in accepted:
                 self._alone.append((index, re.compile(rule.pattern, RULE_FLAGS)))
                 continue
-            if kind == "verify":
+            if kinds[index] == "verify":
                 self._verify[index] = re.compile(rule.pattern, RULE_FLAGS)
             self._scanned.append((index, re.compile(rule.pattern, RULE_FLAGS)))
-            expressions.append(rule.pattern.encode())
-            ids.append(index)
-        self._databases: dict[str, tuple] = {}
-        if expressions:
-            for mode, flags in modes.items():
-                # Byte mode would read a non-ASCII literal as separate bytes ("£?" makes only its
-                # last byte optional): such a rule keeps UTF-8 mode in the ASCII database too.
-                per_rule = [flags if mode == "utf8" or e.isascii() else modes["utf8"] for e in expressions]
-                database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-                database.compile(expressions=expressions, ids=ids, flags=per_rule)
-                self._databases[mode] = (database, hyperscan.Scratch(database))
         self.fallback_rule_ids = [self.rules[i].rule_id for i, _ in self._alone]
+
+    def _databases_of(self, indices: list[int], modes: dict[str, int], *, refuse: bool) -> dict[str, tuple] | None:
+        """mode -> (database, scratch) of the rules `indices`; {} when there are none. A database
+        Hyperscan refuses is an error when `refuse`, else None."""
+        if not indices:
+            return {}
+        expressions = [self.rules[index].pattern.encode() for index in indices]
+        databases = {}
+        for mode, flags in modes.items():
+            # Byte mode would read a non-ASCII literal as separate bytes ("£?" makes only its
+            # last byte optional): such a rule keeps UTF-8 mode in the ASCII database too.
+            per_rule = [flags if mode == "utf8" or e.isascii() else modes["utf8"] for e in expressions]
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            try:
+                database.compile(expressions=expressions, ids=indices, flags=per_rule)
+            except hyperscan.error:
+                if refuse:
+                    raise
+                return None
+            databases[mode] = (database, hyperscan.Scratch(database))
+        return databases
 
     @staticmethod
     def _compiles(pattern: str, flags: int) -> bool:

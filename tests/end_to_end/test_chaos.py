@@ -6,15 +6,17 @@ temporary directory (`<output>-luigi-tmp-<n>`), just before the rename that woul
 complete: a crash mid-write, with a full-looking partial output on disk. Each kill is logged by
 the task's output directory name, so the next run kills the next task.
 
-The chain (one worker): run that until a run finishes. Every run but the last must die by SIGKILL at
-exactly one new task, whose temporary directory holds its partial output; the temporary outputs left
-are exactly those of the killed tasks that have not run again yet (a task removes its killed
-attempt's leftover when it runs again, tasks/base.py). The last run exits 0. The tasks killed must
-be exactly the task output directories of a clean run (TrainPipeline and all its transitive
-requirements, the per-class GridSearch / CrossValidate / FitClassifier fanned out by
-TrainClassifiers included), each killed once, so a task that is never killed (e.g. one that stops
-writing through atomic_output) fails the test. With two workers, one case kills the forked process
-running one class's grid search while the other worker goes on; the rerun is plain `luigi`.
+The chain (one worker): run that until a run finishes (each run a fresh process forked from one
+`tests.chaos_luigi --serve`, which has only imported what every run would import again). Every run
+but the last must die by SIGKILL at exactly one new task, whose temporary directory holds its
+partial output; the temporary outputs left are exactly those of the killed tasks that have not run
+again yet (a task removes its killed attempt's leftover when it runs again, tasks/base.py). The last
+run exits 0. The tasks killed must be exactly the task output directories of a clean run
+(TrainPipeline and all its transitive requirements, the per-class GridSearch / CrossValidate /
+FitClassifier fanned out by TrainClassifiers included), each killed once, so a task that is never
+killed (e.g. one that stops writing through atomic_output) fails the test. With two workers, one
+case kills the forked process running one class's grid search while the other worker goes on; the
+rerun is plain `luigi`.
 
 After the rerun, for both:
 - no temporary output (`*-luigi-tmp-*`) is left anywhere under the output root;
@@ -31,11 +33,16 @@ After the rerun, for both:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Callable, Iterator
 
 import pytest
 
@@ -59,18 +66,61 @@ TASK_FAILED_EXIT = 30  # [retcode] task_failed: what luigi reports when a task's
 TIMEOUT = 300
 
 
+def environment(database_url: str, kill_log: Path | None, only: str) -> dict[str, str]:
+    env = {**os.environ, "SORTBOX_DB_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("LUIGI_CONFIG_PATH", None)
+    if kill_log:
+        env.update({"SORTBOX_CHAOS_LOG": str(kill_log), "SORTBOX_CHAOS_ONLY": only})
+    return env
+
+
 def luigi(
     database_url: str, root: Path, *, workers: int, kill_log: Path | None = None, only: str = ""
 ) -> subprocess.CompletedProcess:
     """One run of the training DAG under `root`: plain luigi, or tests/chaos_luigi.py with a kill log."""
-    env = {**os.environ, "SORTBOX_DB_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("LUIGI_CONFIG_PATH", None)
-    program = "luigi"
-    if kill_log:
-        program = "tests.chaos_luigi"
-        env.update({"SORTBOX_CHAOS_LOG": str(kill_log), "SORTBOX_CHAOS_ONLY": only})
+    program = "tests.chaos_luigi" if kill_log else "luigi"
     command = [sys.executable, "-m", program, *ARGS, "--workers", str(workers), "--paths-output-root", str(root)]
-    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=environment(database_url, kill_log, only), capture_output=True, text=True,
+        timeout=TIMEOUT,
+    )
+
+
+@contextlib.contextmanager
+def forked_chaos_luigi(database_url: str, root: Path, kill_log: Path) -> Iterator[Callable[[], CompletedProcess]]:
+    """`tests.chaos_luigi --serve`; yields a function that makes one run of the training DAG (one
+    worker) under `root` in a fresh process forked from it, and returns how that process ended."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.chaos_luigi", "--serve"], cwd=REPO_ROOT,
+        env=environment(database_url, kill_log, ""), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: a run that hangs goes with it
+    )  # fmt: skip
+    runs = 0
+
+    def run() -> CompletedProcess:
+        nonlocal runs
+        runs += 1
+        args = [*ARGS, "--workers", "1", "--paths-output-root", str(root)]
+        output = {name: kill_log.with_name(f"run-{runs}.{name}") for name in ("stdout", "stderr")}
+        server.stdin.write(json.dumps({"args": args, **{name: str(path) for name, path in output.items()}}) + "\n")
+        server.stdin.flush()
+        ready, _, _ = select.select([server.stdout], [], [], TIMEOUT)
+        assert ready, f"run {runs} did not end within {TIMEOUT} s"
+        answer = server.stdout.readline()
+        assert answer, f"the chaos server died: exit {server.poll()}"
+        return CompletedProcess(
+            args, json.loads(answer)["returncode"], output["stdout"].read_text(), output["stderr"].read_text()
+        )
+
+    try:
+        yield run
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def task_outputs(root: Path) -> list[str]:
@@ -112,25 +162,28 @@ def test_kill_9_at_every_task_in_turn_then_rerun_gives_the_clean_outputs(clean_r
     root, kill_log = tmp_path / "runs", tmp_path / "killed.txt"
     expected_tasks = task_outputs(clean_run)
     killed: list[str] = []
-    for _ in range(len(expected_tasks) + 1):
-        done = luigi(sample_sqlite, root, workers=1, kill_log=kill_log)
-        new = killed_so_far(kill_log)[len(killed):]
-        if done.returncode == 0:
-            assert new == [], "a task was killed but the run succeeded"
-            break
-        assert done.returncode == SIGKILL_EXIT, f"after killing {killed}: exit {done.returncode}\n{done.stderr[-3000:]}"
-        assert len(new) == 1, new
-        (victim,) = new
-        (partial,) = root.rglob(f"{victim}{TEMPORARY_MARK}*")
-        assert partial.is_dir() and any(partial.iterdir()), f"{partial}: the kill did not hit mid-write"
-        killed.append(victim)
-        # A killed task never counts as complete; once it has run again, its partial output is gone
-        # (removed when it started again); until then its one partial output waits for it.
-        waiting = [name for name in killed if not (root / RUN_DATE / name).exists()]
-        assert victim in waiting, f"{victim} counts as complete although it was killed"
-        assert temporaries(root) == sorted((RUN_DATE, name) for name in waiting), f"killed at {victim}"
-    else:
-        pytest.fail(f"the chain never finished; killed: {killed}")
+    with forked_chaos_luigi(sample_sqlite, root, kill_log) as chaos_luigi:
+        for _ in range(len(expected_tasks) + 1):
+            done = chaos_luigi()
+            new = killed_so_far(kill_log)[len(killed):]
+            if done.returncode == 0:
+                assert new == [], "a task was killed but the run succeeded"
+                break
+            assert done.returncode == SIGKILL_EXIT, (
+                f"after killing {killed}: exit {done.returncode}\n{done.stderr[-3000:]}"
+            )
+            assert len(new) == 1, new
+            (victim,) = new
+            (partial,) = root.rglob(f"{victim}{TEMPORARY_MARK}*")
+            assert partial.is_dir() and any(partial.iterdir()), f"{partial}: the kill did not hit mid-write"
+            killed.append(victim)
+            # A killed task never counts as complete; once it has run again, its partial output is gone
+            # (removed when it started again); until then its one partial output waits for it.
+            waiting = [name for name in killed if not (root / RUN_DATE / name).exists()]
+            assert victim in waiting, f"{victim} counts as complete although it was killed"
+            assert temporaries(root) == sorted((RUN_DATE, name) for name in waiting), f"killed at {victim}"
+        else:
+            pytest.fail(f"the chain never finished; killed: {killed}")
 
     assert sorted(killed) == expected_tasks, "every task of the DAG must be killed exactly once"
     assert_same_outputs_as(clean_run, root)
