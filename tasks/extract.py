@@ -39,6 +39,7 @@ class ExtractMessages(SortboxTask):
         default=None, description="Rows with timestamp < until (ISO); overrides [source] until."
     )
     artifacts = {"messages": Artifact("messages.parquet"), "summary": Artifact("summary.json", read_json)}
+    resources = {"database": 1}
 
     def source_config(self) -> source:
         overrides = {key: value for key, value in (("since", self.since), ("until", self.until)) if value}
