@@ -174,7 +174,9 @@ export LUIGI_CONFIG_PATH="$CFG"   # this process and luigid only; demo.sh etc. n
 # two apart (both go through the same failure count), hence this one change. A task really failing
 # is reported by its living worker and is disabled at once, as before. If the worker running the same
 # task dies a second time, luigi decides as usual (a failure: disabled), so that a task that takes its
-# worker down (out of memory, say) cannot take every host down in turn. README "Running on several machines".
+# worker down (out of memory, say) cannot take every host down in turn; and also when no other worker
+# has the task in its DAG (the per-class chains TrainClassifiers yields belong to its worker alone).
+# README "Running on several machines"; tests/end_to_end/test_several_workers.py.
 LAUNCHER='
 import sys
 import sqlalchemy
@@ -198,7 +200,10 @@ fail_dead_worker_task = luigi.scheduler.SimpleTaskState.fail_dead_worker_task
 
 def hand_dead_worker_task_on(self, task, config, assistants):
     running = task.status == luigi.scheduler.RUNNING and task.worker_running
-    if running and task.worker_running not in task.stakeholders | assistants and not getattr(task, "requeued_after_dead_worker", False):
+    dead = running and task.worker_running not in task.stakeholders | assistants
+    # task.workers: the live workers that have the task in their DAG. None (a task a worker yielded
+    # is in its DAG only) would leave the task PENDING for ever and the other workers waiting on it.
+    if dead and task.workers and not getattr(task, "requeued_after_dead_worker", False):
         luigi.scheduler.logger.warning(
             "Task %s was running on worker %s, which has stopped answering (worker_disconnect_delay): "
             "it goes back to PENDING for another worker (once; not counted as a failure)",

@@ -38,7 +38,10 @@ def luigi_exit_code(argv: list[str]) -> int:
 
 def root_running_elsewhere(scheduler: luigi.rpc.RemoteScheduler, task_id: str) -> bool:
     """Does luigid list the root task as RUNNING (on another worker: this one has ended)?"""
-    found = scheduler.task_search(task_str=task_id)
+    try:
+        found = scheduler.task_search(task_str=task_id)
+    except luigi.rpc.RPCError:  # luigid is gone: nobody is running it any more
+        return False
     return task_id in found.get("RUNNING", {})
 
 

@@ -4,7 +4,8 @@ shared output root, one run.
 Every task runs exactly once (luigid's task history), the outputs are those of a single-process
 run on the local scheduler, and all three commands exit 0. A worker killed with SIGKILL in the
 middle of a task loses that task to another worker, which finishes the run with the same outputs.
-[resources] database caps how many database readers run at once across the workers.
+[resources] database caps how many database readers run at once across the workers. And, through
+luigid's API alone, when luigid hands a dead worker's task on and when it counts it as failed.
 
 The workers run `scripts/run_luigi.py` with the arguments of the `luigi` command: luigi's own exit
 code is 25 or 10 for a worker whose tasks other workers ran (README "Running on several
@@ -27,6 +28,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import luigi.rpc
 import pytest
 
 from sortbox.sweep import TEMPORARY_MARK
@@ -309,3 +311,42 @@ def test_resources_cap_the_database_readers_running_at_once(site, luigid, tmp_pa
         at_once += change
         peak = max(peak, at_once)
     assert peak == slots, f"{peak} database readers ran at once; [resources] database = {slots}"
+
+
+def test_luigid_hands_a_dead_workers_task_on_once_and_only_to_a_worker_that_has_it(site, luigid):
+    """The scheduler's side alone, through luigid's API as workers call it: a task whose worker
+    stopped answering goes back to PENDING for another worker that has it in its DAG; not when
+    no other worker has it (a task its worker yielded), nor a second time: those are failures,
+    disabled at once (retry_count = 1)."""
+    scheduler = luigi.rpc.RemoteScheduler(url=f"http://127.0.0.1:{luigid['port']}/")
+    delay = float(TEST_SETTINGS["scheduler"]["worker_disconnect_delay"])
+
+    def add(worker: str, task_id: str) -> None:
+        scheduler.add_task(worker=worker, task_id=task_id, family=task_id, status="PENDING", runnable=True)
+
+    def status(task_id: str) -> str:
+        (found,) = [name for name, tasks in scheduler.task_search(task_str=task_id).items() if task_id in tasks]
+        return found
+
+    for worker in ("a", "b", "c"):
+        add(worker, "Shared")  # in the DAG of three workers
+    add("lonely", "Own")  # in the DAG of one
+    assert scheduler.get_work(worker="a", host="a")["task_id"] == "Shared"
+    assert scheduler.get_work(worker="lonely", host="lonely")["task_id"] == "Own"
+
+    # a and lonely are lost; b asks for work and c pings, as live workers do.
+    deadline = time.monotonic() + delay + 30
+    while scheduler.get_work(worker="b", host="b")["task_id"] != "Shared":
+        scheduler.ping(worker="c")
+        assert time.monotonic() < deadline, status("Shared")
+        time.sleep(0.5)
+    assert status("Shared") == "RUNNING"  # on b now
+    assert status("Own") == "DISABLED"  # nobody else could run it: a failure
+
+    # b is lost in the same task: the second time counts as a failure.
+    deadline = time.monotonic() + delay + 30
+    while status("Shared") == "RUNNING":
+        assert scheduler.get_work(worker="c", host="c")["task_id"] is None
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert status("Shared") == "DISABLED"
