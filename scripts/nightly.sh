@@ -4,7 +4,9 @@
 # DATE (YYYY-MM-DD, default: yesterday, the last complete day when cron runs after midnight) is the
 # night: run date of the training and the day whose rows are scored. Further arguments go to luigi as they are (e.g. --source-table x).
 # Runs `luigi --module workflows.nightly NightlyRetrain --date DATE --workers 2` from the repository
-# root, with the venv, under an exclusive lock, appending all output to a dated log file.
+# root, with the venv, under an exclusive lock, appending all output to a dated log file. luigi runs
+# through scripts/run_luigi.py: the same, except that a night whose work was shared with workers on
+# other hosts (README "Running on several machines") exits 0 on every host once it is complete.
 #
 # Exit codes:
 #   0   the night ran (trained, gated, published, scored the day)
@@ -127,7 +129,7 @@ python "$ROOT/scripts/sweep_outputs.py" --older-than-hours 24 || log "sweeping s
 # a signal reaches this script at once (bash runs a trap only between commands, and `wait`
 # returns on a signal) and `stopped` can end the whole group.
 code=0
-setsid luigi --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
+setsid python "$ROOT/scripts/run_luigi.py" --module workflows.nightly NightlyRetrain --date "$DATE" "${SCHEDULER_ARGS[@]}" --workers 2 \
   ${LUIGI_ARGS[@]+"${LUIGI_ARGS[@]}"} &
 LUIGI_PID=$!
 wait "$LUIGI_PID" || code=$?

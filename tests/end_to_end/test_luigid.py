@@ -1,4 +1,5 @@
 """A real luigid started by scripts/luigid.sh: the training DAG on it, its API, its binding, _scheduler.sh."""
+import contextlib
 import datetime as dt
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import luigi
 import pytest
@@ -40,16 +42,16 @@ def script_env(**values) -> dict:
     return environment
 
 
-@pytest.fixture(scope="module")
-def luigid(tmp_path_factory):
-    """scripts/luigid.sh in the foreground on a free port, state in a fresh directory; stopped afterwards."""
-    base = tmp_path_factory.mktemp("luigid")
-    directory = base / "luigid"  # created by the script
+@contextlib.contextmanager
+def started_luigid(base: Path, **env):
+    """scripts/luigid.sh in the foreground on a free port, state in `base`/luigid (made by the script),
+    output in `base`/luigid.out; stopped on leaving. `env`: more environment (SORTBOX_CONFIG, ...)."""
+    directory = base / "luigid"
     port = free_port()
     output = open(base / "luigid.out", "w+")
     process = subprocess.Popen(
         ["bash", str(REPO_ROOT / "scripts" / "luigid.sh")],
-        cwd=REPO_ROOT, env=script_env(LUIGID_PORT=port, SORTBOX_LUIGID_DIR=directory),
+        cwd=REPO_ROOT, env=script_env(LUIGID_PORT=port, SORTBOX_LUIGID_DIR=directory, **env),
         stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -73,6 +75,13 @@ def luigid(tmp_path_factory):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         output.close()
+
+
+@pytest.fixture(scope="module")
+def luigid(tmp_path_factory):
+    """scripts/luigid.sh on a free port with the project's configuration, state in a fresh directory."""
+    with started_luigid(tmp_path_factory.mktemp("luigid")) as started:
+        yield started
 
 
 def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_config, caplog):
@@ -163,8 +172,11 @@ def test_luigid_directory_is_private(luigid):
         "disable_persist = 60",
         "remove_delay = 600",
         "worker_disconnect_delay = 60",
+        "prune_on_get_work = true",
     ):
         assert setting in config.splitlines(), setting
+    # ... and its [resources] (tests/end_to_end/test_several_workers.py: luigid applies them).
+    assert "[resources]\ndatabase = 2\n" in config
     assert int((directory / "luigid.pid").read_text()) == luigid["pid"]  # the foreground luigid too
 
 
