@@ -151,6 +151,26 @@ def selection_grid(param_grid: dict, small_data_param_grid: dict, rows: int, *, 
     return small_data_param_grid if rows <= small_data_rows else param_grid
 
 
+def selection_repeats(small_data_cv_repeats: int, rows: int, *, small_data_rows: int) -> int:
+    """How many times the folds are drawn (with different shuffles) on `rows` training messages:
+    `small_data_cv_repeats` up to `small_data_rows` messages, else once. On a few hundred messages
+    one split's scores of neighbouring values of C differ by less than their noise, so the choice
+    follows the split; the mean over several splits steadies it. Fits are cheap there; on many
+    messages one split decides as well and the fits are the training's cost (see README, Model
+    quality)."""
+    return small_data_cv_repeats if rows <= small_data_rows else 1
+
+
+def cv_splits(y: np.ndarray, *, folds: int, repeats: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified folds of `repeats` shuffles, repetition r seeded `random_state + r`: the
+    first repetition is the split `fold_spread` recomputes (the out-of-fold scores are its)."""
+    return [
+        split
+        for repetition in range(repeats)
+        for split in _folds(folds, random_state + repetition).split(np.zeros(len(y)), y)
+    ]
+
+
 def regularisation_paths(candidates: list[dict]) -> list[list[int]]:
     """Candidate indices grouped by everything but C, each group in increasing C."""
     groups: dict[str, list[int]] = {}
@@ -169,18 +189,24 @@ def grid_search(
     scoring: str,
     n_jobs: int,
     random_state: int,
+    repeats: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Every candidate of `param_grid` (LogisticRegression parameter -> values) on the same
     stratified folds, as GridSearchCV does, keeping each fold model's predictions. Candidates
     that differ only in C are fitted along the regularisation path (see `_fit_path`).
 
-    Returns ({"best_params", "best_score", "scoring", "fold_scores" (the best candidate's score
-    on each fold), "edge_warning" (see `edge_warning`; None when the best C is inside the grid),
-    "table": one row per candidate}, the best candidate's out-of-fold probabilities): the
+    With `repeats` > 1 the folds are drawn that many times with different shuffles (see
+    `cv_splits`) and a candidate's score is its mean over every fold of every repetition (see
+    `selection_repeats`).
+
+    Returns ({"best_params", "best_score", "scoring", "repeats", "fold_scores" (the best
+    candidate's score on each fold, repetition after repetition), "edge_warning" (see
+    `edge_warning`; None when the best C is inside the grid), "table": one row per candidate},
+    the best candidate's out-of-fold probabilities on the first repetition's folds): the
     threshold and the cross-validated figures come from the models the search already fitted, so
-    no model is fitted twice. `progress(done, total)` is
-    called as each (regularisation path, fold) job finishes.
+    no model is fitted twice. `progress(done, total)` is called as each (regularisation path,
+    fold) job finishes.
     """
     from joblib import Parallel, delayed
     from scipy.stats import rankdata
@@ -188,7 +214,9 @@ def grid_search(
     from sklearn.model_selection import ParameterGrid
 
     candidates = list(ParameterGrid(param_grid))
-    splits = list(_folds(folds, random_state).split(np.zeros(len(y)), y))
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    splits = cv_splits(y, folds=folds, repeats=repeats, random_state=random_state)
     scorer = get_scorer(scoring)
     paths = regularisation_paths(candidates)
     jobs = [(path, fold) for path in paths for fold in range(len(splits))]
@@ -208,7 +236,7 @@ def grid_search(
     ranks = rankdata(-means, method="min").astype(int)
     best = int(np.argmin(ranks))  # the first candidate of the best rank, as GridSearchCV picks
     out_of_fold = np.empty(len(y), dtype=np.float64)
-    for fold, (_, test) in enumerate(splits):
+    for fold, (_, test) in enumerate(splits[:folds]):  # the first repetition covers every row once
         out_of_fold[test] = runs[best, fold][1]
     table = [
         {
@@ -224,6 +252,7 @@ def grid_search(
         "best_params": dict(candidates[best]),
         "best_score": float(means[best]),
         "scoring": scoring,
+        "repeats": repeats,
         "fold_scores": [float(s) for s in scores[best]],
         "edge_warning": edge_warning(candidates, best),
         "table": table,

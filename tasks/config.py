@@ -20,7 +20,7 @@ from luigi.freezing import recursively_unfreeze
 from sortbox.clean import CleaningOptions
 from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
-from sortbox.model_selection import selection_grid
+from sortbox.model_selection import selection_grid, selection_repeats
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT
@@ -198,6 +198,10 @@ class source(CheckedConfig):
             chunk_size=self.chunk_size,
         )
 
+    def cv_repeats(self, rows: int) -> int:
+        """How many times the grid search draws its folds on `rows` training messages."""
+        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
+
     def hash_value(self, name: str):
         """As the extraction reads it: windows parsed (2026-01-01 and 2026-01-01T00:00 are one)."""
         value = getattr(self.spec(), name, getattr(self, name))
@@ -361,6 +365,11 @@ class training(CheckedConfig):
     small_data_rows = luigi.IntParameter(
         default=30_000,
         description="Up to this many training messages, small_data_param_grid is searched instead of param_grid.",
+    )
+    small_data_cv_repeats = luigi.IntParameter(
+        default=3,
+        description="Up to small_data_rows training messages, the grid search's folds are drawn this many "
+        "times (different shuffles) and each candidate is judged by its mean over all of them.",
     )
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")

@@ -88,6 +88,7 @@ class GridSearch(ClassTask):
                 scoring=config.scoring,
                 n_jobs=config.n_jobs,
                 random_state=config.seed,
+                repeats=config.cv_repeats(len(y)),
                 progress=progress,
             )
             if search["edge_warning"]:
