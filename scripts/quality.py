@@ -2,7 +2,7 @@
 """Model quality: sortbox's model selection against the plain script, per data set and class.
 
     python scripts/quality.py [--json var/quality/quality.json] [--datasets sms,sms-1000,...]
-        [--param-grid JSON] [--folds N] [--outer-folds 5]
+        [--param-grid JSON] [--folds N] [--cv-repeats N] [--outer-folds 5]
 
 The data sets (all shipped or installed, nothing downloaded):
   sms        the SMS collection (data/sms_spam_collection.tsv), its ham/spam column as the truth;
@@ -20,7 +20,8 @@ folds (stratified, --outer-folds, seed 0). Per outer fold:
              the whole data set, as the DAG does), then `grid_search` on the outer training part with
              the grid GridSearch would search on that many messages ([training] small_data_param_grid
              or param_grid of config/luigi.cfg, or --param-grid) and [training] folds (or --folds),
-             and the best candidate refitted on that part, as FitClassifier does;
+             drawn [training] small_data_cv_repeats times on small data (or --cv-repeats), and the
+             best candidate refitted on that part, as FitClassifier does;
   baseline   the plain script (scripts/naive_baseline.py: its cleaning, nltk wordpunct + Snowball,
              gensim Dictionary / TfidfModel / LsiModel with 500 topics), then a default
              LogisticRegression on the raw LSI features (max_iter raised to 1000 so that it converges).
@@ -51,6 +52,7 @@ from sortbox.model_selection import (  # noqa: E402
     fit_final,
     grid_search,
     selection_grid,
+    selection_repeats,
     untrainable_reason,
 )
 from sortbox.rule_engines import best_matcher  # noqa: E402
@@ -81,6 +83,7 @@ def read_config() -> dict:
         "param_grid": json.loads(parser["training"]["param_grid"]),
         "small_data_param_grid": json.loads(parser["training"]["small_data_param_grid"]),
         "small_data_rows": parser.getint("training", "small_data_rows"),
+        "small_data_cv_repeats": parser.getint("training", "small_data_cv_repeats"),
         "folds": parser.getint("training", "folds"),
         "scoring": parser["training"]["scoring"],
         "seed": parser.getint("training", "seed"),
@@ -244,6 +247,9 @@ def compare_class(ours: np.ndarray, theirs: np.ndarray, y: np.ndarray, *, config
             scoring=config["scoring"],
             n_jobs=1,
             random_state=config["seed"],
+            repeats=selection_repeats(
+                config["small_data_cv_repeats"], len(train), small_data_rows=config["small_data_rows"]
+            ),
         )
         chosen.append(search["best_params"])
         edges += bool(search.get("edge_warning"))
@@ -327,6 +333,11 @@ def main(argv: list[str]) -> int:
         help="sortbox's grid on every data set (default: [training] small_data_param_grid / param_grid of config/luigi.cfg, by size)",
     )
     parser.add_argument("--folds", type=int, help="sortbox's inner folds (default: [training] folds)")
+    parser.add_argument(
+        "--cv-repeats",
+        type=int,
+        help="how many times sortbox draws its inner folds on small data (default: [training] small_data_cv_repeats)",
+    )
     parser.add_argument("--outer-folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "quality" / "quality.json")
     args = parser.parse_args(argv)
@@ -339,20 +350,22 @@ def main(argv: list[str]) -> int:
         config["param_grid"] = config["small_data_param_grid"] = args.param_grid
     if args.folds is not None:
         config["folds"] = args.folds
+    if args.cv_repeats is not None:
+        config["small_data_cv_repeats"] = args.cv_repeats
     results = {}
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results[name] = run_dataset(name, config, args.outer_folds)
         print(f"{name}: {results[name]['rows']:,} rows, {results[name]['seconds']} s", file=sys.stderr, flush=True)
     print(
-        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds; outer folds {args.outer_folds}"
+        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds, drawn {config['small_data_cv_repeats']} times up to {config['small_data_rows']:,} messages; outer folds {args.outer_folds}"
     )
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
-                "sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "folds")},
+                "sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "small_data_cv_repeats", "folds")},
                 "outer_folds": args.outer_folds,
                 "datasets": results,
             },

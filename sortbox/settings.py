@@ -109,6 +109,7 @@ RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "holdout_fraction": number(0, 1, high_open=True),
         "max_rows": integer(1),
         "small_data_rows": integer(0),
+        "small_data_cv_repeats": integer(1),
     },
     "publish": {
         "root": text(),

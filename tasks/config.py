@@ -20,7 +20,7 @@ from luigi.freezing import recursively_unfreeze
 from sortbox.clean import CleaningOptions
 from sortbox.drift import MEASURES, Limits
 from sortbox.extract import SourceError, SourceSpec
-from sortbox.model_selection import selection_grid
+from sortbox.model_selection import selection_grid, selection_repeats
 from sortbox.settings import UNSET, SettingsError, check_section, refuse
 from sortbox.textnorm import default_cleaning_spec
 from tasks import REPO_ROOT
@@ -374,6 +374,11 @@ class training(CheckedConfig):
         default=30_000,
         description="Up to this many training messages, small_data_param_grid is searched instead of param_grid.",
     )
+    small_data_cv_repeats = luigi.IntParameter(
+        default=3,
+        description="Up to small_data_rows training messages, the grid search's folds are drawn this many "
+        "times (different shuffles) and each candidate is judged by its mean over all of them.",
+    )
     folds = luigi.IntParameter(default=3, description="Stratified cross-validation folds.")
     scoring = luigi.Parameter(default="roc_auc", description="scikit-learn scorer of the grid search.")
     seed = luigi.IntParameter(default=0, description="random_state of folds and models.")
@@ -413,6 +418,10 @@ class training(CheckedConfig):
         """The classes class_thresholds names that this run does not train (a misspelt name, or a
         class of other rules: the shipped setting names the sample's notification class)."""
         return sorted(set(self.class_thresholds) - set(classes))
+
+    def cv_repeats(self, rows: int) -> int:
+        """How many times the grid search draws its folds on `rows` training messages."""
+        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
 
     def grid(self, rows: int | None = None) -> dict:
         """The grid searched on `rows` training messages (param_grid when None), as plain JSON

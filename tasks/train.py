@@ -68,12 +68,12 @@ def class_search_plan(y: np.ndarray) -> SearchPlan:
     (the grid and the repeats depend on how many messages there are)."""
     config = training()
     return search_plan(
-        y, param_grid=config.grid(len(y)), folds=config.folds, repeats=SEARCH_REPEATS, random_state=config.seed
+        y,
+        param_grid=config.grid(len(y)),
+        folds=config.folds,
+        repeats=config.cv_repeats(len(y)),
+        random_state=config.seed,
     )
-
-
-#: How many times the folds are drawn.
-SEARCH_REPEATS = 1
 
 
 class GridSearchSplit(ClassTask):

@@ -307,6 +307,42 @@ def test_grid_search_agrees_with_cross_validating_each_candidate(grid):
     assert np.mean(result["fold_scores"]) == pytest.approx(best_row["mean_score"])
 
 
+def test_repeated_folds_judge_each_candidate_by_its_mean_over_every_shuffle():
+    from sklearn.model_selection import ParameterGrid, StratifiedKFold, cross_val_predict, cross_val_score
+
+    from sortbox.model_selection import fold_spread, grid_search, make_estimator
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 4)) * [1.0, 0.5, 0.2, 0.1]
+    y = (X[:, 0] + X[:, 2] + rng.normal(scale=1.5, size=90) > 0.5).astype(int)
+    grid = {"C": [0.001, 0.01, 0.1, 1.0, 10.0]}
+    result, out_of_fold = grid_search(
+        X, y, param_grid=grid, folds=3, scoring="roc_auc", n_jobs=1, random_state=5, repeats=3
+    )
+    shuffles = [StratifiedKFold(n_splits=3, shuffle=True, random_state=5 + r) for r in range(3)]
+    candidates = list(ParameterGrid(grid))
+    per_shuffle = np.array(
+        [[cross_val_score(make_estimator(c, 0), X, y, cv=s, scoring="roc_auc") for s in shuffles] for c in candidates]
+    )  # candidate x shuffle x fold
+    reference = per_shuffle.mean(axis=(1, 2))
+    np.testing.assert_allclose([row["mean_score"] for row in result["table"]], reference, atol=1e-3)
+    assert result["best_params"] == candidates[int(np.argmax(reference))] and result["repeats"] == 3
+    best = int(np.argmax(reference))
+    np.testing.assert_allclose(result["fold_scores"], per_shuffle[best].ravel(), atol=1e-3)
+    # The out-of-fold scores are the first shuffle's (each row scored once), the folds fold_spread recomputes.
+    expected = cross_val_predict(make_estimator(result["best_params"], 0), X, y, cv=shuffles[0], method="predict_proba")
+    np.testing.assert_allclose(out_of_fold, expected[:, 1], atol=1e-3)
+    spread = fold_spread(y, out_of_fold, folds=3, random_state=5)
+    np.testing.assert_allclose(spread["mean"], per_shuffle[best, 0].mean(), atol=1e-3)
+    # One shuffle is the search as before; a repetition count below 1 is refused.
+    once, _ = grid_search(X, y, param_grid=grid, folds=3, scoring="roc_auc", n_jobs=1, random_state=5)
+    np.testing.assert_allclose(
+        [row["mean_score"] for row in once["table"]], per_shuffle[:, 0].mean(axis=1), atol=1e-3
+    )
+    with pytest.raises(ValueError, match="repeats must be a positive integer"):
+        grid_search(X, y, param_grid=grid, folds=3, scoring="roc_auc", n_jobs=1, random_state=5, repeats=0)
+
+
 def test_regularisation_paths_group_by_all_but_c_in_increasing_c():
     from sortbox.model_selection import regularisation_paths
 
@@ -377,3 +413,10 @@ def test_selection_grid_follows_the_number_of_training_messages(rows, expected):
 
     grids = {"small": {"C": [0.001, 0.01]}, "large": {"C": [0.1, 1.0], "scale": [True]}}
     assert selection_grid(grids["large"], grids["small"], rows, small_data_rows=30_000) == grids[expected]
+
+
+@pytest.mark.parametrize("rows, expected", [(1, 3), (30_000, 3), (30_001, 1)])
+def test_folds_are_drawn_repeatedly_on_small_data_only(rows, expected):
+    from sortbox.model_selection import selection_repeats
+
+    assert selection_repeats(3, rows, small_data_rows=30_000) == expected

@@ -28,6 +28,7 @@ BAD_VALUES = [
     ("training", "holdout_fraction", 1.0),
     ("training", "holdout_fraction", -0.1),
     ("training", "max_rows", 0),
+    ("training", "small_data_cv_repeats", 0),
     ("publish", "keep", 0),
     ("publish", "margin", float("inf")),
     ("publish", "root", ""),

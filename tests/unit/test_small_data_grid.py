@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from sortbox.embed import build_dictionary, fit_lsi, fit_tfidf, idf_vector, lsi_basis, project, tfidf_matrix
-from sortbox.model_selection import class_target, grid_search, regularisation_paths, selection_grid
+from sortbox.model_selection import (
+    class_target,
+    grid_search,
+    regularisation_paths,
+    selection_grid,
+    selection_repeats,
+)
 from sortbox.sample_data import read_sms_collection
 from sortbox.sampling import training_rows
 from sortbox.textnorm import TextCleaner, default_cleaning_spec
@@ -20,10 +26,10 @@ from tests.conftest import REPO_ROOT, SMS_TSV
 SMALL = 600  # messages: a small labelled data set, as users start with
 
 
-def shipped_selection(rows: int) -> tuple[dict, int]:
+def shipped_selection(rows: int) -> tuple[dict, int, int]:
     """The grid GridSearch searches on `rows` messages with [training] as shipped in
     config/luigi.cfg (checked against the defaults of the luigi.Config class, so that the test
-    judges what a user actually gets), and the folds."""
+    judges what a user actually gets), the folds, and how many times they are drawn."""
     from tasks.config import training
 
     parser = configparser.ConfigParser()
@@ -33,17 +39,20 @@ def shipped_selection(rows: int) -> tuple[dict, int]:
         json.loads(section["param_grid"]),
         json.loads(section["small_data_param_grid"]),
         section.getint("small_data_rows"),
+        section.getint("small_data_cv_repeats"),
         section.getint("folds"),
     )
     unfrozen = (
         json.loads(json.dumps(dict(training.param_grid._default))),
         json.loads(json.dumps(dict(training.small_data_param_grid._default))),
         training.small_data_rows._default,
+        training.small_data_cv_repeats._default,
         training.folds._default,
     )
     assert shipped == unfrozen, "config/luigi.cfg and tasks.config.training disagree"
-    large, small, small_data_rows, folds = shipped
-    return selection_grid(large, small, rows, small_data_rows=small_data_rows), folds
+    large, small, small_data_rows, cv_repeats, folds = shipped
+    grid = selection_grid(large, small, rows, small_data_rows=small_data_rows)
+    return grid, folds, selection_repeats(cv_repeats, rows, small_data_rows=small_data_rows)
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +111,10 @@ def report_text(tmp_path, search: dict) -> str:
 
 def test_default_model_on_small_data_keeps_its_best_c_inside_the_grid_or_says_so(small_sms, tmp_path):
     X, y = small_sms
-    grid, folds = shipped_selection(len(y))
-    search, _ = grid_search(X, y, param_grid=grid, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0)
+    grid, folds, repeats = shipped_selection(len(y))
+    search, _ = grid_search(
+        X, y, param_grid=grid, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0, repeats=repeats
+    )
     # Said exactly when it is so, in grid.json (the search result is written as it is) and in the report.
     assert (search["edge_warning"] is not None) == on_edge(search), search
     assert ("edge of the grid" in report_text(tmp_path, search)) == on_edge(search)
@@ -113,8 +124,10 @@ def test_default_model_on_small_data_keeps_its_best_c_inside_the_grid_or_says_so
 
 def test_a_best_c_on_the_edge_is_always_said(small_sms, tmp_path):
     X, y = small_sms
-    grid, folds = shipped_selection(len(y))
+    grid, folds, repeats = shipped_selection(len(y))
     two = {**grid, "C": sorted(grid["C"])[:2]}  # with two values of C, the best one is always on an edge
-    search, _ = grid_search(X, y, param_grid=two, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0)
+    search, _ = grid_search(
+        X, y, param_grid=two, folds=folds, scoring="roc_auc", n_jobs=1, random_state=0, repeats=repeats
+    )
     assert on_edge(search) and search["edge_warning"].startswith(f"best C = {search['best_params']['C']:g} is the")
     assert "Regularisation on the edge of the grid" in report_text(tmp_path, search)
