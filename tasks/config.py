@@ -198,10 +198,6 @@ class source(CheckedConfig):
             chunk_size=self.chunk_size,
         )
 
-    def cv_repeats(self, rows: int) -> int:
-        """How many times the grid search draws its folds on `rows` training messages."""
-        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
-
     def hash_value(self, name: str):
         """As the extraction reads it: windows parsed (2026-01-01 and 2026-01-01T00:00 are one)."""
         value = getattr(self.spec(), name, getattr(self, name))
@@ -418,6 +414,10 @@ class training(CheckedConfig):
             json.loads(json.dumps(recursively_unfreeze(g))) for g in (self.param_grid, self.small_data_param_grid)
         )
         return large if rows is None else selection_grid(large, small, rows, small_data_rows=self.small_data_rows)
+
+    def cv_repeats(self, rows: int) -> int:
+        """How many times the grid search draws its folds on `rows` training messages."""
+        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
 
     def hash_value(self, name: str):
         if name in ("param_grid", "small_data_param_grid"):
