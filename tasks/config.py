@@ -431,6 +431,10 @@ class training(CheckedConfig):
         )
         return large if rows is None else selection_grid(large, small, rows, small_data_rows=self.small_data_rows)
 
+    def cv_repeats(self, rows: int) -> int:
+        """How many times the grid search draws its folds on `rows` training messages."""
+        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
+
     def hash_value(self, name: str):
         if name in ("param_grid", "small_data_param_grid"):
             return json.loads(json.dumps(recursively_unfreeze(getattr(self, name))))
