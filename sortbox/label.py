@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -194,6 +194,42 @@ class RuleStats:
                 message_id = ids[row].as_py() if isinstance(ids[row], pa.Scalar) else ids[row]
                 examples.append({"id": message_id, "text": text[:200]})
 
+    def to_json(self) -> dict:
+        """The counts as plain JSON data (a shard's checkpoint; `merged` adds shards up)."""
+
+        def pairs(counter: Counter) -> list:
+            return [[rule, name, count] for (rule, name), count in sorted(counter.items())]
+
+        return {
+            "messages": self.messages,
+            **{name: {str(k): v for k, v in sorted(getattr(self, name).items())} for name in _RULE_COUNTERS},
+            "examples": {str(k): v for k, v in sorted(self.examples.items())},
+            "class_counts": {name: dict(sorted(c.items())) for name, c in sorted(self.class_counts.items())},
+            "truth_classes": sorted(self.truth_classes),
+            "other_by_rules": pairs(self.other_by_rules),
+            "other_by_truth": pairs(self.other_by_truth),
+        }
+
+    @classmethod
+    def merged(cls, rules: list[Rule], parts: "Iterable[dict]", examples_per_rule: int = 3) -> "RuleStats":
+        """The statistics of several shards (`to_json` of each, in shard order) as one: counts
+        added, each rule's examples the first ones in shard order, as if the shards had been
+        counted one after the other."""
+        total = cls(rules, examples_per_rule=examples_per_rule)
+        for part in parts:
+            total.messages += part["messages"]
+            for name in _RULE_COUNTERS:
+                getattr(total, name).update({int(k): v for k, v in part[name].items()})
+            for rule, examples in part["examples"].items():
+                kept = total.examples.setdefault(int(rule), [])
+                kept.extend(examples[: examples_per_rule - len(kept)])
+            for name, counts in part["class_counts"].items():
+                total.class_counts.setdefault(name, Counter()).update(counts)
+            total.truth_classes.update(part["truth_classes"])
+            for key in ("other_by_rules", "other_by_truth"):
+                getattr(total, key).update({(rule, name): count for rule, name, count in part[key]})
+        return total
+
     def rule_rows(self) -> list[dict]:
         """One dict per rule, in rule order (rules that never fire have hits = 0)."""
         rows = []
@@ -242,6 +278,10 @@ class RuleStats:
                 }
             )
         return rows
+
+
+#: RuleStats' counters keyed by rule index.
+_RULE_COUNTERS = ("hits", "overlaps", "conflicts", "correct", "judged")
 
 
 def _mostly_other_class(hits: int, others: list[tuple[int, str]], basis: str) -> dict:

@@ -5,7 +5,7 @@ gathered on the way, and the files that describe the run (rules, statistics, sum
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import pyarrow as pa
 
@@ -46,79 +46,39 @@ def label_shard(
     chunks: Iterable[pa.Table],
     write: Callable[[pa.Table], None],
     *,
+    rules: list[Rule],
     matcher,
     source: str,
     separator: str,
     has_truth: bool,
     on_chunk: Callable[[int], None] | None = None,
-) -> int:
+) -> RuleStats:
     """Label each chunk (columns id, rule_text, label) of one shard: rule hits, and training labels
-    by `source` ("rules" or "column"; feedback is applied when the shards are combined, see
-    `combine_labels`); hand the labelled table to `write`. The label column is read only when
-    `has_truth`. `on_chunk(messages labelled so far)`; returns how many were labelled."""
-    done = 0
+    by `source` ("rules" or "column"; the reviewed verdicts apply when the shards are combined,
+    see `apply_feedback`); hand the labelled table to `write`; return the shard's rule statistics
+    (`RuleStats.merged` adds the shards up). The label column is read only when `has_truth`.
+    `on_chunk(messages labelled so far)`."""
+    stats, done = RuleStats(rules), 0
     for chunk in chunks:
         ids = chunk.column("id").to_pylist()
         texts = chunk.column("rule_text").combine_chunks()  # the engines read Arrow directly
         cells = chunk.column("label").to_pylist() if has_truth else None
-        write(label_chunk(ids, texts, cells, matcher=matcher, source=source, separator=separator))
+        labelled = label_chunk(ids, texts, cells, matcher=matcher, source=source, separator=separator)
+        write(labelled)
+        stats.update(ids, texts, labelled.column("rule_hits"), labelled.column("truth") if has_truth else None)
         done += chunk.num_rows
         if on_chunk:
             on_chunk(done)
-    return done
-
-
-def combine_labels(
-    labelled: Iterable[tuple[pa.Table, pa.Array]],
-    write: Callable[[pa.Table], None],
-    *,
-    rules: list[Rule],
-    has_truth: bool,
-    overrides: FeedbackOverrides | None = None,
-) -> RuleStats:
-    """The shards' labelled chunks, in order, each with its rows' rule texts (for the rule
-    report's examples), with the reviewed verdicts overriding the rules' labels (`overrides`),
-    handed to `write`; returns the rule statistics of all of them."""
-    stats = RuleStats(rules)
-    for chunk, text in labelled:
-        if len(text) != chunk.num_rows:
-            raise ValueError(f"{chunk.num_rows} labelled messages but {len(text)} texts")
-        if overrides:
-            chunk = overrides.apply(chunk)
-        write(chunk)
-        stats.update(
-            chunk.column("id").to_pylist(),
-            text,
-            chunk.column("rule_hits"),
-            chunk.column("truth") if has_truth else None,
-        )
     return stats
 
 
-class ColumnCursor:
-    """A column read as a stream of arrays (one file's chunks), handed out `take(n)` values at a
-    time: aligns it with another file's chunks of the same rows."""
-
-    def __init__(self, arrays: Iterable[pa.Array]):
-        self._arrays: Iterator[pa.Array] = iter(arrays)
-        self._held: list[pa.Array] = []
-        self._count = 0
-
-    def take(self, n: int) -> pa.Array:
-        while self._count < n:
-            array = next(self._arrays, None)
-            if array is None:
-                raise ValueError(f"the column ran out: {n:,} values wanted, {self._count:,} left")
-            self._held.append(array)
-            self._count += len(array)
-        whole = pa.concat_arrays(self._held) if len(self._held) != 1 else self._held[0]
-        rest = whole.slice(n)
-        self._held, self._count = ([rest] if len(rest) else []), len(rest)
-        return whole.slice(0, n)
-
-    def check_exhausted(self) -> None:
-        if self._count or any(len(array) for array in self._arrays):
-            raise ValueError("the column holds more values than the rows it was aligned with")
+def apply_feedback(
+    labelled: Iterable[pa.Table], write: Callable[[pa.Table], None], overrides: FeedbackOverrides
+) -> None:
+    """The shards' labelled chunks, in order, with the reviewed verdicts overriding the rules'
+    labels, handed to `write` (the rule statistics are the rules' own: the verdicts change no hit)."""
+    for chunk in labelled:
+        write(overrides.apply(chunk))
 
 
 def class_counts(stats: RuleStats, label_source: str) -> dict[str, int]:

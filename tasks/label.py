@@ -8,11 +8,10 @@ import logging
 import luigi
 
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
-from sortbox.label import LABELS_SCHEMA
+from sortbox.label import LABELS_SCHEMA, RuleStats
 from sortbox.labelling import (
-    ColumnCursor,
     FeedbackOverrides,
-    combine_labels,
+    apply_feedback,
     label_shard,
     label_summary,
     rule_stats_file,
@@ -21,6 +20,7 @@ from sortbox.labelling import (
 from sortbox.rule_engines import best_matcher
 from sortbox.rule_report import render_rule_report_csv, render_rule_report_html
 from sortbox.rules import load_rules, read_rule_files, rules_fingerprint
+from sortbox.shards import concat_parquet
 from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanShard
 from tasks.config import labelling, source
@@ -57,11 +57,15 @@ class RulesTask(SortboxTask):
 
 class LabelShard(RulesTask):
     """One shard's messages labelled: rule hits, and labels from the rules or the label column
-    (the reviewed verdicts apply when the shards are combined). Output: labels.parquet (id,
-    labels, truth, rule_hits), summary.json."""
+    (the reviewed verdicts apply when the shards are combined), and the shard's rule statistics.
+    Output: labels.parquet (id, labels, truth, rule_hits), rule_counts.json, summary.json."""
 
     shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
-    artifacts = {"labels": Artifact("labels.parquet"), "summary": Artifact("summary.json", read_json)}
+    artifacts = {
+        "labels": Artifact("labels.parquet"),
+        "rule_counts": Artifact("rule_counts.json", read_json),
+        "summary": Artifact("summary.json", read_json),
+    }
 
     def requires(self):
         return {"clean": CleanShard(**self.same_run(), shard=self.shard)}
@@ -77,9 +81,10 @@ class LabelShard(RulesTask):
         clean, config = self.input_path("clean", "clean"), labelling()
         total = parquet_row_count(clean)
         with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
-            label_shard(
+            stats = label_shard(
                 iter_parquet_chunks(clean, batch_size=source().chunk_size, columns=["id", "rule_text", "label"]),
                 sink.write,
+                rules=files.rules,
                 matcher=matcher,
                 # With feedback, the rules label and the verdicts override them (LabelMessages).
                 source="rules" if config.source == FEEDBACK_SOURCE else config.source,
@@ -89,6 +94,7 @@ class LabelShard(RulesTask):
                     done, total, f"shard {self.shard}: labelled {done:,} of {total:,} messages"
                 ),
             )
+            write_json(out / self.artifact("rule_counts"), stats.to_json())
             write_json(out / self.artifact("summary"), {"shard": self.shard, "messages": sink.rows})
 
 
@@ -105,10 +111,7 @@ class LabelMessages(ShardedTask, RulesTask):
     }
 
     def requires(self):
-        inputs = {
-            "shards": self.shard_tasks(LabelShard, **self.same_run()),
-            "clean": self.shard_tasks(CleanShard, **self.same_run()),
-        }
+        inputs = {"shards": self.shard_tasks(LabelShard, **self.same_run())}
         if labelling().source == FEEDBACK_SOURCE:
             inputs["feedback"] = ReadFeedback(**self.same_run())
         return inputs
@@ -118,32 +121,24 @@ class LabelMessages(ShardedTask, RulesTask):
         matcher = best_matcher(files.rules)
         verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.input() else None
         overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
-        has_truth, config, size = bool(source().label_column), labelling(), source().chunk_size
-        labels = self.shard_paths("labels")
-        texts = self.shard_paths("clean", "clean")
-        total = sum(map(parquet_row_count, labels))
-
-        def labelled():
-            done = 0
-            for labels_path, clean_path in zip(labels, texts, strict=True):
-                rule_texts = ColumnCursor(
-                    chunk.column("rule_text").combine_chunks()
-                    for chunk in iter_parquet_chunks(clean_path, batch_size=size, columns=["rule_text"])
-                )
-                for chunk in iter_parquet_chunks(labels_path, batch_size=size):
-                    yield chunk, rule_texts.take(chunk.num_rows)
-                    done += chunk.num_rows
-                    self.report_progress(done, total, f"combined the labels of {done:,} of {total:,} messages")
-                rule_texts.check_exhausted()
-
-        with self.atomic_output() as out, ParquetSink(out / self.artifact("labels"), LABELS_SCHEMA) as sink:
-            stats = combine_labels(
-                labelled(), sink.write, rules=files.rules, has_truth=has_truth, overrides=overrides
-            )
+        has_truth, config = bool(source().label_column), labelling()
+        stats = RuleStats.merged(files.rules, self.shard_json("rule_counts"))
+        with self.atomic_output() as out:
+            labels = out / self.artifact("labels")
+            if overrides:
+                with ParquetSink(labels, LABELS_SCHEMA) as sink:
+                    chunks = (
+                        c
+                        for path in self.shard_paths("labels")
+                        for c in iter_parquet_chunks(path, batch_size=source().chunk_size)
+                    )
+                    apply_feedback(chunks, sink.write, overrides)
+            else:
+                concat_parquet(self.shard_paths("labels"), labels, LABELS_SCHEMA)
             write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
             write_json(out / self.artifact("rule_stats"), rule_stats_file(stats, files, has_truth=has_truth))
             summary = label_summary(
-                stats, files, matcher, messages=sink.rows, source=config.source, overrides=overrides
+                stats, files, matcher, messages=stats.messages, source=config.source, overrides=overrides
             )
             for problem, origins in summary.get("feedback", {}).get("examples", {}).items():
                 logger.warning(

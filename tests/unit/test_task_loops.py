@@ -23,10 +23,10 @@ from sortbox.extract import (
 )
 from sortbox.feedback import Verdict, read_decisions
 from sortbox.gating import gate_decisions, held_out_rows
+from sortbox.label import RuleStats
 from sortbox.labelling import (
-    ColumnCursor,
     FeedbackOverrides,
-    combine_labels,
+    apply_feedback,
     label_shard,
     label_summary,
     rule_stats_file,
@@ -154,17 +154,21 @@ def chunk(ids, texts, labels):
 
 
 def label_and_combine(shards, write, *, rules, matcher, source, has_truth, overrides=None, on_chunk=None):
-    """Each shard's chunks labelled (label_shard), then every shard combined in order
-    (combine_labels, the verdicts applied there), as LabelShard and LabelMessages do."""
-    pairs = []
+    """Each shard's chunks labelled (label_shard), then the shards combined in order (the
+    statistics merged, the verdicts applied), as LabelShard and LabelMessages do."""
+    labelled, parts = [], []
     for chunks in shards:
-        labelled = []
-        label_shard(
-            chunks, labelled.append, matcher=matcher, source=source, separator="|", has_truth=has_truth,
-            on_chunk=on_chunk,
+        stats = label_shard(
+            chunks, labelled.append, rules=rules, matcher=matcher, source=source, separator="|",
+            has_truth=has_truth, on_chunk=on_chunk,
         )  # fmt: skip
-        pairs.extend(zip(labelled, (c.column("rule_text").combine_chunks() for c in chunks), strict=True))
-    return combine_labels(pairs, write, rules=rules, has_truth=has_truth, overrides=overrides)
+        parts.append(stats.to_json())
+    if overrides:
+        apply_feedback(labelled, write, overrides)
+    else:
+        for chunk in labelled:
+            write(chunk)
+    return RuleStats.merged(rules, parts)
 
 
 def test_a_labelling_run_writes_every_chunk_and_gathers_the_statistics(tmp_path):
@@ -216,28 +220,19 @@ def test_reviewed_verdicts_override_the_rules_labels():
     assert overrides.summary()["applied"] == 2
 
 
-@pytest.mark.parametrize(
-    "arrays, sizes, error",
-    [
-        ([["a", "b", "c"], ["d"]], [1, 2, 1], None),
-        ([["a"], [], ["b", "c", "d"]], [3, 1], None),
-        ([["a", "b"]], [1, 2], "ran out"),
-        ([["a", "b"], ["c"]], [2], "more values"),
-    ],
-)
-def test_a_column_cursor_aligns_a_column_with_other_chunks(arrays, sizes, error):
-    cursor = ColumnCursor(pa.array(a, pa.string()) for a in arrays)
-    flat = [v for a in arrays for v in a]
-    if error is None:
-        taken = [cursor.take(n).to_pylist() for n in sizes]
-        cursor.check_exhausted()
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        assert taken == [flat[start : start + n] for start, n in zip(starts, sizes)]
-    else:
-        with pytest.raises(ValueError, match=error):
-            for n in sizes:
-                cursor.take(n)
-            cursor.check_exhausted()
+def test_the_rule_statistics_of_shards_add_up_to_those_of_the_whole():
+    rules = RULES + [Rule("spam.txt:2", "spam", r"\bprize\b"), Rule("personal.txt:2", "personal", r"\bwin\b")]
+    texts = ["win a prize", "love you", "win win", "prize draw", "hello", "love to win", "prize", "win"]
+    truth = ["spam", "personal", "spam", None, "personal", "personal|spam", "spam", None]
+    rows = [chunk([str(i)], [t], [c]) for i, (t, c) in enumerate(zip(texts, truth))]
+    options = {"rules": rules, "matcher": RuleMatcher(rules), "source": "rules", "has_truth": True}
+    whole = label_and_combine([rows], [].append, **options)
+    for cut in ([3, 5], [1, 2, 7], [8]):
+        bounds = [0, *cut, len(rows)]
+        merged = label_and_combine([rows[a:b] for a, b in zip(bounds, bounds[1:])], [].append, **options)
+        assert merged.rule_rows() == whole.rule_rows() and merged.class_rows() == whole.class_rows()
+        assert merged.messages == whole.messages == 8
+    assert [len(row["examples"]) for row in whole.rule_rows()] == [3, 2, 3, 3]  # "love" hits twice
 
 
 def test_held_out_rows_join_labels_to_raw_texts(tmp_path):
