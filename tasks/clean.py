@@ -88,3 +88,4 @@ class CleanMessages(ShardedTask):
             for key, schema in (("clean", CLEAN_SCHEMA), ("quarantine", QUARANTINE_SCHEMA)):
                 concat_parquet(self.shard_paths(key), out / self.artifact(key), schema)
             write_json(out / self.artifact("summary"), summary)
+        self.report_progress(1, 1, f"{summary['clean']:,} clean, {summary['quarantined']:,} quarantined")

@@ -419,10 +419,6 @@ class training(CheckedConfig):
         class of other rules: the shipped setting names the sample's notification class)."""
         return sorted(set(self.class_thresholds) - set(classes))
 
-    def cv_repeats(self, rows: int) -> int:
-        """How many times the grid search draws its folds on `rows` training messages."""
-        return selection_repeats(self.small_data_cv_repeats, rows, small_data_rows=self.small_data_rows)
-
     def grid(self, rows: int | None = None) -> dict:
         """The grid searched on `rows` training messages (param_grid when None), as plain JSON
         data (luigi freezes dicts and lists)."""

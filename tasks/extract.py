@@ -226,6 +226,7 @@ class ExtractMessages(ShardedTask, SourceTask):
                     "null_timestamps_outside_window": plan["null_timestamps_outside_window"],
                 },
             )
+        self.report_progress(1, 1, f"{rows:,} rows from {len(extracted)} shard(s)")
 
 
 class DatabaseError(RuntimeError):

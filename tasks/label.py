@@ -145,6 +145,8 @@ class LabelMessages(ShardedTask, RulesTask):
                     "feedback: verdicts left out of the training labels as %s, e.g. %s", problem, ", ".join(origins)
                 )
             write_json(out / self.artifact("summary"), summary)
+        shards = len(self.shard_paths("labels"))
+        self.report_progress(1, 1, f"labels of {stats.messages:,} messages from {shards} shard(s)")
 
 
 def warn_about_rules(files, matcher) -> None:

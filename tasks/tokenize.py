@@ -97,3 +97,4 @@ class TokenizeMessages(ShardedTask):
                     "pattern": parts[0]["pattern"],
                 },
             )
+        self.report_progress(1, 1, f"{messages:,} messages, {len(vocabulary):,} terms in the vocabulary")

@@ -103,6 +103,8 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
     assert result.scheduling_succeeded, result.summary_text
     families = {task.get_task_family() for task in _summary_dict(result.worker)["completed"]}
     assert families == {
+        "PlanShards",
+        "ExtractShard",
         "ExtractMessages",
         "ScoreMessages",
         "ExportScores",
@@ -172,6 +174,7 @@ def test_editing_one_rule_reruns_labelling_and_downstream_only(sample_sqlite, pi
     again = run_luigi([TrainPipeline(run_date=RUN_DATE)])
     assert again.scheduling_succeeded
     assert completed(again) == {
-        "LabelMessages", "RuleReport", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
+        "LabelShard", "LabelMessages", "RuleReport", "GridSearchSplit",
+        "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
         "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
     }

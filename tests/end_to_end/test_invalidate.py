@@ -19,13 +19,19 @@ from workflows.train import TrainPipeline
 RUN_DATE = dt.date(2026, 11, 23)
 SMALL = {"lsi": {"num_topics": "20"}, "training": {"folds": "3", "param_grid": '{"C": [1.0]}'}}
 DOWNSTREAM_OF_LABELS = {
-    "LabelMessages", "RuleReport", "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
+    "LabelMessages", "RuleReport", "GridSearchSplit",
+    "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
     "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
 }  # fmt: skip
 UPSTREAM_OR_BESIDE = {
     "ReadFeedback",
+    "PlanShards",
+    "ExtractShard",
     "ExtractMessages",
+    "CleanShard",
     "CleanMessages",
+    "LabelShard",
+    "TokenizeShard",
     "TokenizeMessages",
     "BuildDictionary",
     "FitTfidf",

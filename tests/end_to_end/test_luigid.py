@@ -111,14 +111,17 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
     by_family = {}
     for task_id, task in done.items():
         by_family.setdefault(task["name"], []).append((task_id, task))
-    (clean_id, clean), = by_family["CleanMessages"]
+    # One shard ([shards] count = 1): the shard's tasks do the long work and say how far they are.
+    (clean_id, clean), = by_family["CleanShard"]
     assert clean["progress_percentage"] == 100
     rows = json.loads((TrainPipeline(run_date=RUN_DATE).manifest_path()).read_text())["rows"]["extracted"]
-    assert clean["status_message"] == f"cleaned {rows:,} of {rows:,} rows"
+    assert clean["status_message"] == f"shard 0: cleaned {rows:,} of {rows:,} rows"
     assert rpc(luigid["port"], "get_task_progress_percentage", task_id=clean_id)["progressPercentage"] == 100
-    assert rpc(luigid["port"], "get_task_status_message", task_id=clean_id)["statusMessage"].startswith("cleaned ")
-    (_, extract), = by_family["ExtractMessages"]
-    assert extract["progress_percentage"] == 100 and extract["status_message"].startswith("extracted ")
+    assert rpc(luigid["port"], "get_task_status_message", task_id=clean_id)["statusMessage"].startswith("shard 0: ")
+    (_, extract), = by_family["ExtractShard"]
+    assert extract["progress_percentage"] == 100 and extract["status_message"].startswith("shard 0: extracted ")
+    (_, combined), = by_family["CleanMessages"]
+    assert combined["progress_percentage"] == 100 and combined["status_message"].endswith(" quarantined")
 
     # Task history went to the sqlite database in the luigid directory.
     with sqlite3.connect(luigid["dir"] / "task_history.sqlite") as db:

@@ -2,8 +2,8 @@
 Python at start-up when this directory is on PYTHONPATH (the tests set it for the processes they
 start; production never does).
 
-    SORTBOX_TEST_FAULT=fail-grid-search   GridSearch raises
-    SORTBOX_TEST_FAULT=hang-grid-search   GridSearch writes its pid to $SORTBOX_TEST_MARK and sleeps
+    SORTBOX_TEST_FAULT=fail-grid-search   a grid-search split (GridSearchSplit) raises
+    SORTBOX_TEST_FAULT=hang-grid-search   a grid-search split writes its pid to $SORTBOX_TEST_MARK and sleeps
     SORTBOX_TEST_FAULT=hang-task-once     the first run of task family $SORTBOX_TEST_TASK, in any
                                           process, writes its pid to $SORTBOX_TEST_MARK and sleeps
                                           inside its atomic output (the temporary directory made);
@@ -17,16 +17,16 @@ import time
 _FAULT = os.environ.get("SORTBOX_TEST_FAULT")
 
 if _FAULT in ("fail-grid-search", "hang-grid-search"):
-    import sortbox.model_selection  # before tasks.train imports grid_search from it
+    import sortbox.model_selection  # before tasks.train imports fit_split from it
 
-    def _faulty_grid_search(*args, **kwargs):
+    def _faulty_fit_split(*args, **kwargs):
         if _FAULT == "fail-grid-search":
             raise RuntimeError("GridSearch failed on purpose (test fault)")
         with open(os.environ["SORTBOX_TEST_MARK"], "w") as mark:
             mark.write(str(os.getpid()))
         time.sleep(3600)
 
-    sortbox.model_selection.grid_search = _faulty_grid_search
+    sortbox.model_selection.fit_split = _faulty_fit_split
 
 if _FAULT == "hang-task-once":
     import tasks.base
