@@ -62,11 +62,13 @@ def test_invalidating_labelling_lists_removes_and_reruns_exactly_what_is_downstr
     before = outputs(root)
     assert {family(name) for name in before} == DOWNSTREAM_OF_LABELS | UPSTREAM_OR_BESIDE
     classes = len([name for name in before if family(name) == "FitClassifier"])
-    assert classes == 3
+    splits = len([name for name in before if family(name) == "GridSearchSplit"])
+    assert classes == 3 and splits == classes * 3 * 3  # small data: 3 folds drawn 3 times per class
 
     listed = [line.split("\t") for line in invalidate("LabelMessages", RUN_DATE, workflow="train", dry_run=True)]
     assert {task for task, _, _ in listed} == DOWNSTREAM_OF_LABELS
-    assert len(listed) == len(DOWNSTREAM_OF_LABELS) + 3 * (classes - 1)  # the per-class tasks once per class
+    # The per-class tasks once per class, the grid-search splits once per split.
+    assert len(listed) == len(DOWNSTREAM_OF_LABELS) + 3 * (classes - 1) + (splits - 1)
     assert {action for _, _, action in listed} == {"would remove"}
     assert outputs(root) == before  # a dry run removes nothing
 
