@@ -107,11 +107,11 @@ def comparable_output(path: Path, root: Path) -> bytes:
     """A task output file's bytes, less what measures the run rather than its result, so that two
     runs of the same data and parameters (killed and rerun, one worker or several, one host or
     several) compare byte for byte: the seconds each grid-search candidate's fit took
-    (`fit_seconds` in split.json, grid.json and classes.json, the "fit seconds" cells of
+    (`fit_seconds` in folds.json, grid.json and classes.json, the "fit seconds" cells of
     report.html), and the
     output root itself where a file names another task's directory (classes.json)."""
     data = Path(path).read_bytes().replace(str(root).encode(), b"<output root>")
-    if path.name in ("grid.json", "classes.json", "split.json"):
+    if path.name in ("grid.json", "classes.json", "folds.json"):
         return re.sub(rb'"fit_seconds": [0-9.e+-]+', b'"fit_seconds": "masked"', data)
     if path.name == "report.html":
         return re.sub(rb"<td class='num seconds'>[^<]*</td>", b"<td class='num seconds'>masked</td>", data)

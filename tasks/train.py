@@ -76,41 +76,55 @@ def class_search_plan(y: np.ndarray) -> SearchPlan:
     )
 
 
-class GridSearchSplit(ClassTask):
-    """One split of one class's grid search (sortbox.model_selection.fit_split): every candidate
-    fitted on the split's training rows and scored on its test rows. Each split is its own task,
-    so `--workers N` and workers on other hosts fit N splits at once. Output: split.json (each
-    candidate's score and fit seconds), probabilities.npy (candidates x the split's test rows)."""
+class GridSearchFold(ClassTask):
+    """One fold of one class's grid search (sortbox.model_selection.fit_split), in every drawing
+    of the folds (`[training] small_data_cv_repeats` on small data, else one): every candidate
+    fitted on the split's training rows and scored on its test rows. Each fold is its own task, so
+    `--workers N` fits N folds at once. Output: folds.json (per split, each candidate's score and
+    fit seconds), probabilities-<split>.npy (candidates x the split's test rows)."""
 
-    split = luigi.IntParameter(description="The split of the class's grid search (fold, repetition after repetition).")
-    artifacts = {"split": Artifact("split.json", read_json), "probabilities": Artifact("probabilities.npy", np.load)}
+    fold = luigi.IntParameter(description="The fold of the class's grid search (0 to [training] folds - 1).")
+    artifacts = {
+        "folds": Artifact("folds.json", read_json),
+        "probabilities": Artifact("probabilities-{split}.npy", np.load),
+    }
 
     def requires(self):
         return {"features": EmbedMessages(**self.same_run()), "labels": LabelMessages(**self.same_run())}
 
     def path_label(self) -> str:
-        return f"{self.class_name}-split{self.split}"
+        return f"{self.class_name}-fold{self.fold}"
 
     def run(self):
         config = training()
         y, _ = self.class_targets()
         plan = class_search_plan(y)
-        self.set_status_message(f"{self.class_name}: {len(plan.candidates)} candidates on split {self.split}")
-        results = fit_split(
-            self.features(), y, plan, self.split, scoring=config.scoring, random_state=config.seed, n_jobs=config.n_jobs
-        )
-        with self.atomic_output() as out:
-            write_json(
-                out / self.artifact("split"),
-                {"candidates": [{"score": score, "fit_seconds": seconds} for score, _, seconds in results]},
+        splits = list(range(self.fold, len(plan.splits), plan.folds))  # this fold of every drawing
+        features, fitted = self.features(), []
+        for number, split in enumerate(splits):
+            self.report_progress(number, len(splits), f"{self.class_name}: fold {self.fold}, drawing {number + 1}")
+            results = fit_split(
+                features, y, plan, split, scoring=config.scoring, random_state=config.seed, n_jobs=config.n_jobs
             )
-            np.save(out / self.artifact("probabilities"), np.stack([probabilities for _, probabilities, _ in results]))
+            fitted.append((split, results))
+        with self.atomic_output() as out:
+            for split, results in fitted:
+                probabilities = np.stack([probabilities for _, probabilities, _ in results])
+                np.save(out / self.artifact("probabilities", split=str(split)), probabilities)
+            write_json(
+                out / self.artifact("folds"),
+                [
+                    {"split": split, "candidates": [{"score": score, "fit_seconds": t} for score, _, t in results]}
+                    for split, results in fitted
+                ],
+            )
+        self.report_progress(1, 1, f"{self.class_name}: fold {self.fold} fitted")
 
 
 class GridSearch(ClassTask):
     """Output: grid.json (best parameters and the whole grid) and oof_scores.npy (the best
     candidate's out-of-fold probabilities, from the fold models the search fitted), or the reason
-    the class is skipped. The fits are its splits' (GridSearchSplit, yielded as dynamic
+    the class is skipped. The fits are its folds' (GridSearchFold, yielded as dynamic
     dependencies); this task picks the best candidate from them."""
 
     artifacts = {"grid": Artifact("grid.json", read_json), "oof_scores": Artifact("oof_scores.npy", np.load)}
@@ -126,10 +140,10 @@ class GridSearch(ClassTask):
         reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
         plan = None if reason else class_search_plan(y)
         # Always exactly one yield (none to wait for when skipped), before anything is written:
-        # workflows.invalidate drives run() up to it to learn the splits.
-        splits = yield [
-            GridSearchSplit(**self.same_run(), class_name=self.class_name, split=split)
-            for split in range(len(plan.splits) if plan else 0)
+        # workflows.invalidate drives run() up to it to learn the folds.
+        folds = yield [
+            GridSearchFold(**self.same_run(), class_name=self.class_name, fold=fold)
+            for fold in range(config.folds if plan else 0)
         ]
         if reason:
             self.set_status_message(f"skipped: {reason}")
@@ -137,14 +151,15 @@ class GridSearch(ClassTask):
             with self.atomic_output() as out:
                 write_json(out / self.artifact("grid"), {"status": "skipped", "reason": reason, **counts})
             return
-        self.set_status_message(f"{self.class_name}: best of {len(plan.candidates)} candidates on {len(splits)} splits")
+        self.set_status_message(f"{self.class_name}: the best of {len(plan.candidates)} candidates")
         runs = {}
-        for number, target in enumerate(splits):
+        for target in folds:
             directory = Path(target.path)
-            scored = read_json(directory / GridSearchSplit.artifact("split"))["candidates"]
-            probabilities = np.load(directory / GridSearchSplit.artifact("probabilities"))
-            for index, candidate in enumerate(scored):
-                runs[index, number] = (candidate["score"], probabilities[index], candidate["fit_seconds"])
+            for entry in read_json(directory / GridSearchFold.artifact("folds")):
+                split = entry["split"]
+                probabilities = np.load(directory / GridSearchFold.artifact("probabilities", split=str(split)))
+                for index, candidate in enumerate(entry["candidates"]):
+                    runs[index, split] = (candidate["score"], probabilities[index], candidate["fit_seconds"])
         search, out_of_fold = select_candidate(plan, y, runs, scoring=config.scoring)
         if search["edge_warning"]:
             logger.warning("class %r: %s", self.class_name, search["edge_warning"])

@@ -39,7 +39,7 @@ TRAINING_FAMILIES = {
     "FitTfidf",
     "FitLsi",
     "EmbedMessages",
-    "GridSearchSplit",
+    "GridSearchFold",
     "GridSearch",
     "CrossValidate",
     "FitClassifier",

@@ -174,7 +174,7 @@ def test_editing_one_rule_reruns_labelling_and_downstream_only(sample_sqlite, pi
     again = run_luigi([TrainPipeline(run_date=RUN_DATE)])
     assert again.scheduling_succeeded
     assert completed(again) == {
-        "LabelShard", "LabelMessages", "RuleReport", "GridSearchSplit",
+        "LabelShard", "LabelMessages", "RuleReport", "GridSearchFold",
         "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
         "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
     }

@@ -19,7 +19,7 @@ from workflows.train import TrainPipeline
 RUN_DATE = dt.date(2026, 11, 23)
 SMALL = {"lsi": {"num_topics": "20"}, "training": {"folds": "3", "param_grid": '{"C": [1.0]}'}}
 DOWNSTREAM_OF_LABELS = {
-    "LabelMessages", "RuleReport", "GridSearchSplit",
+    "LabelMessages", "RuleReport", "GridSearchFold",
     "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
     "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
 }  # fmt: skip
@@ -62,13 +62,13 @@ def test_invalidating_labelling_lists_removes_and_reruns_exactly_what_is_downstr
     before = outputs(root)
     assert {family(name) for name in before} == DOWNSTREAM_OF_LABELS | UPSTREAM_OR_BESIDE
     classes = len([name for name in before if family(name) == "FitClassifier"])
-    splits = len([name for name in before if family(name) == "GridSearchSplit"])
-    assert classes == 3 and splits == classes * 3 * 3  # small data: 3 folds drawn 3 times per class
+    folds = len([name for name in before if family(name) == "GridSearchFold"])
+    assert classes == 3 and folds == classes * 3
 
     listed = [line.split("\t") for line in invalidate("LabelMessages", RUN_DATE, workflow="train", dry_run=True)]
     assert {task for task, _, _ in listed} == DOWNSTREAM_OF_LABELS
-    # The per-class tasks once per class, the grid-search splits once per split.
-    assert len(listed) == len(DOWNSTREAM_OF_LABELS) + 3 * (classes - 1) + (splits - 1)
+    # The per-class tasks once per class, the grid-search folds once per fold.
+    assert len(listed) == len(DOWNSTREAM_OF_LABELS) + 3 * (classes - 1) + (folds - 1)
     assert {action for _, _, action in listed} == {"would remove"}
     assert outputs(root) == before  # a dry run removes nothing
 

@@ -63,7 +63,7 @@ def test_a_night_whose_grid_search_fails_ends_and_frees_the_lock(site, luigid): 
     assert not lock_is_held(site.lock)
     # luigid took the project's retry_count: the failed task is disabled, not waiting for a retry.
     disabled = rpc(luigid["port"], "task_list", status="DISABLED", upstream_status="", search="GridSearch")
-    assert disabled and all(task["name"] == "GridSearchSplit" for task in disabled.values())  # a split failed
+    assert disabled and all(task["name"] == "GridSearchFold" for task in disabled.values())  # a split failed
     assert rpc(luigid["port"], "task_list", status="FAILED", upstream_status="", search="GridSearch") == {}
     print(f"failed night ended after {elapsed:.1f} s")
 

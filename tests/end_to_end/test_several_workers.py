@@ -52,7 +52,7 @@ SMALL = [
 TEST_SETTINGS = {"scheduler": {"worker_disconnect_delay": "10"}, "worker": {"wait_jitter": "0.5"}}
 #: Written by the tasks with the time they took: compared with those times masked.
 TIMED_FILES = {
-    "GridSearchSplit": "split.json",
+    "GridSearchFold": "folds.json",
     "GridSearch": "grid.json",
     "TrainClassifiers": "classes.json",
     "TrainingReport": "report.html",

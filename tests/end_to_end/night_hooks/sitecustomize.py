@@ -2,8 +2,8 @@
 Python at start-up when this directory is on PYTHONPATH (the tests set it for the processes they
 start; production never does).
 
-    SORTBOX_TEST_FAULT=fail-grid-search   a grid-search split (GridSearchSplit) raises
-    SORTBOX_TEST_FAULT=hang-grid-search   a grid-search split writes its pid to $SORTBOX_TEST_MARK and sleeps
+    SORTBOX_TEST_FAULT=fail-grid-search   a grid-search fold (GridSearchFold) raises
+    SORTBOX_TEST_FAULT=hang-grid-search   a grid-search fold writes its pid to $SORTBOX_TEST_MARK and sleeps
     SORTBOX_TEST_FAULT=hang-task-once     the first run of task family $SORTBOX_TEST_TASK, in any
                                           process, writes its pid to $SORTBOX_TEST_MARK and sleeps
                                           inside its atomic output (the temporary directory made);
