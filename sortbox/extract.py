@@ -365,9 +365,7 @@ def _shard_clause(conn: Connection, column: sa.Column, shard: int, count: int) -
 
 
 def _shard_bucket(conn: Connection, column: sa.Column, count: int) -> sa.ColumnElement:
-    """The shard of each row, as an SQL expression (one scan counts every shard)."""
-    if count == 1:
-        return sa.literal(0)
+    """The shard of each row (of more than one shard), as an SQL expression (one scan counts every shard)."""
     key = _hash_key(conn, column, SHARD_SEED)
     whens = [(key.is_(None), 0)] + [(key < sa.literal(cutoff), s) for s, cutoff in enumerate(shard_cutoffs(count))]
     return sa.case(*whens, else_=count - 1)
@@ -561,11 +559,14 @@ def plan_shards(conn: Connection, spec: SourceSpec, count: int) -> dict:
         largest = conn.execute(sa.select(sa.func.max(ids)).where(*_where_clauses(conn, spec, table))).scalar_one()
         bound = largest if isinstance(largest, int) and not isinstance(largest, bool) else None
     pinned = SourceSpec(**{**spec.__dict__, "id_bound": bound, "shard": None, "shard_count": count})
-    bucket = _shard_bucket(conn, ids, count).label("shard")
-    stmt = sa.select(bucket, sa.func.count()).select_from(table).where(*_where_clauses(conn, pinned, table))
-    rows = [0] * count
-    for shard, n in conn.execute(stmt.group_by(bucket)).all():
-        rows[int(shard)] = int(n)
+    counted = sa.select(sa.func.count()).select_from(table).where(*_where_clauses(conn, pinned, table))
+    if count == 1:  # (Postgres reads GROUP BY 0 as "the 0th column")
+        rows = [int(conn.execute(counted).scalar_one())]
+    else:
+        bucket = _shard_bucket(conn, ids, count).label("shard")
+        rows = [0] * count
+        for n, shard in conn.execute(counted.add_columns(bucket).group_by(bucket)).all():
+            rows[int(shard)] = int(n)
     return {
         "shards": count,
         "rows": rows,

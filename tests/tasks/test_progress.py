@@ -13,7 +13,7 @@ SLOW_TASKS = (
     "BuildDictionary",
     "FitTfidf",
     "FitLsi",
-    "GridSearch",
+    "GridSearchFold",
     "CrossValidate",
     "FitClassifier",
     "RuleReport",
