@@ -117,8 +117,19 @@ def rule_stats_file(stats: RuleStats, files: RuleFiles, *, has_truth: bool) -> d
     }
 
 
+def fallback_rules(rules: list[dict]) -> list[str]:
+    """The ids of the rules that `rules_file` says Python re matches (the engine's fallback)."""
+    return [rule["rule_id"] for rule in rules if rule["engine"] == "re"]
+
+
 def label_summary(
-    stats: RuleStats, files: RuleFiles, matcher, *, messages: int, source: str, overrides: FeedbackOverrides | None
+    stats: RuleStats,
+    files: RuleFiles,
+    fallback: list[str],
+    *,
+    messages: int,
+    source: str,
+    overrides: FeedbackOverrides | None,
 ) -> dict:
     """summary.json of a labelling run: messages per training class, rules that fell back to
     Python re, classes skipped for want of rules (when trained on the rules), ignored files and,
@@ -127,7 +138,7 @@ def label_summary(
         "messages": messages,
         "source": source,
         "classes": overrides.counts() if overrides else class_counts(stats, source),
-        "fallback_rules": matcher.fallback_rule_ids,
+        "fallback_rules": fallback,
         # A class with no rules cannot be trained from the rules: it is reported as skipped.
         "classes_without_rules": files.empty_classes if source == "rules" else {},
         "ignored_rule_files": files.ignored,

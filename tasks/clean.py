@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 
-import luigi
-
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import CLEAN_SCHEMA, QUARANTINE_SCHEMA, iter_clean_chunks
 from sortbox.shards import concat_parquet, sum_counts
-from tasks.base import Artifact, SortboxTask
+from tasks.base import Artifact
 from tasks.config import cleaning, source
-from tasks.extract import ExtractShard, ShardedTask
+from tasks.extract import ExtractShard, ShardedTask, ShardTask
 
 
 class NoUsableRows(ValueError):
     """Every extracted row was quarantined."""
 
 
-class CleanShard(SortboxTask):
+class CleanShard(ShardTask):
     """One shard's rows cleaned. Output: clean.parquet (id, text, rule_text, timestamp, label),
     quarantine.parquet (id, reason, raw text, ...), summary.json. A shard may have no clean row."""
 
-    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
     reads = (cleaning,)
     artifacts = {
         "clean": Artifact("clean.parquet"),
@@ -32,9 +29,6 @@ class CleanShard(SortboxTask):
 
     def requires(self):
         return {"messages": ExtractShard(**self.same_run(), shard=self.shard)}
-
-    def path_label(self) -> str:
-        return f"shard{self.shard}"
 
     def run(self):
         messages = self.input_path("messages", "messages")

@@ -60,6 +60,15 @@ class SourceTask(SortboxTask):
         return source(**overrides)
 
 
+class ShardTask(SortboxTask):
+    """A task about one shard of the run's rows (sortbox.shards)."""
+
+    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
+
+    def path_label(self) -> str:
+        return f"shard{self.shard}"
+
+
 class DatabaseTask(SourceTask):
     """A task that reads the database: it holds one unit of luigi's `database` resource while it
     runs ([resources] database caps how many do at once), and retries transient errors itself."""
@@ -145,19 +154,15 @@ class PlanShards(DatabaseTask):
         self.report_progress(1, 1, f"{plan['total']:,} rows in {count} shard(s): {plan['rows']}")
 
 
-class ExtractShard(DatabaseTask):
+class ExtractShard(ShardTask, DatabaseTask):
     """The rows of one shard of the plan, ordered by the shard key, then the id (as many as the
     plan counted, or the task fails). Output: messages.parquet (one row group per chunk) and
     summary.json."""
 
-    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
     artifacts = {"messages": Artifact("messages.parquet"), "summary": Artifact("summary.json", read_json)}
 
     def requires(self):
         return {"plan": PlanShards(**self.same_source())}
-
-    def path_label(self) -> str:
-        return f"shard{self.shard}"
 
     def run(self):
         self.read_database(self.extract)

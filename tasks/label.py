@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 
-import luigi
-
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.label import LABELS_SCHEMA, RuleStats
 from sortbox.labelling import (
     FeedbackOverrides,
     apply_feedback,
+    fallback_rules,
     label_shard,
     label_summary,
     rule_stats_file,
@@ -24,7 +23,7 @@ from sortbox.shards import concat_parquet
 from tasks.base import Artifact, SortboxTask
 from tasks.clean import CleanShard
 from tasks.config import labelling, source
-from tasks.extract import ShardedTask
+from tasks.extract import ShardedTask, ShardTask
 from tasks.feedback import ReadFeedback
 
 logger = logging.getLogger("luigi-interface")
@@ -55,23 +54,21 @@ class RulesTask(SortboxTask):
         return fingerprint
 
 
-class LabelShard(RulesTask):
+class LabelShard(ShardTask, RulesTask):
     """One shard's messages labelled: rule hits, and labels from the rules or the label column
     (the reviewed verdicts apply when the shards are combined), and the shard's rule statistics.
-    Output: labels.parquet (id, labels, truth, rule_hits), rule_counts.json, summary.json."""
+    Output: labels.parquet (id, labels, truth, rule_hits), rules.json (each rule and the engine
+    that matched it), rule_counts.json, summary.json."""
 
-    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
     artifacts = {
         "labels": Artifact("labels.parquet"),
+        "rules": Artifact("rules.json", read_json),
         "rule_counts": Artifact("rule_counts.json", read_json),
         "summary": Artifact("summary.json", read_json),
     }
 
     def requires(self):
         return {"clean": CleanShard(**self.same_run(), shard=self.shard)}
-
-    def path_label(self) -> str:
-        return f"shard{self.shard}"
 
     def run(self):
         files = read_rule_files(labelling().rules_path())
@@ -94,6 +91,7 @@ class LabelShard(RulesTask):
                     done, total, f"shard {self.shard}: labelled {done:,} of {total:,} messages"
                 ),
             )
+            write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
             write_json(out / self.artifact("rule_counts"), stats.to_json())
             write_json(out / self.artifact("summary"), {"shard": self.shard, "messages": sink.rows})
 
@@ -105,7 +103,7 @@ class LabelMessages(ShardedTask, RulesTask):
 
     artifacts = {
         "labels": Artifact("labels.parquet"),
-        "rules": Artifact("rules.json", read_json),
+        "rules": LabelShard.artifacts["rules"],
         "rule_stats": Artifact("rule_stats.json", read_json),
         "summary": Artifact("summary.json", read_json),
     }
@@ -118,7 +116,8 @@ class LabelMessages(ShardedTask, RulesTask):
 
     def run(self):
         files = read_rule_files(labelling().rules_path())
-        matcher = best_matcher(files.rules)
+        # Which engine matched each rule, as the shards compiled them (not compiled again here).
+        rules = self.shard_json("rules")[0]
         verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.input() else None
         overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
         has_truth, config = bool(source().label_column), labelling()
@@ -135,10 +134,10 @@ class LabelMessages(ShardedTask, RulesTask):
                     apply_feedback(chunks, sink.write, overrides)
             else:
                 concat_parquet(self.shard_paths("labels"), labels, LABELS_SCHEMA)
-            write_json(out / self.artifact("rules"), rules_file(files.rules, matcher))
+            write_json(out / self.artifact("rules"), rules)
             write_json(out / self.artifact("rule_stats"), rule_stats_file(stats, files, has_truth=has_truth))
             summary = label_summary(
-                stats, files, matcher, messages=stats.messages, source=config.source, overrides=overrides
+                stats, files, fallback_rules(rules), messages=stats.messages, source=config.source, overrides=overrides
             )
             for problem, origins in summary.get("feedback", {}).get("examples", {}).items():
                 logger.warning(

@@ -3,22 +3,19 @@ Snowball stems), streamed by chunk; the vocabulary of all shards."""
 
 from __future__ import annotations
 
-import luigi
-
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.shards import concat_parquet
 from sortbox.wordlists import load_stopwords
-from tasks.base import Artifact, SortboxTask
+from tasks.base import Artifact
 from tasks.clean import CleanShard
 from tasks.config import source, tokenize
-from tasks.extract import ShardedTask
+from tasks.extract import ShardedTask, ShardTask
 
 
-class TokenizeShard(SortboxTask):
+class TokenizeShard(ShardTask):
     """One shard's cleaned texts tokenised. Output: tokens.parquet (id, terms), tally.json (every
     term's count and every surface form's term, for the vocabulary of all shards), summary.json."""
 
-    shard = luigi.IntParameter(description="The shard (0 to [shards] count - 1).")
     reads = (tokenize,)
     artifacts = {
         "tokens": Artifact("tokens.parquet"),
@@ -28,9 +25,6 @@ class TokenizeShard(SortboxTask):
 
     def requires(self):
         return {"clean": CleanShard(**self.same_run(), shard=self.shard)}
-
-    def path_label(self) -> str:
-        return f"shard{self.shard}"
 
     def check_before_run(self) -> None:
         tokenize().check_stemmer()

@@ -27,6 +27,7 @@ from sortbox.label import RuleStats
 from sortbox.labelling import (
     FeedbackOverrides,
     apply_feedback,
+    fallback_rules,
     label_shard,
     label_summary,
     rule_stats_file,
@@ -184,13 +185,14 @@ def test_a_labelling_run_writes_every_chunk_and_gathers_the_statistics(tmp_path)
     )  # fmt: skip
     assert [t.column("labels").to_pylist() for t in written] == [[["spam"], []], [["spam"]]]
     assert progress == [2, 1] and stats.messages == 3
-    summary = label_summary(stats, files, matcher, messages=3, source="rules", overrides=None)
+    summary = label_summary(stats, files, matcher.fallback_rule_ids, messages=3, source="rules", overrides=None)
     assert summary["classes"] == {"spam": 2} and summary["classes_without_rules"] == {
         "promo": files.empty_classes["promo"]
     }
     assert (
-        label_summary(stats, files, matcher, messages=3, source="column", overrides=None)["classes_without_rules"] == {}
+        label_summary(stats, files, [], messages=3, source="column", overrides=None)["classes_without_rules"] == {}
     )
+    assert fallback_rules(rules_file(files.rules, matcher)) == matcher.fallback_rule_ids
     assert rules_file(files.rules, matcher) == [
         {"rule_id": "spam.txt:1", "class": "spam", "pattern": "\\bwin\\b", "engine": "RuleMatcher"}
     ]
