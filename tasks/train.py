@@ -37,6 +37,29 @@ from tasks.label import LabelMessages
 logger = logging.getLogger("luigi-interface")
 
 
+# Every class's grid-search folds, cross-validation and final fit read the same training sample:
+# with one worker luigi runs them all in one process, so the last sample read is kept (one entry,
+# keyed by the files' identity: a finished output never changes in place, a rerun writes new
+# files). With several workers each task runs in a process of its own and reads the files.
+def _file_identity(path) -> tuple[str, int, int, int]:
+    stat = Path(path).stat()
+    return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_labels(labels: tuple, rows: tuple) -> tuple[list, list]:
+    """The label lists and truth cells of the training sample's rows, in the sample's order."""
+    picked = pq.read_table(labels[0], columns=["labels", "truth"]).take(pa.array(np.load(rows[0])))
+    return picked.column("labels").to_pylist(), picked.column("truth").to_pylist()
+
+
+@functools.lru_cache(maxsize=1)
+def _training_features(features: tuple) -> np.ndarray:
+    array = np.load(features[0])
+    array.setflags(write=False)  # shared between tasks: nobody may change it in place
+    return array
+
+
 class ClassTask(SortboxTask):
     """A task about one class; reads the LSI features and that class's labels."""
 
@@ -48,16 +71,16 @@ class ClassTask(SortboxTask):
 
     def class_targets(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(y, truth y or None) over the training sample chosen by EmbedMessages."""
-        rows = np.load(self.input_path("features", "rows"))
-        labels = pq.read_table(self.input_path("labels", "labels"), columns=["labels", "truth"]).take(pa.array(rows))
-        y = class_target(labels.column("labels").to_pylist(), self.class_name)
-        truth_cells = labels.column("truth").to_pylist()
+        label_lists, truth_cells = _sample_labels(
+            _file_identity(self.input_path("labels", "labels")), _file_identity(self.input_path("features", "rows"))
+        )
+        y = class_target(label_lists, self.class_name)
         truth = None if not truth_cells or truth_cells[0] is None else class_target(truth_cells, self.class_name)
         return y, truth
 
     def features(self) -> np.ndarray:
-        """The training sample's LSI features (at most [training] max_rows rows)."""
-        return np.load(self.input_path("features", "features"))
+        """The training sample's LSI features (at most [training] max_rows rows), read-only."""
+        return _training_features(_file_identity(self.input_path("features", "features")))
 
     def skipped(self, upstream: dict) -> bool:
         return upstream.get("status") == "skipped"
