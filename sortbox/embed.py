@@ -25,7 +25,6 @@ def build_dictionary(
     *,
     no_above: float,
     keep_n: int,
-    no_below: int = 1,
 ) -> Dictionary:
     """A gensim Dictionary (term ids, document frequencies) over every message's terms.
 
@@ -58,7 +57,7 @@ def build_dictionary(
     dictionary.dfs = {n: int(dfs[i]) for n, i in enumerate(present)}
     dictionary.cfs = {n: int(cfs[i]) for n, i in enumerate(present)}
     dictionary.num_docs, dictionary.num_pos, dictionary.num_nnz = num_docs, num_pos, num_nnz
-    dictionary.filter_extremes(no_below=no_below, no_above=no_above, keep_n=keep_n)
+    dictionary.filter_extremes(no_below=1, no_above=no_above, keep_n=keep_n)
     dictionary.compactify()
     if len(dictionary) == 0:
         raise ValueError("the vocabulary is empty: no term is frequent enough (lower [tokenize] min_word_frequency?)")
