@@ -24,6 +24,14 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 #: The task families of the training DAG (workflows.train.TrainPipeline and all it requires): what a
 #: clean run leaves outputs for and luigid lists, so that the task list cannot silently shrink.
+#: [training] for end-to-end tests about anything but the models' quality: 3 folds, C 0.1 and 1
+#: whatever the number of messages, the folds drawn once (fits are most of a small run's time).
+SMALL_TRAINING = {
+    "folds": "3",
+    "param_grid": '{"C": [0.1, 1.0]}',
+    "small_data_param_grid": '{"C": [0.1, 1.0]}',
+    "small_data_cv_repeats": "1",
+}
 TRAINING_FAMILIES = {
     "PlanShards",
     "ExtractShard",

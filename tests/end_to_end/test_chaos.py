@@ -59,6 +59,10 @@ ARGS = [
     RUN_DATE,
     "--lsi-num-topics",
     "20",
+    "--training-small-data-param-grid",
+    '{"C": [0.1, 1.0]}',
+    "--training-small-data-cv-repeats",
+    "1",
 ]
 TEMPORARY_MARK = "-luigi-tmp-"
 SIGKILL_EXIT = -9

@@ -21,6 +21,7 @@ def run_cli(args, db_url, tmp_path, **env):
 
 def test_cli_run_uses_project_config_and_succeeds(sample_sqlite, tmp_path):
     small = ["--source-sample-fraction", "0.3", "--lsi-num-topics", "40", "--training-folds", "3"]
+    small += ["--training-small-data-param-grid", '{"C": [0.1, 1.0]}', "--training-small-data-cv-repeats", "1"]
     done = run_cli(small, sample_sqlite, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     manifests = list((tmp_path / "runs" / "2026-11-23").glob("TrainPipeline-*/manifest.json"))

@@ -12,14 +12,14 @@ from pathlib import Path
 from luigi.execution_summary import _summary_dict
 
 from sortbox.publish import publish_release, release_files
-from tests.conftest import REPO_ROOT, run_luigi
+from tests.conftest import REPO_ROOT, SMALL_TRAINING, run_luigi
 from workflows.score import ScoreBatch
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
 SMALL = {
     "lsi": {"num_topics": "40"},
-    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+    "training": SMALL_TRAINING,
 }
 
 

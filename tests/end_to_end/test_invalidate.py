@@ -12,12 +12,15 @@ import sys
 import pytest
 from luigi.execution_summary import _summary_dict
 
-from tests.conftest import REPO_ROOT, run_luigi
+from tests.conftest import REPO_ROOT, SMALL_TRAINING, run_luigi
 from workflows.invalidate import invalidate
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
-SMALL = {"lsi": {"num_topics": "20"}, "training": {"folds": "3", "param_grid": '{"C": [1.0]}'}}
+SMALL = {
+    "lsi": {"num_topics": "20"},
+    "training": {**SMALL_TRAINING, "param_grid": '{"C": [1.0]}', "small_data_param_grid": '{"C": [1.0]}'},
+}
 DOWNSTREAM_OF_LABELS = {
     "LabelMessages", "RuleReport", "GridSearchFold",
     "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",

@@ -16,7 +16,7 @@ from pathlib import Path
 import luigi
 import pytest
 
-from tests.conftest import REPO_ROOT, TRAINING_FAMILIES
+from tests.conftest import REPO_ROOT, SMALL_TRAINING, TRAINING_FAMILIES
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
@@ -90,7 +90,7 @@ def test_training_dag_runs_on_luigid(luigid, sample_sqlite, pipeline_env, luigi_
     luigi_config(
         {
             "lsi": {"num_topics": "40"},
-            "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+            "training": SMALL_TRAINING,
             "source": {"sample_fraction": "0.3"},
         }
     )

@@ -11,12 +11,12 @@ import sqlite3
 from pathlib import Path
 
 from sortbox.publish import PROFILE_FILE, current_release, release_info
-from tests.conftest import run_luigi
+from tests.conftest import SMALL_TRAINING, run_luigi
 from workflows.nightly import NightlyRetrain
 
 SMALL = {
     "lsi": {"num_topics": "40"},
-    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}'},
+    "training": SMALL_TRAINING,
     "labelling": {"source": "column"},
 }
 NEW_WORDS = ["zorblax", "quintaflux", "vembrio", "glarnish", "oxtrevo", "plimsy", "draquor", "festulon"]

@@ -10,12 +10,12 @@ import pytest
 
 from sortbox.publish import current_release, release_models, rollback
 from sortbox.sampling import holdout_mask
-from tests.conftest import run_luigi
+from tests.conftest import SMALL_TRAINING, run_luigi
 from workflows.nightly import NightlyRetrain
 
 SMALL = {
     "lsi": {"num_topics": "40"},
-    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+    "training": SMALL_TRAINING,
     "labelling": {"source": "column"},
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SMALL_TRAINING
 
 NIGHTLY = REPO_ROOT / "scripts" / "nightly.sh"
 ROLLBACK = REPO_ROOT / "scripts" / "rollback.sh"
@@ -56,7 +56,7 @@ class Site:
             "paths": {"output_root": str(base / "runs")},
             "publish": {"root": str(self.publish_root)},
             "lsi": {"num_topics": "40"},
-            "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+            "training": SMALL_TRAINING,
             "labelling": {"source": "column"},
             # Extraction retries a transient error (a dropped connection): keep the waits short under test.
             "database": {"retry_delay_seconds": "1"},

@@ -7,13 +7,13 @@ import json
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import comparable_output
-from tests.conftest import run_luigi
+from tests.conftest import SMALL_TRAINING, run_luigi
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 11, 23)
 SMALL = {
     "lsi": {"num_topics": "40"},
-    "training": {"folds": "3", "param_grid": '{"C": [0.1, 1.0]}', "small_data_param_grid": '{"C": [0.1, 1.0]}'},
+    "training": SMALL_TRAINING,
     "source": {"since": "", "until": "", "sample_fraction": "0.2", "sample_seed": "3"},
 }
 SHARD_FAMILIES = {"PlanShards", "ExtractShard", "CleanShard", "LabelShard", "TokenizeShard"}
