@@ -225,62 +225,78 @@ def baseline_features(texts: list[str], config: dict) -> np.ndarray:
 # ---------------------------------------------------------------- evaluation
 
 
-def compare_class(ours: np.ndarray, theirs: np.ndarray, y: np.ndarray, *, config: dict, outer_folds: int) -> dict:
-    """Both sides on the same outer folds: mean and spread of the per-fold ROC AUC, and the
-    parameters sortbox chose in each outer training part."""
+def compare_class(
+    ours: np.ndarray, theirs: np.ndarray, y: np.ndarray, *, config: dict, outer_folds: int, outer_repeats: int = 1
+) -> dict:
+    """Both sides on the same outer folds, drawn `outer_repeats` times (shuffle seeds 0, 1, ...):
+    the mean ROC AUC over every outer fold of every drawing and its spread, the difference per
+    drawing, and the parameters sortbox chose in each outer training part."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    outer = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=0)
-    scores: dict[str, list[float]] = {"sortbox": [], "baseline": []}
+    scores: dict[str, list[list[float]]] = {"sortbox": [], "baseline": []}
     chosen, edges = [], 0
-    for train, test in outer.split(np.zeros(len(y)), y):
-        grid = selection_grid(
-            config["param_grid"], config["small_data_param_grid"], len(train), small_data_rows=config["small_data_rows"]
-        )
-        search, _ = grid_search(
-            ours[train],
-            y[train],
-            param_grid=grid,
-            folds=config["folds"],
-            scoring=config["scoring"],
-            n_jobs=1,
-            random_state=config["seed"],
-            repeats=selection_repeats(
-                config["small_data_cv_repeats"], len(train), small_data_rows=config["small_data_rows"]
-            ),
-        )
-        chosen.append(search["best_params"])
-        edges += bool(search.get("edge_warning"))
-        model = fit_final(ours[train], y[train], params=search["best_params"], random_state=config["seed"])
-        scores["sortbox"].append(roc_auc_score(y[test], model.predict_proba(ours[test])[:, 1]))
-        plain = LogisticRegression(max_iter=1000).fit(theirs[train], y[train])
-        scores["baseline"].append(roc_auc_score(y[test], plain.predict_proba(theirs[test])[:, 1]))
+    for drawing in range(outer_repeats):
+        outer = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=drawing)
+        for side in scores.values():
+            side.append([])
+        for train, test in outer.split(np.zeros(len(y)), y):
+            grid = selection_grid(
+                config["param_grid"], config["small_data_param_grid"], len(train), small_data_rows=config["small_data_rows"]
+            )
+            search, _ = grid_search(
+                ours[train],
+                y[train],
+                param_grid=grid,
+                folds=config["folds"],
+                scoring=config["scoring"],
+                n_jobs=1,
+                random_state=config["seed"],
+                repeats=selection_repeats(
+                    config["small_data_cv_repeats"], len(train), small_data_rows=config["small_data_rows"]
+                ),
+            )
+            chosen.append(search["best_params"])
+            edges += bool(search.get("edge_warning"))
+            model = fit_final(ours[train], y[train], params=search["best_params"], random_state=config["seed"])
+            scores["sortbox"][-1].append(roc_auc_score(y[test], model.predict_proba(ours[test])[:, 1]))
+            plain = LogisticRegression(max_iter=1000).fit(theirs[train], y[train])
+            scores["baseline"][-1].append(roc_auc_score(y[test], plain.predict_proba(theirs[test])[:, 1]))
     result = {side: {"roc_auc": float(np.mean(s)), "std": float(np.std(s))} for side, s in scores.items()}
     result["delta"] = result["sortbox"]["roc_auc"] - result["baseline"]["roc_auc"]
+    result["delta_per_drawing"] = [
+        float(np.mean(ours_) - np.mean(theirs_)) for ours_, theirs_ in zip(scores["sortbox"], scores["baseline"])
+    ]
     result["best_params"] = chosen
     result["best_on_edge"] = edges
     return result
 
 
-def run_dataset(name: str, config: dict, outer_folds: int) -> dict:
+def run_dataset(name: str, config: dict, outer_folds: int, outer_repeats: int = 1) -> dict:
     start = time.perf_counter()
     texts, labels, measured_against = load_dataset(name)
     ours, known = sortbox_features(texts, config)
     theirs = baseline_features(texts, config)
     rows = np.flatnonzero(known)
     ours, theirs, labels = ours[rows], theirs[rows], [labels[i] for i in rows]
-    classes = {}
+    classes, targets = {}, {}
     for class_name in sorted({label for row in labels for label in row}):
-        y = class_target(labels, class_name)
+        y = targets[class_name] = class_target(labels, class_name)
         reason = untrainable_reason(y, 2 * max(outer_folds, config["folds"]))  # every fold of both levels sees some
         if reason:
             classes[class_name] = {"skipped": reason, "positives": int(y.sum())}
             continue
+        # A class that is the exact complement of one already measured (ham of ham/spam) has the
+        # same folds (stratified on the same split of the rows) and negated scores on both sides,
+        # so the same ROC AUC: its figures are that class's, measured once.
+        mirror = next((c for c, other in targets.items() if c in classes and np.array_equal(other, 1 - y)), None)
+        if mirror and "skipped" not in classes[mirror]:
+            classes[class_name] = {**classes[mirror], "positives": int(y.sum()), "mirror_of": mirror}
+            continue
         classes[class_name] = {
             "positives": int(y.sum()),
-            **compare_class(ours, theirs, y, config=config, outer_folds=outer_folds),
+            **compare_class(ours, theirs, y, config=config, outer_folds=outer_folds, outer_repeats=outer_repeats),
         }
     return {
         "rows": len(rows),
@@ -294,28 +310,31 @@ def run_dataset(name: str, config: dict, outer_folds: int) -> dict:
 def table(results: dict) -> str:
     """The side-by-side table (markdown), one row per data set and class, and a mean per data set."""
     lines = [
-        "| data set | rows | class | positives | sortbox ROC AUC | baseline ROC AUC | delta | sortbox's C (per outer fold) |",
-        "|---|---:|---|---:|---:|---:|---:|---|",
+        "| data set | rows | class | positives | sortbox ROC AUC | baseline ROC AUC | delta | delta per drawing of the outer folds | sortbox's C (per outer fold) |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|",
     ]
     for name, result in results.items():
         deltas = []
         for class_name, entry in result["classes"].items():
             if "skipped" in entry:
                 lines.append(
-                    f"| {name} | {result['rows']:,} | {class_name} | {entry['positives']:,} | skipped: {entry['skipped']} | | | |"
+                    f"| {name} | {result['rows']:,} | {class_name} | {entry['positives']:,} | skipped: {entry['skipped']} | | | | |"
                 )
                 continue
             deltas.append(entry["delta"])
             params = ", ".join(sorted({_short(p) for p in entry["best_params"]}))
+            drawings = " ".join(f"{d:+.4f}" for d in entry.get("delta_per_drawing", []))
+            if "mirror_of" in entry:
+                drawings += f" (1 - {entry['mirror_of']}: its figures)"
             lines.append(
                 f"| {name} | {result['rows']:,} | {class_name} | {entry['positives']:,} | {entry['sortbox']['roc_auc']:.4f} ± {entry['sortbox']['std']:.4f} "
-                f"| {entry['baseline']['roc_auc']:.4f} ± {entry['baseline']['std']:.4f} | {entry['delta']:+.4f} | {params} |"
+                f"| {entry['baseline']['roc_auc']:.4f} ± {entry['baseline']['std']:.4f} | {entry['delta']:+.4f} | {drawings} | {params} |"
             )
         if deltas:
             ours = np.mean([e["sortbox"]["roc_auc"] for e in result["classes"].values() if "delta" in e])
             theirs = np.mean([e["baseline"]["roc_auc"] for e in result["classes"].values() if "delta" in e])
             lines.append(
-                f"| **{name}** | | **mean of {len(deltas)} classes** | | **{ours:.4f}** | **{theirs:.4f}** | **{ours - theirs:+.4f}** | |"
+                f"| **{name}** | | **mean of {len(deltas)} classes** | | **{ours:.4f}** | **{theirs:.4f}** | **{ours - theirs:+.4f}** | | |"
             )
     return "\n".join(lines)
 
@@ -339,6 +358,12 @@ def main(argv: list[str]) -> int:
         help="how many times sortbox draws its inner folds on small data (default: [training] small_data_cv_repeats)",
     )
     parser.add_argument("--outer-folds", type=int, default=5)
+    parser.add_argument(
+        "--outer-repeats",
+        type=int,
+        default=5,
+        help="how many times the outer folds are drawn (shuffle seeds 0, 1, ...); both sides share every drawing",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "quality" / "quality.json")
     args = parser.parse_args(argv)
     names = [n for n in args.datasets.split(",") if n]
@@ -355,10 +380,10 @@ def main(argv: list[str]) -> int:
     results = {}
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        results[name] = run_dataset(name, config, args.outer_folds)
+        results[name] = run_dataset(name, config, args.outer_folds, args.outer_repeats)
         print(f"{name}: {results[name]['rows']:,} rows, {results[name]['seconds']} s", file=sys.stderr, flush=True)
     print(
-        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds, drawn {config['small_data_cv_repeats']} times up to {config['small_data_rows']:,} messages; outer folds {args.outer_folds}"
+        f"sortbox: up to {config['small_data_rows']:,} training messages {json.dumps(config['small_data_param_grid'])}, else {json.dumps(config['param_grid'])}; {config['folds']} folds, drawn {config['small_data_cv_repeats']} times up to {config['small_data_rows']:,} messages; outer folds {args.outer_folds}, drawn {args.outer_repeats} times"
     )
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -367,6 +392,7 @@ def main(argv: list[str]) -> int:
             {
                 "sortbox": {k: config[k] for k in ("param_grid", "small_data_param_grid", "small_data_rows", "small_data_cv_repeats", "folds")},
                 "outer_folds": args.outer_folds,
+                "outer_repeats": args.outer_repeats,
                 "datasets": results,
             },
             indent=2,

@@ -70,6 +70,8 @@ def test_two_runs_are_byte_identical(sample_sqlite, pipeline_env, luigi_config, 
         '{"C": [0.1, 1.0]}',
         "--training-small-data-param-grid",
         '{"C": [0.1, 1.0]}',
+        "--training-small-data-cv-repeats",
+        "1",
     ]
     printed = subprocess.run(
         [sys.executable, "scripts/print_manifest_path.py", *arguments],
