@@ -2,7 +2,7 @@
 """Model quality: sortbox's model selection against the plain script, per data set and class.
 
     python scripts/quality.py [--json var/quality/quality.json] [--datasets sms,sms-1000,...]
-        [--param-grid JSON] [--folds N] [--cv-repeats N] [--outer-folds 5]
+        [--param-grid JSON] [--folds N] [--cv-repeats N] [--outer-folds 5] [--outer-repeats 5]
 
 The data sets (all shipped or installed, nothing downloaded):
   sms        the SMS collection (data/sms_spam_collection.tsv), its ham/spam column as the truth;
@@ -15,7 +15,7 @@ The data sets (all shipped or installed, nothing downloaded):
              topics; every distinct dialogue is used once (topics with fewer than 15 are left out).
 
 Both sides see the same rows (those with at least one term sortbox knows) and the same outer
-folds (stratified, --outer-folds, seed 0). Per outer fold:
+folds (stratified, --outer-folds, drawn --outer-repeats times with seeds 0, 1, ...). Per outer fold:
   sortbox    the pipeline's own steps (sortbox's cleaner, tokenizer, dictionary, TF-IDF and LSI over
              the whole data set, as the DAG does), then `grid_search` on the outer training part with
              the grid GridSearch would search on that many messages ([training] small_data_param_grid
