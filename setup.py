@@ -25,6 +25,8 @@ setup(
         "scikit-learn>=1.4",
         "matplotlib>=3.8",
         "psutil>=5.9",
+        # tasks.base.share_cores: each of several workers' processes uses its share of the cores.
+        "threadpoolctl>=3.1",
     ],
     # ruff: the linter scripts/test.sh runs before the tests (configuration in pyproject.toml).
     # pytest-xdist: scripts/test.sh runs the tests in one process per core (--dist loadscope).

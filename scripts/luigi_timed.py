@@ -4,9 +4,9 @@
     python scripts/luigi_timed.py TIMINGS.jsonl --module workflows.train TrainPipeline --local-scheduler ...
 
 Used by scripts/benchmark.py for its stage-by-stage figures: one JSON line per task that ran
-(task family and class label, seconds from START to SUCCESS, peak RSS of the process while it
-ran, sampled every 20 ms). Run it with one worker: with --workers N tasks run in forked
-processes whose RSS this process does not see.
+(task family and class label, seconds from START to SUCCESS, its wall-clock start and end, peak
+RSS of the process while it ran, sampled every 20 ms). The peak RSS needs one worker: with
+--workers N tasks run in forked processes whose RSS this process does not see.
 """
 from __future__ import annotations
 
@@ -43,11 +43,13 @@ def main(argv: list[str]) -> None:
     sampler = PeakSampler()
     sampler.start()
     started: dict[str, float] = {}
+    wall_started: dict[str, float] = {}
 
     @luigi.Task.event_handler(luigi.Event.START)
     def on_start(task):
         sampler.reset()
         started[task.task_id] = time.perf_counter()
+        wall_started[task.task_id] = time.time()
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
     def on_success(task):
@@ -58,6 +60,9 @@ def main(argv: list[str]) -> None:
             "class": label,
             "seconds": round(seconds, 3),
             "peak_rss_mb": round(sampler.peak / 2**20, 1),
+            # Wall-clock start and end (epoch seconds): which tasks ran at the same time.
+            "started": round(wall_started.pop(task.task_id, time.time()), 3),
+            "ended": round(time.time(), 3),
         }
         with open(timings, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")

@@ -1,4 +1,5 @@
-"""ScoreMessages: every extracted row into scores.csv or unscorable.csv (sortbox.score_files)."""
+"""ScoreShard (one per shard) -> ScoreMessages: every extracted row into scores.csv or
+unscorable.csv (sortbox.score_files)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json
 from sortbox.clean import iter_clean_chunks, iter_cleaned_checkpoint, same_cleaning
 from sortbox.model_file import read_model_file
 from sortbox.publish import release_models
-from sortbox.score_files import NothingScorable, write_score_files
+from sortbox.score_files import NothingScorable, combine_summaries, concat_csv_files, write_score_files
 from sortbox.scoring import ModelSet
 from tasks.base import Artifact, SortboxTask
-from tasks.clean import CleanMessages
+from tasks.clean import CleanShard
 from tasks.config import cleaning, source
 from tasks.export import ExportModelJson
-from tasks.extract import ExtractMessages
+from tasks.extract import ExtractMessages, ExtractShard, ShardedTask, ShardTask
 
-__all__ = ["NothingScorable", "ScoreMessages", "file_digest", "load_models"]
+__all__ = ["NothingScorable", "ScoreMessages", "ScoreShard", "file_digest", "load_models"]
 
 
 def file_digest(path: str) -> str:
@@ -42,20 +43,12 @@ def load_models(path: Path) -> list[dict]:
     return [read_model_file(path)]
 
 
-class ScoreMessages(SortboxTask):
-    """Output: scores.csv (id, <class>_score, <class>_decision), unscorable.csv (id, reason), summary.json.
+class ScoringTask(SortboxTask):
+    """The parameters of a scoring and the model it scores with.
 
-    Every extracted row lands in exactly one of the two files. Cleaning and quarantine follow the
-    model's own settings, so a published model scores new rows as it was trained.
     `model_json`: a published model file or release directory; empty means this run's export.
     `since`/`until`: a window overriding [source] since/until (e.g. the day to score).
     """
-
-    artifacts = {
-        "scores": Artifact("scores.csv"),
-        "unscorable": Artifact("unscorable.csv"),
-        "summary": Artifact("summary.json", read_json),
-    }
 
     model_json = luigi.Parameter(
         default="", description="Published model JSON or release directory (empty: this run's export)."
@@ -65,15 +58,12 @@ class ScoreMessages(SortboxTask):
     )
     until = luigi.OptionalParameter(default=None, description="Score rows with timestamp < until (overrides [source]).")
 
-    def requires(self):
-        inputs = {"messages": ExtractMessages(**self.same_run(), since=self.since, until=self.until)}
-        if not self.model_json:
-            inputs["model"] = ExportModelJson(**self.same_run())
-            if self.since is None and self.until is None:
-                # The run's own model on the run's own rows: CleanMessages has already cleaned them
-                # exactly as the model does (checked in run()), so they are not cleaned again.
-                inputs["clean"] = CleanMessages(**self.same_run())
-        return inputs
+    def same_scoring(self) -> dict:
+        return {**self.same_run(), "model_json": self.model_json, "since": self.since, "until": self.until}
+
+    def own_model(self) -> dict:
+        """The input "model" (this run's export) when no model file is given."""
+        return {} if self.model_json else {"model": ExportModelJson(**self.same_run())}
 
     def content_fingerprint(self) -> str:
         return file_digest(self.model_json) if self.model_json else ""
@@ -81,9 +71,32 @@ class ScoreMessages(SortboxTask):
     def model_path(self) -> Path:
         return Path(self.model_json) if self.model_json else self.input_path("model", "model")
 
+
+class ScoreShard(ShardTask, ScoringTask):
+    """One shard's extracted rows scored: each lands in scores.csv or unscorable.csv. Cleaning and
+    quarantine follow the model's own settings, so a published model scores new rows as it was
+    trained. Output: scores.csv, unscorable.csv, summary.json (a shard may score no row)."""
+
+    artifacts = {
+        "scores": Artifact("scores.csv"),
+        "unscorable": Artifact("unscorable.csv"),
+        "summary": Artifact("summary.json", read_json),
+    }
+
+    def requires(self):
+        inputs = {
+            "messages": ExtractShard(**self.same_run(), since=self.since, until=self.until, shard=self.shard),
+            **self.own_model(),
+        }
+        if not self.model_json and self.since is None and self.until is None:
+            # The run's own model on the run's own rows: CleanShard has already cleaned them
+            # exactly as the model does (checked in run()), so they are not cleaned again.
+            inputs["clean"] = CleanShard(**self.same_run(), shard=self.shard)
+        return inputs
+
     def cleaned(self, model: ModelSet, messages: Path):
-        """The extracted rows cleaned by the model's settings: read back from CleanMessages when
-        it cleaned them alike, cleaned here otherwise (a published model, another window)."""
+        """The extracted rows cleaned by the model's settings: read back from CleanShard when it
+        cleaned them alike, cleaned here otherwise (a published model, another window)."""
         size = source().chunk_size
         if "clean" in self.input() and same_cleaning(model.cleaning_options(), cleaning().options()):
             return iter_cleaned_checkpoint(
@@ -99,7 +112,9 @@ class ScoreMessages(SortboxTask):
 
         def on_chunk(scored: int, unscorable: int) -> None:
             self.report_progress(
-                scored + unscorable, total, f"scored {scored:,}, unscorable {unscorable:,} of {total:,}"
+                scored + unscorable,
+                total,
+                f"shard {self.shard}: scored {scored:,}, unscorable {unscorable:,} of {total:,}",
             )
 
         with (
@@ -108,6 +123,36 @@ class ScoreMessages(SortboxTask):
             open(out / self.artifact("unscorable"), "w", newline="", encoding="utf-8") as unscorable,
         ):
             summary = write_score_files(
-                model, self.cleaned(model, messages), scores, unscorable, extracted=total, on_chunk=on_chunk
+                model, self.cleaned(model, messages), scores, unscorable, extracted=total, on_chunk=on_chunk, part=True
             )
             write_json(out / self.artifact("summary"), summary)
+
+
+class ScoreMessages(ShardedTask, ScoringTask):
+    """Output: scores.csv (id, <class>_score, <class>_decision), unscorable.csv (id, reason), summary.json.
+
+    Every extracted row lands in exactly one of the two files: the shards' files (ScoreShard),
+    shard after shard, byte for byte as one pass over every row would write them.
+    """
+
+    artifacts = ScoreShard.artifacts
+
+    def requires(self):
+        return {
+            "messages": ExtractMessages(**self.same_run(), since=self.since, until=self.until),
+            **self.own_model(),
+            "shards": self.shard_tasks(ScoreShard, **self.same_scoring()),
+        }
+
+    def run(self):
+        summary = combine_summaries(self.shard_json("summary"))
+        extracted = parquet_row_count(self.input_path("messages", "messages"))
+        if summary["extracted"] != extracted:
+            raise RuntimeError(f"scoring lost rows: {extracted} extracted, the shards scored {summary['extracted']}")
+        with self.atomic_output() as out:
+            for key in ("scores", "unscorable"):
+                concat_csv_files(self.shard_paths(key), out / self.artifact(key))
+            write_json(out / self.artifact("summary"), summary)
+        self.report_progress(
+            1, 1, f"scored {summary['scored']:,}, unscorable {summary['unscorable']:,} of {summary['extracted']:,}"
+        )

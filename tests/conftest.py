@@ -53,6 +53,7 @@ TRAINING_FAMILIES = {
     "FitClassifier",
     "TrainClassifiers",
     "ExportModelJson",
+    "ScoreShard",
     "ScoreMessages",
     "TrainingReport",
     "TrainPipeline",

@@ -102,4 +102,4 @@ def test_all_rows_unscorable_fails_the_scoring_with_the_reasons(tmp_path, pipeli
     result = run_luigi([ScoreMessages(run_date=RUN_DATE, model_json=str(model))])
     assert not result.scheduling_succeeded
     assert "none of the 3 rows could be scored: {'no_known_term': 2, 'quarantined:empty_text': 1}" in caplog.text
-    assert not list((tmp_path / "runs").rglob("scores.csv"))
+    assert not ScoreMessages(run_date=RUN_DATE, model_json=str(model)).output().exists()

@@ -108,6 +108,7 @@ def test_score_batch_on_a_fresh_window(sample_sqlite, pipeline_env, luigi_config
         "PlanShards",
         "ExtractShard",
         "ExtractMessages",
+        "ScoreShard",
         "ScoreMessages",
         "ExportScores",
         "ReviewSample",
@@ -178,5 +179,6 @@ def test_editing_one_rule_reruns_labelling_and_downstream_only(sample_sqlite, pi
     assert completed(again) == {
         "LabelShard", "LabelMessages", "RuleReport", "GridSearchFold",
         "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-        "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
+        "ExportModelJson", "ScoreShard", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample",
+        "EvaluateFeedback",
     }

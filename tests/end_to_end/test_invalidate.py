@@ -24,7 +24,8 @@ SMALL = {
 DOWNSTREAM_OF_LABELS = {
     "LabelMessages", "RuleReport", "GridSearchFold",
     "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
-    "ExportModelJson", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample", "EvaluateFeedback",
+    "ExportModelJson", "ScoreShard", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample",
+    "EvaluateFeedback",
 }  # fmt: skip
 UPSTREAM_OR_BESIDE = {
     "ReadFeedback",

@@ -18,7 +18,7 @@ from sortbox.portable_scorer import csv_unescape
 from sortbox.scoring import ModelSet
 from tasks.config import cleaning
 from tasks.export import ExportModelJson
-from tasks.score import ScoreMessages, load_models
+from tasks.score import ScoreMessages, ScoreShard, load_models
 from tests.conftest import REPO_ROOT, run_luigi
 from tests.model_fuzz import KINDS, mutations
 from tests.unit.test_export_scoring import tiny_model
@@ -41,8 +41,8 @@ def test_the_runs_own_model_cleans_like_the_run_even_after_json(sample_sqlite, p
     model_path = ExportModelJson(run_date=RUN_DATE).output_path("model")
     # The model's cleaning spec has been through JSON (tuples became lists): still the same cleaning.
     assert same_cleaning(ModelSet(load_models(model_path)).cleaning_options(), cleaning().options())
-    assert "clean" in ScoreMessages(run_date=RUN_DATE).requires()
-    assert "clean" not in ScoreMessages(run_date=RUN_DATE, model_json=str(model_path)).requires()
+    assert "clean" in ScoreShard(run_date=RUN_DATE, shard=0).requires()
+    assert "clean" not in ScoreShard(run_date=RUN_DATE, shard=0, model_json=str(model_path)).requires()
 
     # The same model given as a file cleans the extracted rows again: the same rows either way.
     again = run_luigi([ScoreMessages(run_date=RUN_DATE, model_json=str(model_path))])

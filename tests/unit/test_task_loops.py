@@ -39,7 +39,7 @@ from sortbox.review import match_rules, review_samples
 from sortbox.rule_engines import RuleMatcher
 from sortbox.rules import Rule, read_rule_files
 from sortbox.sampling import holdout_mask
-from sortbox.score_files import NothingScorable, write_score_files
+from sortbox.score_files import NothingScorable, combine_summaries, concat_csv_files, write_score_files
 from sortbox.scoring import ModelSet
 from sortbox.shards import shard_key
 from sortbox.textnorm import default_cleaning_spec
@@ -64,14 +64,14 @@ def messages(rows):
     )
 
 
-def score(rows, chunk=2):
+def score(rows, chunk=2, part=False):
     model = ModelSet([tiny_model()])
     table = messages(rows)
     chunks = [table.slice(start, chunk) for start in range(0, table.num_rows, chunk)]
     cleaned = iter_clean_chunks(chunks, CleaningOptions(default_cleaning_spec(), max_chars=100))
     scores, unscorable, seen = io.StringIO(), io.StringIO(), []
     summary = write_score_files(
-        model, cleaned, scores, unscorable, extracted=len(rows), on_chunk=lambda s, u: seen.append((s, u))
+        model, cleaned, scores, unscorable, extracted=len(rows), on_chunk=lambda s, u: seen.append((s, u)), part=part
     )
     return summary, scores.getvalue().splitlines(), unscorable.getvalue().splitlines(), seen
 
@@ -90,6 +90,28 @@ def test_every_row_is_scored_or_unscorable_with_its_reason():
         "unscorable_reasons": {"no_known_term": 1, "quarantined:too_long": 1},
     }
     assert seen[-1] == (2, 2)
+
+
+def test_shards_scored_apart_and_combined_are_one_scoring(tmp_path):
+    rows = [("1", "free prize"), ("2", "x" * 101), ("3", "nothing known"), ("4", "call love"), ("5", "love")]
+    whole = score(rows)
+    # The shards in order; one scores nothing and one is empty: neither is an error on its own.
+    parts = [score(shard, part=True) for shard in (rows[:2], rows[2:3], [], rows[3:])]
+    assert parts[1][0]["scored"] == 0 and parts[2][0]["extracted"] == 0
+    assert combine_summaries([part[0] for part in parts]) == whole[0]
+    for column, name in ((1, "scores.csv"), (2, "unscorable.csv")):
+        paths = []
+        for number, part in enumerate(parts):
+            paths.append(tmp_path / f"{number}-{name}")
+            paths[-1].write_text("".join(line + "\r\n" for line in part[column]))
+        concat_csv_files(paths, tmp_path / name)
+        assert (tmp_path / name).read_text().splitlines() == whole[column]
+    with pytest.raises(NothingScorable, match=r"none of the 1 rows could be scored: \{'no_known_term': 1\}"):
+        combine_summaries([parts[1][0], parts[2][0]])
+    other = tmp_path / "other-header.csv"
+    other.write_text("id,ham_score,ham_decision\r\n")
+    with pytest.raises(ValueError, match="other-header.csv: its header is not the header of"):
+        concat_csv_files([tmp_path / "0-scores.csv", other], tmp_path / "mixed.csv")
 
 
 def test_nothing_scorable_and_lost_rows_are_errors():

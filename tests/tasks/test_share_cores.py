@@ -1,0 +1,88 @@
+"""tasks.base.share_cores: with `--workers N` each task's process runs cores // N numeric threads
+(BLAS, Arrow), so N tasks at once do not fight over the cores; one worker, or threads the user
+chose, are left alone."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tasks.base import THREAD_VARIABLES, available_cores
+from tests.conftest import REPO_ROOT
+
+#: A task that records the threads its own process would use, run by the real `luigi` command.
+PROBE = textwrap.dedent(
+    """
+    import json
+
+    import luigi
+    import pyarrow
+    from threadpoolctl import threadpool_info
+
+    from tasks.base import SortboxTask
+
+
+    class ThreadProbe(SortboxTask):
+        number = luigi.IntParameter()
+
+        def run(self):
+            import scipy.linalg  # noqa: F401  (a BLAS loaded after the task started counts too)
+
+            blas = sorted({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+            with self.atomic_output() as out:
+                (out / "threads.json").write_text(json.dumps({"blas": blas, "arrow": pyarrow.cpu_count()}))
+
+
+    class AllProbes(luigi.WrapperTask):
+        def requires(self):
+            return [ThreadProbe(number=number) for number in range(2)]
+    """
+)
+
+
+def probe_threads(tmp_path: Path, workers: int, **env: str) -> list[dict]:
+    (tmp_path / "thread_probe.py").write_text(PROBE)
+    root = tmp_path / f"runs-{workers}-{len(env)}"
+    clean_env = {key: value for key, value in os.environ.items() if key not in THREAD_VARIABLES}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("luigi")),
+            "--module",
+            "thread_probe",
+            "AllProbes",
+            "--local-scheduler",
+            "--workers",
+            str(workers),
+            "--paths-output-root",
+            str(root),
+        ],
+        cwd=REPO_ROOT,
+        env={**clean_env, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = sorted(root.glob("*/ThreadProbe-*/threads.json"))
+    assert len(found) == 2, found
+    return [json.loads(path.read_text()) for path in found]
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="one core: every share is the whole machine")
+def test_several_workers_share_the_cores_and_one_worker_keeps_them(tmp_path):
+    cores = available_cores()
+    share = max(1, cores // 2)
+    for recorded in probe_threads(tmp_path, workers=2):
+        assert recorded == {"blas": [share], "arrow": share}
+    for recorded in probe_threads(tmp_path, workers=1):
+        assert recorded == {"blas": [cores], "arrow": cores}
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="one core: every share is the whole machine")
+def test_threads_the_user_chose_are_left_alone(tmp_path):
+    cores = available_cores()  # more than the share of two workers, and no more than OpenBLAS allows
+    for recorded in probe_threads(tmp_path, workers=2, OPENBLAS_NUM_THREADS=str(cores)):
+        assert recorded == {"blas": [cores], "arrow": cores}
