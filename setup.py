@@ -25,7 +25,7 @@ setup(
         "scikit-learn>=1.4",
         "matplotlib>=3.8",
         "psutil>=5.9",
-        # tasks.base.share_cores: each of several workers' processes uses its share of the cores.
+        # tasks.base.one_blas_thread: every task's process runs one BLAS thread (the same bytes with any --workers).
         "threadpoolctl>=3.1",
     ],
     # ruff: the linter scripts/test.sh runs before the tests (configuration in pyproject.toml).

@@ -33,6 +33,7 @@ HASH_LENGTH = 12
 #: Variables a user sets to choose the threads of the numeric libraries; when any is set, sortbox
 #: leaves the threads to them.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_USER_CHOSE_THREADS = any(os.environ.get(name) for name in THREAD_VARIABLES)
 
 
 def available_cores() -> int:
@@ -43,25 +44,28 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def share_cores(workers: int) -> int:
-    """Limit this process's numeric threads (BLAS, OpenMP, Arrow) to its share of the cores,
-    `cores // workers` (at least 1), and return that share. With `--workers N` luigi runs N tasks
-    at once, each in a process of its own; left alone, each would run as many BLAS and Arrow
-    threads as there are cores, and OpenBLAS's idle threads spin: at 1M messages on 2 cores with
-    2 workers the DAG took 139 s with them and 119 s without. Nothing is changed when the
-    process has every core (one worker) or when the user chose the threads (THREAD_VARIABLES)."""
-    cores = available_cores()
-    threads = max(1, cores // max(1, workers))
-    if threads >= cores or any(os.environ.get(name) for name in THREAD_VARIABLES):
-        return cores
-    for name in THREAD_VARIABLES:  # libraries this process loads later (scipy's OpenBLAS) read these
-        os.environ[name] = str(threads)
-    import pyarrow
-    from threadpoolctl import threadpool_limits
+_BLAS_LIMITED_IN: list[int] = []  # the process (pid) whose BLAS is limited already
 
-    threadpool_limits(threads)  # those loaded already (numpy's OpenBLAS)
-    pyarrow.set_cpu_count(threads)
-    return threads
+
+def one_blas_thread() -> bool:
+    """Limit this process's BLAS and OpenMP libraries to one thread, those loaded already and
+    those loaded later; return False when the user chose the threads (THREAD_VARIABLES).
+
+    Determinism: OpenBLAS splits its sums between its threads, and by default it runs as many as
+    the process has cores, so the LSI's bytes depended on how many cores the process had (one
+    worker, two workers, a host of another size: measured, `features.npy` and everything after
+    it differed between one and two workers). Speed: with `--workers N` each of N task processes
+    would run a thread per core, and OpenBLAS's idle threads spin."""
+    if _USER_CHOSE_THREADS:
+        return False
+    if _BLAS_LIMITED_IN != [os.getpid()]:
+        for name in THREAD_VARIABLES:  # libraries this process loads later (scipy's OpenBLAS) read these
+            os.environ[name] = "1"
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # those loaded already (numpy's OpenBLAS)
+        _BLAS_LIMITED_IN[:] = [os.getpid()]
+    return True
 
 
 @dataclass(frozen=True)
@@ -291,9 +295,6 @@ class SortboxTask(luigi.Task):
 
 
 @SortboxTask.event_handler(luigi.Event.START)
-def _share_cores_among_workers(task: SortboxTask) -> None:
-    """Runs in the process that runs the task (with several workers, a process of its own): its
-    share of the cores, from the command line's `--workers` ([core] workers)."""
-    from luigi.interface import core
-
-    share_cores(core().workers)
+def _one_blas_thread(task: SortboxTask) -> None:
+    """Runs in the process that runs the task (with several workers, a process of its own)."""
+    one_blas_thread()

@@ -1,6 +1,6 @@
-"""tasks.base.share_cores: with `--workers N` each task's process runs cores // N numeric threads
-(BLAS, Arrow), so N tasks at once do not fight over the cores; one worker, or threads the user
-chose, are left alone."""
+"""tasks.base.one_blas_thread: every task's process runs one BLAS thread, with one worker or
+several (the LSI's bytes must not depend on how many cores a task's process has); threads the
+user chose are left alone."""
 import json
 import os
 import subprocess
@@ -19,7 +19,6 @@ PROBE = textwrap.dedent(
     import json
 
     import luigi
-    import pyarrow
     from threadpoolctl import threadpool_info
 
     from tasks.base import SortboxTask
@@ -33,7 +32,7 @@ PROBE = textwrap.dedent(
 
             blas = sorted({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
             with self.atomic_output() as out:
-                (out / "threads.json").write_text(json.dumps({"blas": blas, "arrow": pyarrow.cpu_count()}))
+                (out / "threads.json").write_text(json.dumps({"blas": blas}))
 
 
     class AllProbes(luigi.WrapperTask):
@@ -71,18 +70,14 @@ def probe_threads(tmp_path: Path, workers: int, **env: str) -> list[dict]:
     return [json.loads(path.read_text()) for path in found]
 
 
-@pytest.mark.skipif(available_cores() < 2, reason="one core: every share is the whole machine")
-def test_several_workers_share_the_cores_and_one_worker_keeps_them(tmp_path):
-    cores = available_cores()
-    share = max(1, cores // 2)
-    for recorded in probe_threads(tmp_path, workers=2):
-        assert recorded == {"blas": [share], "arrow": share}
-    for recorded in probe_threads(tmp_path, workers=1):
-        assert recorded == {"blas": [cores], "arrow": cores}
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_task_runs_one_blas_thread_whatever_the_workers(tmp_path, workers):
+    for recorded in probe_threads(tmp_path, workers=workers):
+        assert recorded == {"blas": [1]}
 
 
-@pytest.mark.skipif(available_cores() < 2, reason="one core: every share is the whole machine")
+@pytest.mark.skipif(available_cores() < 2, reason="one core: OpenBLAS runs one thread anyway")
 def test_threads_the_user_chose_are_left_alone(tmp_path):
-    cores = available_cores()  # more than the share of two workers, and no more than OpenBLAS allows
+    cores = available_cores()  # more than one, and no more than OpenBLAS allows
     for recorded in probe_threads(tmp_path, workers=2, OPENBLAS_NUM_THREADS=str(cores)):
-        assert recorded == {"blas": [cores], "arrow": cores}
+        assert recorded == {"blas": [cores]}
