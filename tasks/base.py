@@ -36,36 +36,25 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 _USER_CHOSE_THREADS = any(os.environ.get(name) for name in THREAD_VARIABLES)
 
 
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 _BLAS_LIMITED_IN: list[int] = []  # the process (pid) whose BLAS is limited already
 
 
-def one_blas_thread() -> bool:
+def one_blas_thread() -> None:
     """Limit this process's BLAS and OpenMP libraries to one thread, those loaded already and
-    those loaded later; return False when the user chose the threads (THREAD_VARIABLES).
+    those loaded later, unless the user chose the threads (THREAD_VARIABLES).
 
     Determinism: OpenBLAS splits its sums between its threads, and by default it runs as many as
     the process has cores, so the LSI's bytes depended on how many cores the process had (one
     worker, two workers, a host of another size: measured, `features.npy` and everything after
     it differed between one and two workers). Speed: with `--workers N` each of N task processes
     would run a thread per core, and OpenBLAS's idle threads spin."""
-    if _USER_CHOSE_THREADS:
-        return False
-    if _BLAS_LIMITED_IN != [os.getpid()]:
+    if not _USER_CHOSE_THREADS and _BLAS_LIMITED_IN != [os.getpid()]:
         for name in THREAD_VARIABLES:  # libraries this process loads later (scipy's OpenBLAS) read these
             os.environ[name] = "1"
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)  # those loaded already (numpy's OpenBLAS)
         _BLAS_LIMITED_IN[:] = [os.getpid()]
-    return True
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from sortbox.sample_data import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMS_TSV = REPO_ROOT / "data" / "sms_spam_collection.tsv"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+#: The `luigi` command of this virtual environment.
+LUIGI = str(Path(sys.executable).with_name("luigi"))
 
 #: The task families of the training DAG (workflows.train.TrainPipeline and all it requires): what a
 #: clean run leaves outputs for and luigid lists, so that the task list cannot silently shrink.
@@ -187,3 +191,8 @@ def sms_pairs() -> list[tuple[str, str]]:
 def run_luigi(tasks: list[luigi.Task], workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
     """Build tasks with the local scheduler and return luigi's detailed result."""
     return luigi.build(tasks, local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
+
+
+def run_luigi_command(args: list[str], *, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`luigi ARGS` as a user types it, from the repository root, its output captured."""
+    return subprocess.run([LUIGI, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)

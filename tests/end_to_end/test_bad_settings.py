@@ -6,18 +6,16 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tasks.embed import FitLsi
-from tests.conftest import REPO_ROOT, run_luigi
+from tests.conftest import LUIGI, REPO_ROOT, run_luigi
 from workflows.nightly import NightlyRetrain
 from workflows.train import TrainPipeline
 
 RUN_DATE = dt.date(2026, 1, 28)
-LUIGI = str(Path(sys.executable).with_name("luigi"))
 
 BAD_SETTINGS = [
     ("lsi", "num_topics", "0", "[lsi] num_topics = 0 is not allowed: must be an integer >= 1"),

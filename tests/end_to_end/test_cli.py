@@ -1,12 +1,8 @@
 """The luigi command line, as users and cron run it: config pickup, exit codes, no secrets in logs."""
 import os
 import subprocess
-import sys
-from pathlib import Path
 
-from tests.conftest import REPO_ROOT
-
-LUIGI = str(Path(sys.executable).with_name("luigi"))
+from tests.conftest import LUIGI, REPO_ROOT
 
 
 def run_cli(args, db_url, tmp_path, **env):

@@ -3,15 +3,13 @@ several (the LSI's bytes must not depend on how many cores a task's process has)
 user chose are left alone."""
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tasks.base import THREAD_VARIABLES, available_cores
-from tests.conftest import REPO_ROOT
+from tasks.base import THREAD_VARIABLES
+from tests.conftest import REPO_ROOT, run_luigi_command
 
 #: A task that records the threads its own process would use, run by the real `luigi` command.
 PROBE = textwrap.dedent(
@@ -46,9 +44,8 @@ def probe_threads(tmp_path: Path, workers: int, **env: str) -> list[dict]:
     (tmp_path / "thread_probe.py").write_text(PROBE)
     root = tmp_path / f"runs-{workers}-{len(env)}"
     clean_env = {key: value for key, value in os.environ.items() if key not in THREAD_VARIABLES}
-    done = subprocess.run(
+    done = run_luigi_command(
         [
-            str(Path(sys.executable).with_name("luigi")),
             "--module",
             "thread_probe",
             "AllProbes",
@@ -58,11 +55,7 @@ def probe_threads(tmp_path: Path, workers: int, **env: str) -> list[dict]:
             "--paths-output-root",
             str(root),
         ],
-        cwd=REPO_ROOT,
         env={**clean_env, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found = sorted(root.glob("*/ThreadProbe-*/threads.json"))
@@ -76,8 +69,8 @@ def test_every_task_runs_one_blas_thread_whatever_the_workers(tmp_path, workers)
         assert recorded == {"blas": [1]}
 
 
-@pytest.mark.skipif(available_cores() < 2, reason="one core: OpenBLAS runs one thread anyway")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: OpenBLAS runs one thread anyway")
 def test_threads_the_user_chose_are_left_alone(tmp_path):
-    cores = available_cores()  # more than one, and no more than OpenBLAS allows
+    cores = len(os.sched_getaffinity(0))  # more than one, and no more than OpenBLAS allows
     for recorded in probe_threads(tmp_path, workers=2, OPENBLAS_NUM_THREADS=str(cores)):
         assert recorded == {"blas": [cores]}

@@ -5,9 +5,6 @@ import datetime as dt
 import json
 import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 from luigi.execution_summary import LuigiStatusCode
 
@@ -19,7 +16,7 @@ from sortbox.scoring import ModelSet
 from tasks.config import cleaning
 from tasks.export import ExportModelJson
 from tasks.score import ScoreMessages, ScoreShard, load_models
-from tests.conftest import REPO_ROOT, run_luigi
+from tests.conftest import run_luigi, run_luigi_command
 from tests.model_fuzz import KINDS, mutations
 from tests.unit.test_export_scoring import tiny_model
 from tests.unit.test_portable_scorer_io import HOSTILE_IDS, texts_for
@@ -116,9 +113,8 @@ def test_score_batch_command_line_exits_30_naming_a_bad_model_file(tiny_sqlite, 
     model = json.loads(model_json_bytes(tiny_model()))
     model["tokenizer"]["pattern"] = "(a+)+$"
     path.write_text(json.dumps(model))
-    done = subprocess.run(
+    done = run_luigi_command(
         [
-            str(Path(sys.executable).with_name("luigi")),
             "--module",
             "workflows.score",
             "ScoreBatch",
@@ -134,11 +130,7 @@ def test_score_batch_command_line_exits_30_naming_a_bad_model_file(tiny_sqlite, 
             "--source-until",
             "",
         ],
-        cwd=REPO_ROOT,
         env={**os.environ, "SORTBOX_DB_URL": tiny_sqlite},
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert done.returncode == 30, done.stderr[-3000:]
     assert f"ModelFileError: model file {path}: tokenizer.pattern: must be the pattern sortbox writes" in done.stderr
