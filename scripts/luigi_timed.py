@@ -5,12 +5,16 @@
 
 Used by scripts/benchmark.py for its stage-by-stage figures: one JSON line per task that ran
 (task family and class label, seconds from START to SUCCESS, its wall-clock start and end, peak
-RSS of the process while it ran, sampled every 20 ms). The peak RSS needs one worker: with
---workers N tasks run in forked processes whose RSS this process does not see.
+RSS of the process that ran it). With one worker tasks run in this process, whose RSS is sampled
+every 20 ms from the task's start; with --workers N each task runs in a process forked for it,
+whose own high-water mark the kernel keeps (that figure includes what it shares with the worker
+it was forked from).
 """
 from __future__ import annotations
 
 import json
+import os
+import resource
 import sys
 import threading
 import time
@@ -38,6 +42,7 @@ class PeakSampler(threading.Thread):
 
 
 def main(argv: list[str]) -> None:
+    main_pid = os.getpid()
     timings = Path(argv[0])
     timings.write_text("")
     sampler = PeakSampler()
@@ -55,11 +60,15 @@ def main(argv: list[str]) -> None:
     def on_success(task):
         seconds = time.perf_counter() - started.pop(task.task_id, time.perf_counter())
         label = getattr(task, "class_name", None)
+        if os.getpid() == main_pid:
+            peak_mb = sampler.peak / 2**20
+        else:  # a process forked for this task (--workers N): the kernel's figure, in KiB
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         record = {
             "task": task.get_task_family(),
             "class": label,
             "seconds": round(seconds, 3),
-            "peak_rss_mb": round(sampler.peak / 2**20, 1),
+            "peak_rss_mb": round(peak_mb, 1),
             # Wall-clock start and end (epoch seconds): which tasks ran at the same time.
             "started": round(wall_started.pop(task.task_id, time.time()), 3),
             "ended": round(time.time(), 3),

@@ -4,12 +4,13 @@ rows (`sampling.TrainingRowPicker`), one to project them; memory stays flat howe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks
+from sortbox.checkpoint import NpyRowWriter, iter_parquet_chunks, write_parquet_chunks
 from sortbox.embed import has_known_term, project, tfidf_arrow
 from sortbox.sampling import TrainingRowPicker
 
@@ -37,13 +38,10 @@ def embed_training_sample(
         picker.add(chunk.column("id").to_pylist(), has_known_term(chunk.column("terms"), known))
     rows = picker.rows()
     with NpyRowWriter(features, rows=len(rows), columns=basis.shape[1]) as writer:
-        start = 0
-        for chunk in iter_parquet_chunks(tokens, batch_size=chunk_rows, columns=["terms"]):
-            wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
-            writer.write(project(tfidf_arrow(chunk.column("terms").take(pa.array(wanted)), known, idf), basis))
-            start += chunk.num_rows
+        for read, picked in picked_chunks(tokens, rows, columns=["terms"], chunk_rows=chunk_rows):
+            writer.write(project(tfidf_arrow(picked.column("terms"), known, idf), basis))
             if progress:
-                progress(start, picker.messages)
+                progress(read, picker.messages)
     summary = {
         "messages": picker.messages,
         "held_out": picker.held_out,
@@ -53,3 +51,25 @@ def embed_training_sample(
         "max_rows": max_rows,
     }
     return rows, summary
+
+
+def picked_chunks(
+    path: Path, rows: np.ndarray, *, columns: list[str], chunk_rows: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """Stream the rows at positions `rows` (ascending) of a Parquet file, in that order, a chunk of
+    the file at a time: (rows of the file read so far, the picked rows of that chunk)."""
+    start = 0
+    for chunk in iter_parquet_chunks(path, batch_size=chunk_rows, columns=columns):
+        wanted = rows[(rows >= start) & (rows < start + chunk.num_rows)] - start
+        start += chunk.num_rows
+        yield start, chunk.take(pa.array(wanted))
+
+
+def write_sample_labels(labels: Path, rows: np.ndarray, path: Path, *, chunk_rows: int) -> int:
+    """Write the label lists and truth cells (columns labels, truth) of the training sample's rows
+    of the labels Parquet file to `path`, in the sample's order; read and written in chunks, so
+    memory stays flat however large the table is. Returns the rows written."""
+    columns = ["labels", "truth"]
+    schema = pq.ParquetFile(str(labels)).schema_arrow
+    picked = (chunk for _, chunk in picked_chunks(labels, rows, columns=columns, chunk_rows=chunk_rows))
+    return write_parquet_chunks(path, pa.schema([schema.field(name) for name in columns]), picked)

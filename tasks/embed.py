@@ -16,6 +16,7 @@ import numpy as np
 from sortbox.checkpoint import iter_parquet_chunks, parquet_row_count, read_json, write_json
 from tasks.base import Artifact, SortboxTask
 from tasks.config import dictionary, lsi, training
+from tasks.label import LabelMessages
 from tasks.tokenize import TokenizeMessages
 
 CHUNK_ROWS = 100_000
@@ -159,21 +160,28 @@ class EmbedMessages(SortboxTask):
     known term, at most [training] max_rows by id hash).
 
     Output: features.npy (sample x topics, float32), rows.npy (each sample row's position in the
-    tokens and labels tables) and summary.json (how many messages were held out, had no known
-    term, were eligible and were sampled). Two streaming passes over the tokens: one to choose the
-    rows, one to project them; memory stays flat however large the table is.
+    tokens and labels tables), labels.parquet (the sample rows' label lists and truth cells, in
+    the sample's order) and summary.json (how many messages were held out, had no known term, were
+    eligible and were sampled). Two streaming passes over the tokens: one to choose the rows, one
+    to project them, and one over the labels; memory stays flat however large the table is.
+
+    The sample's labels are picked here, once: every class's grid-search folds, cross-validation
+    and final fit read them, each (with `--workers N`) in a process of its own, and picking them
+    from the whole labels table took each of those 24 tasks most of a second at 1M messages.
     """
 
     reads = ((training, ("holdout_fraction", "holdout_seed", "max_rows")),)
     artifacts = {
         "features": Artifact("features.npy"),
         "rows": Artifact("rows.npy"),
+        "labels": Artifact("labels.parquet"),
         "summary": Artifact("summary.json", read_json),
     }
 
     def requires(self):
         return {
             "tokens": TokenizeMessages(**self.same_run()),
+            "labels": LabelMessages(**self.same_run()),
             "dictionary": BuildDictionary(**self.same_run()),
             "tfidf": FitTfidf(**self.same_run()),
             "lsi": FitLsi(**self.same_run()),
@@ -183,7 +191,7 @@ class EmbedMessages(SortboxTask):
         from gensim.models import LsiModel
 
         from sortbox.embed import lsi_basis, term_array
-        from sortbox.training_sample import embed_training_sample
+        from sortbox.training_sample import embed_training_sample, write_sample_labels
 
         config = training()
         _, token2id, idf = load_tfidf_inputs(self.input_dir("dictionary"), self.input_dir("tfidf"))
@@ -206,4 +214,9 @@ class EmbedMessages(SortboxTask):
                 progress=progress,
             )
             np.save(out / self.artifact("rows"), rows)
+            labelled = write_sample_labels(
+                self.input_path("labels", "labels"), rows, out / self.artifact("labels"), chunk_rows=CHUNK_ROWS
+            )
+            if labelled != len(rows):
+                raise RuntimeError(f"{labelled:,} labels for the {len(rows):,} rows of the training sample")
             write_json(out / self.artifact("summary"), summary)

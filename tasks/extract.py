@@ -195,7 +195,7 @@ class ShardedTask(SortboxTask):
 
     def shard_paths(self, key: str, name: str = "shards") -> list[Path]:
         """The artifact `key` of every shard task in `requires()[name]`, in shard order."""
-        targets, tasks = self.input()[name], self.requires()[name]
+        targets, tasks = self.inputs()[name], self.requires()[name]
         return [Path(target.path) / task.artifact(key) for target, task in zip(targets, tasks, strict=True)]
 
     def shard_json(self, key: str) -> list:

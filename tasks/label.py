@@ -118,7 +118,7 @@ class LabelMessages(ShardedTask, RulesTask):
         files = read_rule_files(labelling().rules_path())
         # Which engine matched each rule, as the shards compiled them (not compiled again here).
         rules = self.shard_json("rules")[0]
-        verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.input() else None
+        verdicts = self.read_input("feedback", "verdicts")[0] if "feedback" in self.requires() else None
         overrides = FeedbackOverrides(verdicts, {r.label for r in files.rules}) if verdicts is not None else None
         has_truth, config = bool(source().label_column), labelling()
         stats = RuleStats.merged(files.rules, self.shard_json("rule_counts"))

@@ -89,7 +89,7 @@ class ReviewSample(SortboxTask):
     def rule_hits(self, ids: list[str], rules: list, messages) -> tuple:
         """The rules that fired on each scored message: the labelling's when this run labelled these
         rows, else the raw texts cleaned and matched here."""
-        if "labels" in self.input():
+        if "labels" in self.requires():
             labels = pq.read_table(self.input_path("labels", "labels"), columns=["id", "rule_hits"])
             return rule_hits_in_order(
                 ids, labels.column("id").combine_chunks(), labels.column("rule_hits").combine_chunks()

@@ -98,7 +98,7 @@ class ScoreShard(ShardTask, ScoringTask):
         """The extracted rows cleaned by the model's settings: read back from CleanShard when it
         cleaned them alike, cleaned here otherwise (a published model, another window)."""
         size = source().chunk_size
-        if "clean" in self.input() and same_cleaning(model.cleaning_options(), cleaning().options()):
+        if "clean" in self.requires() and same_cleaning(model.cleaning_options(), cleaning().options()):
             return iter_cleaned_checkpoint(
                 iter_parquet_chunks(self.input_path("clean", "clean"), batch_size=size),
                 iter_parquet_chunks(self.input_path("clean", "quarantine"), batch_size=size),

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import luigi
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
@@ -40,24 +39,24 @@ logger = logging.getLogger("luigi-interface")
 # Every class's grid-search folds, cross-validation and final fit read the same training sample:
 # with one worker luigi runs them all in one process, so the last sample read is kept (one entry,
 # keyed by the files' identity: a finished output never changes in place, a rerun writes new
-# files). With several workers each task runs in a process of its own and reads the files.
+# files). With several workers each task runs in a process of its own: the sample's labels are a
+# small file of their own (EmbedMessages picks them) and the features are mapped, not copied, so
+# the processes share the pages of one file in the page cache.
 def _file_identity(path) -> tuple[str, int, int, int]:
     stat = Path(path).stat()
     return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=1)
-def _sample_labels(labels: tuple, rows: tuple) -> tuple[list, list]:
+def _sample_labels(labels: tuple) -> tuple[list, list]:
     """The label lists and truth cells of the training sample's rows, in the sample's order."""
-    picked = pq.read_table(labels[0], columns=["labels", "truth"]).take(pa.array(np.load(rows[0])))
+    picked = pq.read_table(labels[0], columns=["labels", "truth"])
     return picked.column("labels").to_pylist(), picked.column("truth").to_pylist()
 
 
 @functools.lru_cache(maxsize=1)
 def _training_features(features: tuple) -> np.ndarray:
-    array = np.load(features[0])
-    array.setflags(write=False)  # shared between tasks: nobody may change it in place
-    return array
+    return np.load(features[0], mmap_mode="r")  # read-only: shared between tasks, nobody may change it
 
 
 class ClassTask(SortboxTask):
@@ -71,9 +70,7 @@ class ClassTask(SortboxTask):
 
     def class_targets(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(y, truth y or None) over the training sample chosen by EmbedMessages."""
-        label_lists, truth_cells = _sample_labels(
-            _file_identity(self.input_path("labels", "labels")), _file_identity(self.input_path("features", "rows"))
-        )
+        label_lists, truth_cells = _sample_labels(_file_identity(self.input_path("features", "labels")))
         y = class_target(label_lists, self.class_name)
         truth = None if not truth_cells or truth_cells[0] is None else class_target(truth_cells, self.class_name)
         return y, truth
