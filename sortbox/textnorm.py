@@ -49,24 +49,25 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
+_REMOVED_RUNS = re.compile(rb"\x01+")
+
+
 @lru_cache(maxsize=1)
 def removed_ranges() -> tuple[tuple[int, int], ...]:
     """Inclusive code point ranges removed by cleaning, from this Python's Unicode database.
 
     ASCII is never removed (its only such characters, ^ and `, are ordinary punctuation).
+    Every process that cleans or scores works this out once, so the loop over the 1.1M code
+    points runs in C (map, then a regex over one byte per code point): 0.2 s, where a Python
+    loop took 1.1 s. Standard library only, like the rest of this module (the portable scorer).
     """
-    ranges: list[list[int]] = [list(r) for r in VARIATION_SELECTORS]
-    for code in range(0x80, sys.maxunicode + 1):
-        if unicodedata.category(chr(code)) in REMOVED_CATEGORIES:
-            ranges.append([code, code])
-    ranges.sort()
-    merged: list[list[int]] = []
-    for lo, hi in ranges:
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return tuple((lo, hi) for lo, hi in merged)
+    first = 0x80
+    codes = range(first, sys.maxunicode + 1)
+    is_removed = frozenset(REMOVED_CATEGORIES).__contains__
+    removed = bytearray(map(is_removed, map(unicodedata.category, map(chr, codes))))  # 1 where removed
+    for lo, hi in VARIATION_SELECTORS:
+        removed[lo - first : hi - first + 1] = b"\x01" * (hi - lo + 1)
+    return tuple((run.start() + first, run.end() - 1 + first) for run in _REMOVED_RUNS.finditer(removed))
 
 
 def default_char_map() -> dict[str, str]:

@@ -170,21 +170,32 @@ class SortboxTask(luigi.Task):
         for task in self.upstream_with_checks():
             if not task.output().exists():
                 task.check_before_run()
+                task.warm_up()
         return False
 
     def check_before_run(self) -> None:
         """Settings this task needs that are worth checking only when it will run."""
 
+    def warm_up(self) -> None:
+        """Work that every run of this task starts with and that is the same in every process
+        (importing gensim, the Unicode tables of the cleaning), done while the DAG is scheduled,
+        for the tasks that are going to run: with `--workers N` each task runs in a process forked
+        from the scheduling one, which then inherits it instead of doing it again (with one
+        worker it is the same work, done earlier). Only what the run does anyway belongs here."""
+
     def upstream_with_checks(self) -> list["SortboxTask"]:
         """The sortbox tasks upstream of this one (static dependencies) that have a
-        `check_before_run` of their own (finding them costs no output hash)."""
+        `check_before_run` or a `warm_up` of their own (finding them costs no output hash)."""
         found, stack, seen = [], list(flatten(self.requires())), set()
         while stack:
             task = stack.pop()
             if not isinstance(task, SortboxTask) or task.task_id in seen:
                 continue
             seen.add(task.task_id)
-            if type(task).check_before_run is not SortboxTask.check_before_run:
+            if (type(task).check_before_run, type(task).warm_up) != (
+                SortboxTask.check_before_run,
+                SortboxTask.warm_up,
+            ):
                 found.append(task)
             stack.extend(flatten(task.requires()))
         return found

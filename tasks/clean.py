@@ -7,6 +7,7 @@ from collections import Counter
 from sortbox.checkpoint import ParquetSink, iter_parquet_chunks, parquet_row_count, read_json, write_json
 from sortbox.clean import CLEAN_SCHEMA, QUARANTINE_SCHEMA, iter_clean_chunks
 from sortbox.shards import concat_parquet, sum_counts
+from sortbox.textnorm import removed_ranges
 from tasks.base import Artifact
 from tasks.config import cleaning, source
 from tasks.extract import ExtractShard, ShardedTask, ShardTask
@@ -29,6 +30,9 @@ class CleanShard(ShardTask):
 
     def requires(self):
         return {"messages": ExtractShard(**self.same_run(), shard=self.shard)}
+
+    def warm_up(self) -> None:
+        removed_ranges()  # the cleaning's Unicode ranges (0.15 s), once for every shard's process
 
     def run(self):
         messages = self.input_path("messages", "messages")

@@ -33,7 +33,17 @@ def save_gensim(model, path) -> None:
     model.save(str(path))
 
 
-class BuildDictionary(SortboxTask):
+class GensimTask(SortboxTask):
+    """A task that runs gensim: it is imported while the DAG is scheduled when the task will run
+    (see SortboxTask.warm_up), once for every process forked to run such a task."""
+
+    def warm_up(self) -> None:
+        import gensim.models  # noqa: F401
+
+        import sortbox.embed  # noqa: F401
+
+
+class BuildDictionary(GensimTask):
     """Output: dictionary.gensim (term ids and document frequencies of the vocabulary's terms)."""
 
     reads = (dictionary,)
@@ -64,7 +74,7 @@ class BuildDictionary(SortboxTask):
         self.report_progress(1, 1, f"dictionary: {len(result):,} terms saved")
 
 
-class FitTfidf(SortboxTask):
+class FitTfidf(GensimTask):
     """Output: tfidf.gensim (gensim TfidfModel from the dictionary's document frequencies)."""
 
     artifacts = {"tfidf": Artifact("tfidf.gensim")}
@@ -99,7 +109,7 @@ def load_tfidf_inputs(dictionary_dir, tfidf_dir):
     return vocabulary, vocabulary.token2id, idf
 
 
-class FitLsi(SortboxTask):
+class FitLsi(GensimTask):
     """Output: lsi.gensim (+ side files): gensim LsiModel fitted on the TF-IDF corpus, streamed in sparse chunks."""
 
     reads = (lsi,)
@@ -155,7 +165,7 @@ class FitLsi(SortboxTask):
         self.report_progress(1, 1, f"LSI: {lsi_basis(model).shape[1]} topics saved")
 
 
-class EmbedMessages(SortboxTask):
+class EmbedMessages(GensimTask):
     """LSI features of the training sample (see `select.training_rows`: not held out, at least one
     known term, at most [training] max_rows by id hash).
 

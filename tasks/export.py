@@ -7,15 +7,17 @@ from pathlib import Path
 from sortbox.checkpoint import read_json
 from sortbox.export import build_model, model_json_bytes
 from sortbox.model_file import read_model_file
+from sortbox.textnorm import removed_ranges
+from sortbox.unicode_tables import build_unicode_tables
 from sortbox.wordlists import DEFAULT_TOKEN_PATTERN, load_stopwords
-from tasks.base import Artifact, SortboxTask
+from tasks.base import Artifact
 from tasks.config import cleaning, tokenize
-from tasks.embed import BuildDictionary, FitLsi, FitTfidf, load_tfidf_inputs
+from tasks.embed import BuildDictionary, FitLsi, FitTfidf, GensimTask, load_tfidf_inputs
 from tasks.tokenize import TokenizeMessages
 from tasks.train import FitClassifier, TrainClassifiers
 
 
-class ExportModelJson(SortboxTask):
+class ExportModelJson(GensimTask):
     """Output: model.json, byte-identical for the same data and parameters. It holds no row of the
     table: its golden vectors are made up from the vocabulary (sortbox.export)."""
 
@@ -30,6 +32,11 @@ class ExportModelJson(SortboxTask):
             "lsi": FitLsi(**self.same_run()),
             "classes": TrainClassifiers(**self.same_run()),
         }
+
+    def warm_up(self) -> None:
+        super().warm_up()
+        removed_ranges()
+        build_unicode_tables(cleaning().unicode_normalization)
 
     def run(self):
         from gensim.models import LsiModel  # here, not at the top: see tasks/embed.py

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import luigi
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
 from sortbox.model_selection import (
     SearchPlan,
-    class_target,
+    class_target_arrow,
     fit_final,
     fit_split,
     linear_form,
@@ -48,10 +49,9 @@ def _file_identity(path) -> tuple[str, int, int, int]:
 
 
 @functools.lru_cache(maxsize=1)
-def _sample_labels(labels: tuple) -> tuple[list, list]:
+def _sample_labels(labels: tuple) -> pa.Table:
     """The label lists and truth cells of the training sample's rows, in the sample's order."""
-    picked = pq.read_table(labels[0], columns=["labels", "truth"])
-    return picked.column("labels").to_pylist(), picked.column("truth").to_pylist()
+    return pq.read_table(labels[0], columns=["labels", "truth"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,9 +70,10 @@ class ClassTask(SortboxTask):
 
     def class_targets(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(y, truth y or None) over the training sample chosen by EmbedMessages."""
-        label_lists, truth_cells = _sample_labels(_file_identity(self.input_path("features", "labels")))
-        y = class_target(label_lists, self.class_name)
-        truth = None if not truth_cells or truth_cells[0] is None else class_target(truth_cells, self.class_name)
+        sample = _sample_labels(_file_identity(self.input_path("features", "labels")))
+        y = class_target_arrow(sample.column("labels"), self.class_name)
+        truth_cells = sample.column("truth")  # all missing when the source has no label column
+        truth = None if truth_cells.null_count == len(truth_cells) else class_target_arrow(truth_cells, self.class_name)
         return y, truth
 
     def features(self) -> np.ndarray:

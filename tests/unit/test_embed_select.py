@@ -1,6 +1,7 @@
 """Embedding (sortbox.embed), model selection (sortbox.model_selection), the linear classifier (sortbox.linear)
 and the training rows (sortbox.sampling) on tiny inputs."""
 import numpy as np
+import pyarrow as pa
 import pytest
 from gensim import matutils
 
@@ -9,6 +10,7 @@ from sortbox.linear import fold_into_terms, sigmoid
 from sortbox.model_selection import (
     choose_threshold,
     class_target,
+    class_target_arrow,
     fit_final,
     linear_form,
     untrainable_reason,
@@ -72,6 +74,26 @@ def test_untrainable_reason(positives, total, folds, reason):
 
 def test_class_target():
     assert class_target([["spam"], [], ["personal", "spam"]], "spam").tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "label_lists, class_name, expected",
+    [
+        ([["spam"], [], ["personal", "spam"]], "spam", [1, 0, 1]),
+        ([["spam"], [], ["personal", "spam"]], "personal", [0, 0, 1]),
+        ([["spam"], None, ["spamx"], ["x", "spam", "y"]], "spam", [1, 0, 0, 1]),  # a missing list, a longer name
+        ([], "spam", []),
+    ],
+)
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_class_target_arrow_is_class_target(label_lists, class_name, expected, chunks):
+    cut = len(label_lists) // 2
+    parts = [label_lists] if chunks == 1 else [label_lists[:cut], label_lists[cut:]]
+    column = pa.chunked_array([pa.array(part, pa.list_(pa.string())) for part in parts])
+    assert class_target_arrow(column, class_name).tolist() == expected
+    assert class_target_arrow(column, class_name).dtype == class_target([], class_name).dtype
+    if None not in label_lists:
+        assert class_target_arrow(column, class_name).tolist() == class_target(label_lists, class_name).tolist()
 
 
 Y = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1])

@@ -1,7 +1,18 @@
 """The portable text normalisation (sortbox.textnorm)."""
+import sys
+import unicodedata
+
 import pytest
 
-from sortbox.textnorm import TextCleaner, default_cleaning_spec, has_control_characters, removed_ranges, rule_view
+from sortbox.textnorm import (
+    REMOVED_CATEGORIES,
+    VARIATION_SELECTORS,
+    TextCleaner,
+    default_cleaning_spec,
+    has_control_characters,
+    removed_ranges,
+    rule_view,
+)
 
 SPEC = default_cleaning_spec()
 CLEANER = TextCleaner(SPEC)
@@ -66,7 +77,23 @@ def test_spec_is_json_portable():
 def test_removed_ranges_are_sorted_disjoint_and_above_ascii():
     ranges = removed_ranges()
     assert ranges[0][0] >= 0x80
-    assert all(lo <= hi < next_lo for (lo, hi), (next_lo, _) in zip(ranges, ranges[1:]))
+    # Disjoint and not adjacent: two ranges that touch would have been one.
+    assert all(lo <= hi < next_lo - 1 for (lo, hi), (next_lo, _) in zip(ranges, ranges[1:]))
+
+
+def test_removed_ranges_are_exactly_the_removed_categories_and_variation_selectors():
+    """Every code point, one at a time (the slow way the ranges used to be worked out)."""
+    inside = bytearray(sys.maxunicode + 1)
+    for lo, hi in removed_ranges():
+        inside[lo : hi + 1] = b"\x01" * (hi - lo + 1)
+    selectors = {code for lo, hi in VARIATION_SELECTORS for code in range(lo, hi + 1)}
+    wrong = [
+        code
+        for code in range(sys.maxunicode + 1)
+        if bool(inside[code])
+        != (code >= 0x80 and (code in selectors or unicodedata.category(chr(code)) in REMOVED_CATEGORIES))
+    ]
+    assert wrong == []
 
 
 @pytest.mark.parametrize("char", ["^", "`", "~"])
