@@ -17,13 +17,14 @@ from __future__ import annotations
 import html
 import io
 import zlib
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from sortbox.checkpoint import iter_parquet_chunks
 from sortbox.html_page import page_head
 from sortbox.label import hits_to_csr
-from sortbox.portable_scorer import CsvWriter, csv_safe, csv_unescape
+from sortbox.portable_scorer import CsvWriter, csv_safe
 from sortbox.rule_engines import best_matcher
 from sortbox.textnorm import TextCleaner, rule_view
 
@@ -83,13 +84,14 @@ def review_rows(
     class_name: str,
     picks: list[tuple[int, list[str]]],
     *,
-    ids: Sequence[str],
-    texts: Sequence[str],
+    ids: Mapping[int, str],
+    texts: Mapping[int, str],
     scores: np.ndarray,
     decisions: np.ndarray,
-    rules_fired: Sequence[Sequence[str]],
+    rules_fired: Mapping[int, Sequence[str]],
 ) -> list[dict]:
-    """The review rows of one class (plain values, not escaped)."""
+    """The review rows of one class (plain values, not escaped); `ids`, `texts` and `rules_fired`
+    by row index, for the picked rows at least."""
     return [
         {
             "id": ids[i],
@@ -139,23 +141,29 @@ def render_review_html(class_name: str, rows: list[dict], csv_name: str) -> str:
 
 
 def rule_hits_in_order(
-    ids: Sequence[str], label_ids: "pa.Array", label_hits: "pa.Array"
+    ids: "Sequence[str] | pa.Array", label_ids: "pa.Array", label_hits: "pa.Array"
 ) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, rule indices) of each of `ids`, taken from the labelling's per-message rule hits.
 
     `label_ids`/`label_hits`: the id and rule_hits columns of the labels (every id must be there:
-    the run's own scored rows are a subset of its labelled rows). Each message's indices sorted."""
+    the run's own scored rows are a subset of its labelled rows). Each message's indices sorted.
+    When the scored ids are the labelled ids in the same order (the run's own model on its own
+    rows), the hits are taken as they are: no table of the ids is built."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    positions = pc.index_in(pa.array(ids, pa.string()), value_set=label_ids)
-    if positions.null_count:
-        missing = ids[positions.is_null().to_numpy(zero_copy_only=False).argmax()]
-        raise ValueError(f"scored id {missing!r} has no rule hits in the labels: not this run's rows")
-    taken = label_hits.take(positions)
+    ids = ids if isinstance(ids, pa.Array) else pa.array(ids, pa.string())
+    if ids.equals(label_ids):
+        taken = label_hits
+    else:
+        positions = pc.index_in(ids, value_set=label_ids)
+        if positions.null_count:
+            missing = ids[positions.is_null().to_numpy(zero_copy_only=False).argmax()].as_py()
+            raise ValueError(f"scored id {missing!r} has no rule hits in the labels: not this run's rows")
+        taken = label_hits.take(positions)
     lengths = pc.list_value_length(taken).to_numpy(zero_copy_only=False).astype(np.int64)
     indptr = np.concatenate(([0], np.cumsum(lengths)))
-    indices = taken.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = pc.list_flatten(taken).to_numpy(zero_copy_only=False).astype(np.int64)
     rows = np.repeat(np.arange(len(ids)), lengths)
     return indptr, indices[np.lexsort((indices, rows))]  # sorted per message, as hits_to_csr's
 
@@ -169,10 +177,12 @@ def rule_says(indptr: np.ndarray, indices: np.ndarray, rule_classes: Sequence[st
     return says
 
 
-def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
-    """Ids and the score matrix (messages x classes) of a scores.csv (read by Arrow: at 1M rows the
-    csv module took seconds)."""
+def read_scores(path, classes: int) -> "tuple[pa.Array, np.ndarray]":
+    """Ids (an Arrow string array, spreadsheet escaping undone) and the score matrix (messages x
+    classes) of a scores.csv, read by Arrow: at 1M rows the csv module took seconds, and at 10M a
+    Python string per id took more memory than the rest of the review."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv as arrow_csv
 
     names = ["f0"] + [f"f{1 + 2 * k}" for k in range(classes)]
@@ -186,21 +196,24 @@ def read_scores(path, classes: int) -> tuple[list[str], np.ndarray]:
             strings_can_be_null=False,
         ),
     )
-    ids = [csv_unescape(cell) for cell in table.column("f0").to_pylist()]
+    cells = table.column("f0").combine_chunks()
+    # csv_unescape, on the whole column: one leading ' removed, if there is one.
+    ids = pc.if_else(pc.starts_with(cells, "'"), pc.utf8_slice_codeunits(cells, 1), cells)
     scores = np.column_stack([table.column(name).to_numpy() for name in names[1:]]) if len(ids) else None
     return ids, (scores if scores is not None else np.zeros((0, classes))).reshape(len(ids), classes)
 
 
-def message_texts(path, ids: list[str]) -> list[str]:
-    """The raw text of each id (what the reviewer reads), from the extracted messages."""
+def message_texts(path, ids: list[str], *, chunk_rows: int = 100_000) -> list[str]:
+    """The raw text of each id (what the reviewer reads), from the extracted messages, read a
+    chunk at a time: only the wanted texts are kept."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["id", "text"])
-    if len(ids) < table.num_rows:
-        table = table.filter(pc.is_in(table.column("id"), value_set=pa.array(ids, pa.string())))
-    text_of = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+    wanted = pa.array(ids, pa.string())
+    text_of: dict = {}
+    for chunk in iter_parquet_chunks(path, batch_size=chunk_rows, columns=["id", "text"]):
+        found = chunk.filter(pc.is_in(chunk.column("id"), value_set=wanted))
+        text_of.update(zip(found.column("id").to_pylist(), found.column("text").to_pylist()))
     return [text_of.get(i) or "" for i in ids]
 
 
@@ -215,7 +228,7 @@ def review_samples(
     class_names: Sequence[str],
     thresholds: Sequence[float],
     *,
-    ids: list[str],
+    ids: "Sequence[str] | pa.Array",
     scores: np.ndarray,
     rule_hits: tuple[np.ndarray, np.ndarray],
     rules: list,
@@ -224,7 +237,8 @@ def review_samples(
     seed: int,
 ) -> Iterator[tuple[str, list[dict], dict]]:
     """Per class: (class, the review rows to show, its summary entry). `scores` is messages x
-    classes, in `class_names` order; `rule_hits` the (offsets, rule indices) of the rules that fired
+    classes, in `class_names` order, and `ids` the messages' ids (only the picked ones are made
+    Python strings); `rule_hits` the (offsets, rule indices) of the rules that fired
     on each message (rule_hits_in_order or match_rules), so a reviewer sees which rules fired and
     where the model and the rules disagree; `texts_of` gives the texts of a list of ids, asked once
     for the picked messages only (at 1M messages reading every text cost more than the rest)."""
@@ -237,10 +251,12 @@ def review_samples(
         picks = pick_review_rows(scores[:, k], float(thresholds[k]), says, size=size, seed=seed, class_name=name)
         picked.append((k, name, picks, decisions, int((decisions != says).sum())))
     wanted = sorted({i for _, _, picks, _, _ in picked for i, _ in picks})
-    texts = dict(zip(wanted, texts_of([ids[i] for i in wanted])))
+    wanted_ids = ids.take(wanted).to_pylist() if hasattr(ids, "take") else [ids[i] for i in wanted]
+    id_of = dict(zip(wanted, wanted_ids))
+    texts = dict(zip(wanted, texts_of(wanted_ids)))
     fired = {i: [rules[j].rule_id for j in indices[indptr[i] : indptr[i + 1]]] for i in wanted}
     for k, name, picks, decisions, disagreements in picked:
         rows = review_rows(
-            name, picks, ids=ids, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
+            name, picks, ids=id_of, texts=texts, scores=scores[:, k], decisions=decisions, rules_fired=fired
         )
         yield name, rows, {"rows": len(rows), "threshold": float(thresholds[k]), "disagreements": disagreements}

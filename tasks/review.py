@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import luigi
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sortbox.checkpoint import read_json, write_json
@@ -86,7 +87,7 @@ class ReviewSample(SortboxTask):
             )
 
 
-    def rule_hits(self, ids: list[str], rules: list, messages) -> tuple:
+    def rule_hits(self, ids: pa.Array, rules: list, messages) -> tuple:
         """The rules that fired on each scored message: the labelling's when this run labelled these
         rows, else the raw texts cleaned and matched here."""
         if "labels" in self.requires():
@@ -94,7 +95,8 @@ class ReviewSample(SortboxTask):
             return rule_hits_in_order(
                 ids, labels.column("id").combine_chunks(), labels.column("rule_hits").combine_chunks()
             )
-        return match_rules(message_texts(messages, ids), rules, cleaning().options().spec)
+        # A published model's scores of other rows: every text is read and matched (as many as were scored).
+        return match_rules(message_texts(messages, ids.to_pylist()), rules, cleaning().options().spec)
 
 
 class EvaluateFeedback(SortboxTask):

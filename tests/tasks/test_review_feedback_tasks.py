@@ -247,5 +247,7 @@ def test_score_batch_writes_a_review_sample_and_judges_by_the_feedback(
         rows = list(csv.DictReader(handle))
     assert rows and all(r["class"] == "spam" and r["verdict"] == "" for r in rows)
     assert all(rule.split(":")[0].endswith(".txt") for r in rows for rule in r["rules"].split())
+    # The rules were run on the texts themselves (a published model's rows: not this run's labelling).
+    assert all(r["text"] for r in rows) and any(r["rules"] for r in rows)
     spam = batch["feedback"]["classes"]["spam"]
     assert spam["reviewed"] + spam["not_scored"] == 2 and batch["feedback"]["unknown_ids"] == 0
