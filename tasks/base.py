@@ -149,13 +149,13 @@ class SortboxTask(luigi.Task):
         """A readable tag for the directory name (e.g. the class of a per-class task)."""
         return ""
 
-    def output_dir(self) -> Path:
-        """Where this task's output directory lives once complete."""
+    def output_dir(self, _known: dict[str, str] | None = None) -> Path:
+        """Where this task's output directory lives once complete (`_known`: see output_hash)."""
         label = f"{self.path_label()}-" if self.path_label() else ""
         return (
             Path(paths().output_root)
             / self.run_date.isoformat()
-            / f"{self.get_task_family()}-{label}{self.output_hash()}"
+            / f"{self.get_task_family()}-{label}{self.output_hash(_known)}"
         )
 
     def complete(self) -> bool:
@@ -167,8 +167,10 @@ class SortboxTask(luigi.Task):
         check_settings()
         if super().complete():
             return True
+        known: dict[str, str] = {}  # the upstream tasks share their upstream: each hashed once here
         for task in self.upstream_with_checks():
-            if not task.output().exists():
+            own_output = type(task).output is SortboxTask.output
+            if not (task.output_dir(known).exists() if own_output else task.output().exists()):
                 task.check_before_run()
                 task.warm_up()
         return False

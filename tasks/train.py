@@ -59,11 +59,21 @@ def _training_features(features: tuple) -> np.ndarray:
     return np.load(features[0], mmap_mode="r")  # read-only: shared between tasks, nobody may change it
 
 
+#: luigi's priority of the training and of everything it needs (the scheduler raises a task's
+#: dependencies to its own priority): with `--workers N`, a worker that may choose runs those
+#: first, and the steps that only the end of the run needs (ExtractMessages and CleanMessages,
+#: concatenating the shards; the rule report) fill the moments when the training's path leaves a
+#: worker idle (the LSI, the training sample, the per-class chains being yielded), instead of
+#: holding back the next shard.
+TRAINING_PRIORITY = 10
+
+
 class ClassTask(SortboxTask):
     """A task about one class; reads the LSI features and that class's labels."""
 
     class_name = luigi.Parameter(description="The class (label) this task is about.")
     reads = (training,)
+    priority = TRAINING_PRIORITY
 
     def path_label(self) -> str:
         return self.class_name
@@ -291,6 +301,7 @@ class TrainClassifiers(SortboxTask):
 
     reads = (training,)
     artifacts = {"classes": Artifact("classes.json", read_json)}
+    priority = TRAINING_PRIORITY
 
     def requires(self):
         # The features too: the per-class chains it yields depend on them, so its own hash must
