@@ -37,6 +37,9 @@ class TrainingReport(SortboxTask):
             "feedback": EvaluateFeedback(**self.same_run()),
         }
 
+    def warm_up(self) -> None:
+        import sortbox.training_report  # noqa: F401  (matplotlib, 0.9 s: once, see SortboxTask.warm_up)
+
     def run(self):
         from sortbox.training_report import render_training_report  # matplotlib: only when the report is drawn
 
