@@ -162,18 +162,35 @@ class SortboxTask(luigi.Task):
         """luigi asks this first of the task it is given, while it schedules the DAG: a bad
         setting raises here, which stops the whole run (exit 35, [retcode] scheduling_error)
         before anything is read or written. Checks that only matter when a task is going to run
-        (`check_before_run`, e.g. the training grid, which loads scikit-learn) are made for every
-        task of the DAG that is not complete yet, so a no-op rerun pays for none of them."""
+        (`check_before_run`, e.g. the training grid, which loads scikit-learn) and its `warm_up`
+        are made for every task upstream of this one that luigi is going to run: not complete,
+        and not upstream of a complete task. A no-op rerun pays for none of them.
+
+        One walk: each task on the way is hashed once (a shared cache of output hashes), and the
+        walk stops at complete tasks, so a task yielded late in a run (a class's grid search)
+        costs a look at its direct inputs, not at the whole DAG above them."""
         check_settings()
-        if super().complete():
+        known: dict[str, str] = {}
+        if self.output_exists(known):
             return True
-        known: dict[str, str] = {}  # the upstream tasks share their upstream: each hashed once here
-        for task in self.upstream_with_checks():
-            own_output = type(task).output is SortboxTask.output
-            if not (task.output_dir(known).exists() if own_output else task.output().exists()):
-                task.check_before_run()
-                task.warm_up()
+        stack, seen = list(flatten(self.requires())), set()
+        while stack:
+            task = stack.pop()
+            if not isinstance(task, SortboxTask) or task.task_id in seen:
+                continue
+            seen.add(task.task_id)
+            if task.output_exists(known):
+                continue  # luigi runs nothing upstream of a complete task
+            task.check_before_run()
+            task.warm_up()
+            stack.extend(flatten(task.requires()))
         return False
+
+    def output_exists(self, _known: dict[str, str] | None = None) -> bool:
+        """luigi's completeness (the output exists), with `_known` shared as in output_hash."""
+        if type(self).output is SortboxTask.output:
+            return self.output_dir(_known).exists()
+        return super().complete()
 
     def check_before_run(self) -> None:
         """Settings this task needs that are worth checking only when it will run."""
@@ -184,23 +201,6 @@ class SortboxTask(luigi.Task):
         for the tasks that are going to run: with `--workers N` each task runs in a process forked
         from the scheduling one, which then inherits it instead of doing it again (with one
         worker it is the same work, done earlier). Only what the run does anyway belongs here."""
-
-    def upstream_with_checks(self) -> list["SortboxTask"]:
-        """The sortbox tasks upstream of this one (static dependencies) that have a
-        `check_before_run` or a `warm_up` of their own (finding them costs no output hash)."""
-        found, stack, seen = [], list(flatten(self.requires())), set()
-        while stack:
-            task = stack.pop()
-            if not isinstance(task, SortboxTask) or task.task_id in seen:
-                continue
-            seen.add(task.task_id)
-            if (type(task).check_before_run, type(task).warm_up) != (
-                SortboxTask.check_before_run,
-                SortboxTask.warm_up,
-            ):
-                found.append(task)
-            stack.extend(flatten(task.requires()))
-        return found
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.output_dir()))
