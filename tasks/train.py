@@ -107,6 +107,11 @@ def class_search_plan(y: np.ndarray) -> SearchPlan:
     )
 
 
+def skip_reason(class_name: str, y: np.ndarray, labels_summary: dict, folds: int) -> str | None:
+    """Why a class is not searched (no rule; too few positives or negatives for the folds), or None."""
+    return labels_summary.get("classes_without_rules", {}).get(class_name) or untrainable_reason(y, folds)
+
+
 class GridSearchFold(ClassTask):
     """One fold of one class's grid search (sortbox.model_selection.fit_split), in every drawing
     of the folds (`[training] small_data_cv_repeats` on small data, else one): every candidate
@@ -115,6 +120,8 @@ class GridSearchFold(ClassTask):
     fit seconds), probabilities-<split>.npy (candidates x the split's test rows)."""
 
     fold = luigi.IntParameter(description="The fold of the class's grid search (0 to [training] folds - 1).")
+    # Before their GridSearch, which then finds them done and runs once instead of twice.
+    priority = TRAINING_PRIORITY + 1
     artifacts = {
         "folds": Artifact("folds.json", read_json),
         "probabilities": Artifact("probabilities-{split}.npy", np.load),
@@ -167,8 +174,7 @@ class GridSearch(ClassTask):
         config = training()
         y, _ = self.class_targets()
         counts = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
-        without_rules = self.read_input("labels", "summary").get("classes_without_rules", {})
-        reason = without_rules.get(self.class_name) or untrainable_reason(y, config.folds)
+        reason = skip_reason(self.class_name, y, self.read_input("labels", "summary"), config.folds)
         plan = None if reason else class_search_plan(y)
         # Always exactly one yield (none to wait for when skipped), before anything is written:
         # workflows.invalidate drives run() up to it to learn the folds.
@@ -325,16 +331,28 @@ class TrainClassifiers(SortboxTask):
                 name,
                 ", ".join(classes),
             )
-        chains = yield {
-            name: {
-                "grid": GridSearch(**self.same_run(), class_name=name),
-                "cv": CrossValidate(**self.same_run(), class_name=name),
-                "fit": FitClassifier(**self.same_run(), class_name=name),
-            }
-            for name in classes
+        # The folds of every class that will be searched are yielded here too, with the chains: they
+        # start at once instead of after each GridSearch has run to yield them (it yields the same).
+        sample = _sample_labels(_file_identity(self.input_path("features", "labels"))).column("labels")
+        folds = training().folds
+        searched = [name for name in classes if not skip_reason(name, class_target_arrow(sample, name), labels, folds)]
+        yielded = yield {
+            "chains": {
+                name: {
+                    "grid": GridSearch(**self.same_run(), class_name=name),
+                    "cv": CrossValidate(**self.same_run(), class_name=name),
+                    "fit": FitClassifier(**self.same_run(), class_name=name),
+                }
+                for name in classes
+            },
+            "folds": [
+                GridSearchFold(**self.same_run(), class_name=name, fold=fold)
+                for name in searched
+                for fold in range(folds)
+            ],
         }
         summary = {}
-        for name, outputs in chains.items():
+        for name, outputs in yielded["chains"].items():
             classifier = read_json(Path(outputs["fit"].path) / FitClassifier.artifact("classifier"))
             summary[name] = {
                 "status": classifier["status"],

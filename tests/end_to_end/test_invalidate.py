@@ -22,7 +22,7 @@ SMALL = {
     "training": {**SMALL_TRAINING, "param_grid": '{"C": [1.0]}', "small_data_param_grid": '{"C": [1.0]}'},
 }
 DOWNSTREAM_OF_LABELS = {
-    "LabelMessages", "RuleReport", "GridSearchFold",
+    "LabelMessages", "RuleReport", "EmbedMessages", "GridSearchFold",
     "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
     "ExportModelJson", "ScoreShard", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample",
     "EvaluateFeedback",
@@ -40,7 +40,6 @@ UPSTREAM_OR_BESIDE = {
     "BuildDictionary",
     "FitTfidf",
     "FitLsi",
-    "EmbedMessages",
 }
 
 
