@@ -177,7 +177,7 @@ def test_editing_one_rule_reruns_labelling_and_downstream_only(sample_sqlite, pi
     again = run_luigi([TrainPipeline(run_date=RUN_DATE)])
     assert again.scheduling_succeeded
     assert completed(again) == {
-        "LabelShard", "LabelMessages", "RuleReport", "GridSearchFold",
+        "LabelShard", "LabelMessages", "RuleReport", "EmbedMessages", "GridSearchFold",
         "GridSearch", "CrossValidate", "FitClassifier", "TrainClassifiers",
         "ExportModelJson", "ScoreShard", "ScoreMessages", "TrainingReport", "TrainPipeline", "ReviewSample",
         "EvaluateFeedback",
