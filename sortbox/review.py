@@ -149,10 +149,9 @@ def rule_hits_in_order(
     the run's own scored rows are a subset of its labelled rows). Each message's indices sorted.
     When the scored ids are the labelled ids in the same order (the run's own model on its own
     rows), the hits are taken as they are: no table of the ids is built."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    ids = ids if isinstance(ids, pa.Array) else pa.array(ids, pa.string())
+    ids = _string_array(ids)
     if ids.equals(label_ids):
         taken = label_hits
     else:
@@ -166,6 +165,13 @@ def rule_hits_in_order(
     indices = pc.list_flatten(taken).to_numpy(zero_copy_only=False).astype(np.int64)
     rows = np.repeat(np.arange(len(ids)), lengths)
     return indptr, indices[np.lexsort((indices, rows))]  # sorted per message, as hits_to_csr's
+
+
+def _string_array(ids: "Sequence[str] | pa.Array") -> "pa.Array":
+    """Ids as an Arrow string array (as they are when they are one already)."""
+    import pyarrow as pa
+
+    return ids if isinstance(ids, pa.Array) else pa.array(ids, pa.string())
 
 
 def rule_says(indptr: np.ndarray, indices: np.ndarray, rule_classes: Sequence[str], class_name: str) -> np.ndarray:
@@ -251,7 +257,7 @@ def review_samples(
         picks = pick_review_rows(scores[:, k], float(thresholds[k]), says, size=size, seed=seed, class_name=name)
         picked.append((k, name, picks, decisions, int((decisions != says).sum())))
     wanted = sorted({i for _, _, picks, _, _ in picked for i, _ in picks})
-    wanted_ids = ids.take(wanted).to_pylist() if hasattr(ids, "take") else [ids[i] for i in wanted]
+    wanted_ids = _string_array(ids).take(wanted).to_pylist()
     id_of = dict(zip(wanted, wanted_ids))
     texts = dict(zip(wanted, texts_of(wanted_ids)))
     fired = {i: [rules[j].rule_id for j in indices[indptr[i] : indptr[i + 1]]] for i in wanted}

@@ -54,6 +54,11 @@ def _sample_labels(labels: tuple) -> pa.Table:
     return pq.read_table(labels[0], columns=["labels", "truth"])
 
 
+def training_sample_labels(task: SortboxTask) -> pa.Table:
+    """The sample's labels (columns labels, truth) of `task`, which requires EmbedMessages as "features"."""
+    return _sample_labels(_file_identity(task.input_path("features", "labels")))
+
+
 @functools.lru_cache(maxsize=1)
 def _training_features(features: tuple) -> np.ndarray:
     return np.load(features[0], mmap_mode="r")  # read-only: shared between tasks, nobody may change it
@@ -80,7 +85,7 @@ class ClassTask(SortboxTask):
 
     def class_targets(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(y, truth y or None) over the training sample chosen by EmbedMessages."""
-        sample = _sample_labels(_file_identity(self.input_path("features", "labels")))
+        sample = training_sample_labels(self)
         y = class_target_arrow(sample.column("labels"), self.class_name)
         truth_cells = sample.column("truth")  # all missing when the source has no label column
         truth = None if truth_cells.null_count == len(truth_cells) else class_target_arrow(truth_cells, self.class_name)
@@ -333,7 +338,7 @@ class TrainClassifiers(SortboxTask):
             )
         # The folds of every class that will be searched are yielded here too, with the chains: they
         # start at once instead of after each GridSearch has run to yield them (it yields the same).
-        sample = _sample_labels(_file_identity(self.input_path("features", "labels"))).column("labels")
+        sample = training_sample_labels(self).column("labels")
         folds = training().folds
         searched = [name for name in classes if not skip_reason(name, class_target_arrow(sample, name), labels, folds)]
         yielded = yield {
